@@ -1,0 +1,5 @@
+"""`python -m workscope` runs the CLI."""
+
+from workscope.cli import app
+
+app()

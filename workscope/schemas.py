@@ -1,0 +1,317 @@
+"""The canonical tables: column names with units, types, required columns and row rules.
+
+Every reader maps its source into these tables; every later part of workscope reads them.
+Times are ``*_s`` float64 seconds since the trace's origin (kept in the manifest as UTC);
+sizes carry their unit in the name. A column the source lacks is null, never invented;
+source fields that fit nowhere go into ``attrs`` as a JSON string.
+
+Rules are polars expressions that yield a reason string for a bad row and null for a good
+one; the store applies them to every row and sends failures to the trace's rejects table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow as pa
+
+from workscope.errors import UnknownTableError
+
+SCHEMA_VERSION = 1
+
+F64 = pl.Float64
+I64 = pl.Int64
+STR = pl.String
+BOOL = pl.Boolean
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: name (unit in the name), dtype, whether required, help text."""
+
+    name: str
+    dtype: pl.DataType | type[pl.DataType]
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A canonical table: its columns and the row rules that send rows to rejects."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    time_column: str | None
+    rules: tuple[Callable[[], pl.Expr], ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in canonical order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        """Columns that must be present and non-null in every row."""
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def polars_schema(self) -> pl.Schema:
+        """The table as a polars schema."""
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        """The table as a pyarrow schema (what the Parquet files hold)."""
+        return pl.DataFrame(schema=self.polars_schema).to_arrow().schema
+
+    def reason(self) -> pl.Expr:
+        """Expression giving the first broken rule of a row as text, or null if none."""
+        checks = [
+            pl.when(pl.col(c).is_null()).then(pl.lit(f"{c} is missing")) for c in self.required
+        ]
+        checks += [rule() for rule in self.rules]
+        return pl.coalesce(checks) if checks else pl.lit(None, STR)
+
+
+def _nonneg(col: str) -> Callable[[], pl.Expr]:
+    def rule() -> pl.Expr:
+        c = pl.col(col)
+        return (
+            pl.when(c.is_not_null() & c.cast(F64).is_nan())
+            .then(pl.lit(f"{col} is NaN"))
+            .when(c.is_not_null() & (c < 0))
+            .then(pl.format(f"{col} is negative ({{}})", c))
+        )
+
+    return rule
+
+
+def _finite(col: str) -> Callable[[], pl.Expr]:
+    def rule() -> pl.Expr:
+        c = pl.col(col)
+        return pl.when(c.is_not_null() & ~c.is_finite()).then(
+            pl.format(f"{col} is not a finite number ({{}})", c)
+        )
+
+    return rule
+
+
+def _not_before(later: str, earlier: str) -> Callable[[], pl.Expr]:
+    def rule() -> pl.Expr:
+        a, b = pl.col(later), pl.col(earlier)
+        return pl.when(a.is_not_null() & b.is_not_null() & (a < b)).then(
+            pl.format(f"{later} ({{}}) is before {earlier} ({{}})", a, b)
+        )
+
+    return rule
+
+
+def _positive(col: str) -> Callable[[], pl.Expr]:
+    def rule() -> pl.Expr:
+        c = pl.col(col)
+        return pl.when(c.is_not_null() & ~(c > 0)).then(
+            pl.format(f"{col} must be positive ({{}})", c)
+        )
+
+    return rule
+
+
+def _nonneg_all(*cols: str) -> tuple[Callable[[], pl.Expr], ...]:
+    return tuple(_nonneg(c) for c in cols)
+
+
+REQUESTS = Table(
+    "requests",
+    "One row per LLM / AI-serving request.",
+    (
+        Column("arrival_s", F64, True, "arrival time, s since origin"),
+        Column("request_id", STR, doc="request id from the source"),
+        Column("session_id", STR, doc="conversation / session id"),
+        Column("turn", I64, doc="turn number within the session"),
+        Column("parent_id", STR, doc="request id of the previous turn"),
+        Column("model", STR, doc="model name or id"),
+        Column("input_tokens", I64, doc="prompt / context tokens (null where not a token workload)"),
+        Column("output_tokens", I64, doc="generated tokens"),
+        Column("hash_ids", pl.List(I64), doc="prefix-cache block hashes; block size in manifest"),
+        Column("status", STR, doc="ok / failed / source status"),
+        Column("latency_s", F64, doc="end-to-end latency or execution time"),
+        Column("kind", STR, doc="request type (llm, text, image, txt2img...)"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
+    ),
+    "arrival_s",
+    (_finite("arrival_s"), *_nonneg_all("input_tokens", "output_tokens", "latency_s"), _nonneg("turn")),
+)
+
+INVOCATIONS = Table(
+    "invocations",
+    "One row per serverless invocation (or cold start).",
+    (
+        Column("arrival_s", F64, True, "arrival time, s since origin"),
+        Column("function_id", STR, True, "function id"),
+        Column("app_id", STR),
+        Column("owner_id", STR),
+        Column("trigger", STR),
+        Column("runtime", STR, doc="language runtime"),
+        Column("duration_s", F64, doc="execution time"),
+        Column("memory_mb", F64, doc="memory allocated or used"),
+        Column("cpu_millicores", F64),
+        Column("cold_start", BOOL),
+        Column("cold_start_s", F64, doc="total cold-start cost"),
+        Column("pod_alloc_s", F64),
+        Column("deploy_code_s", F64),
+        Column("deploy_deps_s", F64),
+        Column("scheduling_s", F64),
+        Column("region", STR),
+        Column("pod_id", STR),
+        Column("attrs", STR),
+    ),
+    "arrival_s",
+    (
+        _finite("arrival_s"),
+        *_nonneg_all(
+            "duration_s", "memory_mb", "cpu_millicores", "cold_start_s",
+            "pod_alloc_s", "deploy_code_s", "deploy_deps_s", "scheduling_s",
+        ),
+    ),
+)
+
+INVOCATION_COUNTS = Table(
+    "invocation_counts",
+    "Invocations of one function in one time window.",
+    (
+        Column("window_start_s", F64, True, "window start, s since origin"),
+        Column("window_s", F64, True, "window length"),
+        Column("function_id", STR, True),
+        Column("app_id", STR),
+        Column("owner_id", STR),
+        Column("trigger", STR),
+        Column("count", I64, True, "invocations in the window"),
+    ),
+    "window_start_s",
+    (_finite("window_start_s"), _positive("window_s"), _nonneg("count")),
+)
+
+_PCTS = (0, 1, 25, 50, 75, 99, 100)
+FUNCTIONS = Table(
+    "functions",
+    "Static facts of one serverless function (durations and memory as percentiles).",
+    (
+        Column("function_id", STR, True),
+        Column("app_id", STR),
+        Column("owner_id", STR),
+        Column("trigger", STR),
+        Column("runtime", STR),
+        Column("count", I64, doc="invocations the percentiles summarise"),
+        Column("duration_avg_s", F64),
+        *(Column(f"duration_p{p}_s", F64) for p in _PCTS),
+        Column("memory_avg_mb", F64),
+        *(Column(f"memory_p{p}_mb", F64) for p in _PCTS),
+        Column("cpu_millicores", F64),
+        Column("attrs", STR),
+    ),
+    None,
+    (
+        *_nonneg_all("duration_avg_s", "memory_avg_mb"),
+        *(_nonneg(f"duration_p{p}_s") for p in _PCTS),
+        *(_nonneg(f"memory_p{p}_mb") for p in _PCTS),
+    ),
+)
+
+JOBS = Table(
+    "jobs",
+    "One row per batch job / task / pod / instance.",
+    (
+        Column("job_id", STR, True),
+        Column("task_id", STR),
+        Column("submit_s", F64, True, "submit time, s since origin"),
+        Column("start_s", F64),
+        Column("end_s", F64, doc="null = censored (still running at trace end)"),
+        Column("user", STR),
+        Column("group", STR),
+        Column("queue", STR),
+        Column("partition", STR),
+        Column("priority", I64),
+        Column("qos", STR),
+        Column("status", STR),
+        Column("cpu_req", F64, doc="cores (or the source's CPU unit, see manifest)"),
+        Column("mem_req_mb", F64),
+        Column("gpu_req", F64, doc="GPUs, fractional for shared GPUs"),
+        Column("gpu_model", STR),
+        Column("nodes", I64),
+        Column("runtime_req_s", F64),
+        Column("cpu_used", F64),
+        Column("mem_used_mb", F64),
+        Column("attrs", STR),
+    ),
+    "submit_s",
+    (
+        _finite("submit_s"),
+        _not_before("end_s", "start_s"),
+        *_nonneg_all("cpu_req", "mem_req_mb", "gpu_req", "nodes", "runtime_req_s", "cpu_used", "mem_used_mb"),
+    ),
+)
+
+USAGE = Table(
+    "usage",
+    "One metric sample of one entity.",
+    (
+        Column("t_s", F64, True, "sample time, s since origin"),
+        Column("entity_id", STR, True, "machine / VM / pod / container id"),
+        Column("metric", STR, True, "metric name, unit in the name where it has one"),
+        Column("value", F64, True),
+        Column("unit", STR),
+        Column("attrs", STR),
+    ),
+    "t_s",
+    (_finite("t_s"), _finite("value")),
+)
+
+MACHINES = Table(
+    "machines",
+    "Capacity of one machine / node / VM.",
+    (
+        Column("machine_id", STR, True),
+        Column("cpu", F64, doc="cores (or the source's CPU unit, see manifest)"),
+        Column("mem_mb", F64),
+        Column("gpu", F64),
+        Column("gpu_model", STR),
+        Column("attrs", STR),
+    ),
+    None,
+    _nonneg_all("cpu", "mem_mb", "gpu"),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (REQUESTS, INVOCATIONS, INVOCATION_COUNTS, FUNCTIONS, JOBS, USAGE, MACHINES)
+}
+
+REJECTS_SCHEMA = pl.Schema(
+    {"table": STR, "file": STR, "line": I64, "raw": STR, "reason": STR}
+)
+
+
+def table(name: str) -> Table:
+    """Return the canonical table called ``name`` or raise UnknownTableError."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UnknownTableError(name, TABLES) from None
+
+
+def conform_exprs(name: str, have: pl.Schema) -> list[pl.Expr]:
+    """Expressions selecting the canonical columns of ``name`` in order, null for absent ones."""
+    exprs = []
+    for c in table(name).columns:
+        if c.name in have:
+            exprs.append(pl.col(c.name).cast(c.dtype))
+        else:
+            exprs.append(pl.lit(None, c.dtype).alias(c.name))
+    return exprs
+
+
+def conform(name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Select the canonical columns of ``name`` from ``frame`` in order, nulls for absent ones."""
+    return frame.select(conform_exprs(name, frame.collect_schema()))
