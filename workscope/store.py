@@ -47,8 +47,17 @@ from workscope.errors import (
     WorkscopeError,
 )
 from workscope.ingest import registry
-from workscope.ingest.base import LINE, RAW_PREFIX, REASON, Reader, ScanContext, TablePart, iter_files
-from workscope.schemas import REJECTS_SCHEMA, SCHEMA_VERSION, TABLES, conform_exprs
+from workscope.ingest.base import (
+    LINE,
+    RAW_PREFIX,
+    REASON,
+    Reader,
+    ScanContext,
+    TablePart,
+    checked,
+    iter_files,
+)
+from workscope.schemas import REJECTS_SCHEMA, SCHEMA_VERSION, TABLES
 
 log = logging.getLogger(__name__)
 
@@ -385,18 +394,11 @@ class Store:
         spec = TABLES[table]
         frame = part.frame
         have = frame.collect_schema()
-        if REASON not in have:
-            frame = frame.with_columns(pl.lit(None, pl.String).alias(REASON))
         if LINE not in have:
             frame = frame.with_columns(pl.lit(None, pl.Int64).alias(LINE))
-        # Rules are checked on the conformed columns, so rows broken by parsing and rows
-        # breaking a rule share one reason column; the raw text columns ride along so that
-        # rejected rows can be rebuilt.
-        keep = [REASON, LINE, *(c for c in have if c.startswith(RAW_PREFIX))]
-        full = frame.select(*conform_exprs(table, have), *keep)
-        full = full.with_columns(
-            pl.coalesce(pl.col(REASON), spec.reason()).alias(REASON)
-        )
+        # The raw text columns ride along so that rejected rows can be rebuilt.
+        keep = [LINE, *(c for c in have if c.startswith(RAW_PREFIX))]
+        full = checked(table, frame, keep)
         ok = full.filter(pl.col(REASON).is_null()).select(spec.names)
         rej = full.filter(pl.col(REASON).is_not_null()).select(
             pl.lit(table).alias("table"),

@@ -87,12 +87,15 @@ class AzureLLMReader(Reader):
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         files = [f for f in iter_files(paths) if not f.name.endswith((".md", ".txt"))]
+        if not files:
+            raise SourceError(paths[0], "no trace files found (expected .csv or .csv.gz files)",
+                              hint="pass the Azure LLM CSV files or a directory holding them")
         staged = []
         for f in files:
             plain = plain_file(f, ctx)
             header = [c.strip() for c in first_line(plain, f).split(",")]
             check_header(header, ["TIMESTAMP", "ContextTokens", "GeneratedTokens"], f,
-                         what="Azure LLM inference trace")
+                         what="an Azure LLM inference trace (TIMESTAMP,ContextTokens,GeneratedTokens)")
             require_rows(plain, str(f))
             staged.append((f, plain, header))
 

@@ -45,6 +45,9 @@ from workscope.errors import (
 RAW_PREFIX = "~"
 """Prefix of the text columns a reader keeps from its source (so they never clash)."""
 
+EXTRA = RAW_PREFIX + "__extra__"
+"""Overflow column of scan_text_csv: non-null when a row has more fields than the header."""
+
 REASON = "_reason"
 FILE = "_file"
 LINE = "_line"
@@ -209,13 +212,14 @@ def _copy_stream(fin: io.BufferedIOBase, dest: Path, origin: Path, what: str) ->
         with open(dest, "wb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
     except (EOFError, gzip.BadGzipFile, zlib.error, tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
-        size = dest.stat().st_size if dest.exists() else 0
+        done = dest.stat().st_size if dest.exists() else 0
         dest.unlink(missing_ok=True)
+        size = origin.stat().st_size
         raise CorruptSourceError(
             origin,
-            f"{what} is truncated or damaged ({type(exc).__name__}: {exc}) after {size} "
-            "decompressed bytes",
-            offset=size,
+            f"{what} is truncated or damaged: {exc} (file size {size} bytes, "
+            f"{done} bytes decompressed before the fault)",
+            offset=size if isinstance(exc, EOFError) else None,
             hint="download the file again and check its checksum",
         ) from None
     return dest
@@ -308,7 +312,7 @@ def check_header(
         display,
         f"missing required column(s) {', '.join(hints)}{detail}; header has {list(header)[:20]}",
         line=1,
-        hint=f"is this a {what or 'file of this format'}? pass --format to choose another reader",
+        hint=f"expected {what or 'a file of this format'}; pass --format to choose another reader",
     )
 
 
@@ -351,21 +355,24 @@ def scan_text_csv(
                           hint="rename the duplicated columns")
     first = (line_offset if line_offset is not None
              else skip_lines + (2 if has_header else 1))
+    # The header is skipped rather than parsed, and one overflow column is declared: a row
+    # with too many fields then lands in EXTRA (and is rejected by build) instead of
+    # failing the whole file.
     try:
         lf = pl.scan_csv(
             path,
-            has_header=has_header,
-            new_columns=[RAW_PREFIX + n for n in names],
+            has_header=False,
+            schema={**{RAW_PREFIX + n: pl.String for n in names}, EXTRA: pl.String},
             separator=separator,
             comment_prefix=comment_prefix,
-            skip_lines=skip_lines,
+            skip_lines=skip_lines + (1 if has_header else 0),
             quote_char=quote_char,
-            infer_schema=False,
             encoding="utf8-lossy",
+            empty_string_is_null=True,
             row_index_name=LINE,
             row_index_offset=first,
             missing_columns="insert",
-            truncate_ragged_lines=False,
+            truncate_ragged_lines=True,
         )
     except pl.exceptions.PolarsError as exc:
         raise SourceError(display, f"cannot read as delimited text: {exc}") from None
@@ -382,9 +389,18 @@ def _nth_line(path: Path, n: int, display: str) -> str:
     return line.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def raw_row(names: Sequence[str], separator: str = ",") -> pl.Expr:
-    """Expression rebuilding a source row's text from its ``~`` columns."""
-    return pl.concat_str([src(n).fill_null("") for n in names], separator=separator)
+def raw_row(names: Sequence[str], separator: str = ",", extra: bool = True) -> pl.Expr:
+    """Expression rebuilding a source row's text from its ``~`` columns.
+
+    With ``extra`` (frames from :func:`scan_text_csv`), the first surplus field of a ragged
+    row is appended, so the rejects table shows why it was rejected.
+    """
+    text = pl.concat_str([src(n).fill_null("") for n in names], separator=separator)
+    if not extra:
+        return text
+    return pl.when(pl.col(EXTRA).is_null()).then(text).otherwise(
+        pl.concat_str([text, pl.col(EXTRA)], separator=separator) + pl.lit(separator + "...")
+    )
 
 
 def has_data_rows(path: Path, skip: int = 1, comment_prefix: str | None = None) -> bool:
@@ -416,46 +432,59 @@ class Parsed:
     reason: pl.Expr
 
 
-def _parse(raw: pl.Expr, value: pl.Expr, label: str, what: str, required: bool) -> Parsed:
-    text = raw.str.strip_chars()
-    present = text.is_not_null() & (text != "")
-    failed = pl.when(present & value.is_null()).then(
-        pl.format(f"{label}: cannot parse {{}} as {what}", text.str.slice(0, 60))
-    )
+def _parse(text: pl.Expr, value: pl.Expr, label: str, what: str, required: bool) -> Parsed:
+    # Reasons are literals: building a message per row (pl.format) would cost as much as the
+    # parse itself, and the rejects table keeps the raw row next to the reason anyway.
+    # Empty fields arrive as null (scan_text_csv reads them so), which keeps this check cheap.
+    failed = pl.when(text.is_not_null() & value.is_null()).then(pl.lit(f"{label}: not {what}"))
     if required:
-        failed = pl.when(~present | text.is_null()).then(pl.lit(f"{label} is missing")).otherwise(failed)
+        failed = pl.when(text.is_null()).then(pl.lit(f"{label} is missing")).otherwise(failed)
     return Parsed(value, failed)
 
 
-def parse_int(raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = ()) -> Parsed:
-    """Parse text as int64; accepts '12' and '12.0' (common in traces), rejects '1.5', 'abc'."""
-    text = _nullify(raw.str.strip_chars(), nulls)
-    as_int = text.cast(pl.Int64, strict=False)
-    as_float = text.cast(pl.Float64, strict=False)
-    whole = pl.when(as_float.is_finite() & (as_float == as_float.floor()) & (as_float.abs() < 9.2e18)).then(
-        as_float.cast(pl.Int64, strict=False)
-    )
-    return _parse(text, pl.coalesce(as_int, whole), label, "an integer", required)
+def _prep(raw: pl.Expr, nulls: Sequence[str], strip: bool) -> pl.Expr:
+    return _nullify(raw.str.strip_chars() if strip else raw, nulls)
 
 
-def parse_float(raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = ()) -> Parsed:
-    """Parse text as float64."""
-    text = _nullify(raw.str.strip_chars(), nulls)
+def parse_int(
+    raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = (),
+    allow_float: bool = False, strip: bool = False,
+) -> Parsed:
+    """Parse text as int64. ``allow_float`` also accepts whole floats ('12.0'), which some
+    traces write for counts; '1.5' and 'abc' are always rejected. ``strip`` trims blanks."""
+    text = _prep(raw, nulls, strip)
+    value = text.cast(pl.Int64, strict=False)
+    if allow_float:
+        as_float = text.cast(pl.Float64, strict=False)
+        whole = pl.when(as_float.is_finite() & (as_float == as_float.floor())
+                        & (as_float.abs() < 9.2e18)).then(as_float.cast(pl.Int64, strict=False))
+        value = pl.coalesce(value, whole)
+    return _parse(text, value, label, "an integer", required)
+
+
+def parse_float(
+    raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = (), strip: bool = False,
+) -> Parsed:
+    """Parse text as float64 ('nan' and 'inf' parse; table rules reject them where they matter)."""
+    text = _prep(raw, nulls, strip)
     return _parse(text, text.cast(pl.Float64, strict=False), label, "a number", required)
 
 
 def parse_datetime(
-    raw: pl.Expr, label: str, fmt: str | None, *, required: bool = False, time_zone: str | None = None
+    raw: pl.Expr, label: str, fmt: str | None, *, required: bool = False,
+    time_zone: str | None = None, strip: bool = False,
 ) -> Parsed:
-    """Parse text as a datetime (µs) with a strptime format; unparseable text gets a reason."""
-    text = raw.str.strip_chars()
+    """Parse text as a datetime (ns) with a strptime format; unparseable text gets a reason."""
+    text = raw.str.strip_chars() if strip else raw
     value = text.str.strptime(pl.Datetime("ns", time_zone), fmt, strict=False, exact=True)
     return _parse(text, value, label, f"a timestamp ({fmt or 'ISO 8601'})", required)
 
 
-def parse_text(raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = ()) -> Parsed:
-    """Keep text; reject replacement characters (the source held invalid UTF-8)."""
-    text = _nullify(raw.str.strip_chars(), nulls)
+def parse_text(
+    raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = (), strip: bool = True,
+) -> Parsed:
+    """Keep text (trimmed); reject replacement characters (the source held invalid UTF-8)."""
+    text = _prep(raw, nulls, strip)
     bad = pl.when(text.str.contains("\ufffd", literal=True)).then(
         pl.lit(f"{label}: invalid UTF-8 bytes")
     )
@@ -481,7 +510,13 @@ def build(frame: pl.LazyFrame, fields: dict[str, Parsed | pl.Expr], extra_reason
     ``fields`` maps canonical column names to Parsed results (value + reason) or plain
     expressions. The raw ``~`` columns stay so that rejected rows can be rebuilt.
     """
-    values, reasons = [], []
+    values: list[pl.Expr] = []
+    reasons: list[pl.Expr] = []
+    if EXTRA in frame.collect_schema():
+        reasons.append(pl.when(pl.col(EXTRA).is_not_null()).then(pl.lit("row has more fields than the header")))
+    else:
+        # raw_row() reads EXTRA; frames not made by scan_text_csv get a null one.
+        frame = frame.with_columns(pl.lit(None, pl.String).alias(EXTRA))
     for name, p in fields.items():
         if isinstance(p, Parsed):
             values.append(p.value.alias(name))
@@ -506,3 +541,18 @@ def origin_from_first(frame: pl.LazyFrame, column: str) -> Any:
     """The first non-null value of ``column`` (reads only the head of the file)."""
     head = frame.select(pl.col(column)).drop_nulls().head(1).collect()
     return head.item() if head.height else None
+
+
+def checked(table: str, frame: pl.LazyFrame, keep: Sequence[str] = ()) -> pl.LazyFrame:
+    """Canonical columns of ``table`` plus ``keep``, with ``_reason`` = parse failure or broken rule.
+
+    Rules run on the conformed columns, so rows broken by parsing and rows breaking a table
+    rule share one reason column (the parse failure wins: it is the first cause).
+    """
+    from workscope.schemas import TABLES, conform_exprs
+
+    have = frame.collect_schema()
+    reason = pl.col(REASON) if REASON in have else pl.lit(None, pl.String)
+    extra = [pl.col(c) for c in keep if c in have and c != REASON]
+    out = frame.select(*conform_exprs(table, have), *extra, reason.alias(REASON))
+    return out.with_columns(pl.coalesce(pl.col(REASON), TABLES[table].reason()).alias(REASON))

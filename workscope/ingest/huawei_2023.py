@@ -1,0 +1,225 @@
+"""Huawei Cloud serverless traces, 2023 release (SoCC'23 "How Does It Function?").
+
+Source: repo sir-lab/data-release, ``README_data_release_2023.md`` and the notebooks
+``src/demo_private.ipynb`` / ``src/demo_public.ipynb`` (data on Google Drive, CC BY 4.0; cite
+Joosen et al., SoCC 2023). Reference: FORMATS.md section 5a.
+
+**Files.** Wide CSVs, one per day, in one folder per metric:
+``private_dataset/<metric>_<minute|second>/day_000.csv … day_234.csv`` (Huawei Private, 200
+functions, 141 of 235 days present) and ``public_dataset/[csv_files/]requests_minute/day_00.csv
+… day_25.csv`` (Huawei Public, 5,093 functions). Header ``day,time,0,1,…`` — ``day`` is the day
+index, ``time`` is **seconds since the start of day 0** (step 60 in per-minute files, 1 in
+per-second files), every other column is one function (``0`` … ``199`` / ``0`` … ``5092``).
+Folders, single files, ``.csv.gz`` and zip archives (one or many members) are accepted; the
+metric comes from the nearest folder named like ``requests_minute`` (or option ``metric``).
+
+**Mapping** (one output row per non-empty cell; an empty cell means "no data in that step"
+and yields no row):
+
+- ``requests_second`` / ``requests_minute`` → ``invocation_counts``: ``window_start_s`` = time,
+  ``window_s`` = 1 or 60, ``function_id`` = the column name, ``count`` (``6.0`` accepted).
+- every other metric → ``usage``: ``t_s`` = time, ``entity_id`` = function, ``metric`` = the
+  folder name without ``_minute`` / ``_second`` (``function_delay``, ``platform_delay``,
+  ``cpu_usage``, ``memory_usage``, ``cpu_limit``, ``memory_limit``, ``instances``), ``value``
+  as published, ``unit`` where the release states one, ``attrs`` = ``{"window_s": …}``.
+
+**Units.** ``cpu_usage`` / ``memory_usage`` are used ÷ allocated written as a *fraction*
+(0.003) though the README says "percentage" → unit ``fraction``; ``memory_limit`` MB;
+``instances`` pods; ``cpu_limit`` is "normalized" (values look like cores) → unit
+``normalized``; the unit of ``function_delay`` / ``platform_delay`` is not stated (invitro
+treats it as ms) → unit null, values kept as published. The per-minute request counts are
+sums of the per-second ones, the delays means: by default (``resolution = "auto"``) only the
+per-minute files are read when any are given, so counts are not doubled.
+
+**Origin.** There is no wall clock: the origin is the start of day 0, ``origin_utc`` is null
+in the manifest. Function ids of the private and public datasets are separate namespaces:
+ingest them as separate traces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+import polars as pl
+
+from workscope.errors import OptionError, SourceError
+from workscope.ingest import _huawei as hw
+from workscope.ingest.base import (
+    Option,
+    Parsed,
+    Reader,
+    ScanContext,
+    ScanResult,
+    TablePart,
+    build,
+    check_header,
+    first_line,
+    parse_float,
+    parse_int,
+    require_rows,
+    scan_text_csv,
+    src,
+)
+from workscope.ingest.timefmt import origin_meta
+
+METRIC_RE = re.compile(
+    r"^(requests|function_delay|platform_delay|cpu_usage|memory_usage|cpu_limit|memory_limit|instances)"
+    r"_(minute|second)$"
+)
+WINDOW_S = {"minute": 60.0, "second": 1.0}
+UNITS: dict[str, str | None] = {
+    "function_delay": None,
+    "platform_delay": None,
+    "cpu_usage": "fraction",
+    "memory_usage": "fraction",
+    "cpu_limit": "normalized",
+    "memory_limit": "MB",
+    "instances": "pods",
+}
+RESOLUTIONS = ("auto", "minute", "second", "all")
+
+
+def _metric_of(logical: PurePosixPath, given: str) -> tuple[str, str] | None:
+    for part in reversed(logical.parts[:-1]):
+        m = METRIC_RE.match(part)
+        if m:
+            return m.group(1), m.group(2)
+    if given:
+        m = METRIC_RE.match(given)
+        if m:
+            return m.group(1), m.group(2)
+    return None
+
+
+def _is_2023_header(header: list[str]) -> bool:
+    header = hw.strip_index(header)
+    return len(header) > 2 and header[:2] == ["day", "time"] and all(h.isdigit() for h in header[2:])
+
+
+def _dataset_of(logical: PurePosixPath) -> str | None:
+    parts = set(logical.parts)
+    if "public_dataset" in parts:
+        return "public"
+    if "private_dataset" in parts:
+        return "private"
+    if re.fullmatch(r"day_\d{2}\.csv", logical.name):
+        return "public"
+    if re.fullmatch(r"day_\d{3}\.csv", logical.name):
+        return "private"
+    return None
+
+
+class Huawei2023Reader(Reader):
+    """Huawei Private / Public 2023 wide per-function time series into invocation_counts and usage."""
+
+    name = "huawei_2023"
+    version = "1"
+    description = ("Huawei Cloud serverless 2023 (SoCC'23): wide day,time,<function> CSVs per metric "
+                   "folder (requests, delays, CPU / memory usage and limits, instances)")
+    tables = ("invocation_counts", "usage")
+    doc_url = "https://github.com/sir-lab/data-release/blob/main/README_data_release_2023.md"
+    options = {
+        "resolution": Option(str, "auto", "which files to read: auto (per-minute files if any, else "
+                                          "per-second), minute, second or all"),
+        "metric": Option(str, "", "metric folder name (e.g. requests_minute) for files that are not "
+                                  "inside such a folder"),
+    }
+
+    def sniff(self, path: Path) -> bool:
+        heads = hw.sample_headers(path)
+        return bool(heads) and all(_is_2023_header(h) for h in heads)
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        resolution = str(ctx.options.get("resolution", "auto")).lower()
+        given = str(ctx.options.get("metric", "") or "")
+        if resolution not in RESOLUTIONS:
+            raise OptionError(f"huawei_2023: option resolution must be one of {', '.join(RESOLUTIONS)}, "
+                              f"not {resolution!r}")
+        if given and not METRIC_RE.match(given):
+            raise OptionError(f"huawei_2023: option metric {given!r} is not a metric folder name such as "
+                              "requests_minute, cpu_usage_minute or function_delay_second")
+
+        members = hw.expand(paths, ctx)
+        classified = []
+        for m in members:
+            metric = _metric_of(m.logical, given)
+            if metric is None:
+                raise SourceError(
+                    m.display, "cannot tell which metric this file holds: it is not inside a folder "
+                               "named like requests_minute or cpu_usage_minute",
+                    hint="keep the release's folder layout, or pass the option metric=<folder name>")
+            classified.append((m, metric))
+
+        if resolution == "auto":
+            resolution = "minute" if any(g == "minute" for _, (_, g) in classified) else "second"
+        chosen = [(m, mt) for m, mt in classified if resolution == "all" or mt[1] == resolution]
+        skipped = [m.display for m, mt in classified if (m, mt) not in chosen]
+
+        out: dict[str, list[TablePart]] = {}
+        datasets, windows = set(), set()
+        for m, (metric, grain) in chosen:
+            header = hw.split_header(first_line(m.plain, m.display))
+            check_header(header, ["day", "time"], m.display, what="Huawei 2023 wide time-series file")
+            if len(hw.strip_index(header)) <= 2:
+                raise SourceError(m.display, "no function columns after day,time", line=1,
+                                  hint="is this a Huawei 2023 metric file?")
+            require_rows(m.plain, m.display)
+            lf, names = scan_text_csv(m.plain, m.display)
+            cells = hw.unpivot_wide(lf, names)
+            window = WINDOW_S[grain]
+            windows.add(window)
+            ds = _dataset_of(m.logical)
+            if ds:
+                datasets.add(ds)
+            day = parse_int(src("day"), "day", required=True)
+            time = parse_float(src("time"), "time", required=True)
+            cell = pl.col(hw.CELL_COL)
+            if metric == "requests":
+                count = parse_int(cell, "count", allow_float=True)
+                fields: dict[str, Parsed | pl.Expr] = {
+                    "_day": day,
+                    "window_start_s": time,
+                    "window_s": pl.lit(window),
+                    "function_id": pl.col(hw.FUNC_COL),
+                    "count": count,
+                }
+                table = "invocation_counts"
+                extra: list[pl.Expr] = []
+            else:
+                value = parse_float(cell, metric)
+                fields = {
+                    "_day": day,
+                    "t_s": time,
+                    "entity_id": pl.col(hw.FUNC_COL),
+                    "metric": pl.lit(metric),
+                    "value": value,
+                    "unit": pl.lit(UNITS[metric], pl.String),
+                    "attrs": pl.lit(f'{{"window_s":{int(window)}}}'),
+                }
+                table = "usage"
+                extra = [hw.nonneg_reason(value.value, metric)]
+            frame = build(cells, fields, extra)
+            out.setdefault(table, []).append(TablePart(frame, hw.wide_raw(), m.display))
+
+        if not out:
+            raise SourceError(paths[0], f"no {resolution} files among {len(classified)} file(s)",
+                              hint="pass the option resolution=all (or minute / second)")
+        meta = origin_meta(
+            None, assumed_utc=False, resolution_s=min(windows),
+            note="time is seconds since the start of day 0; the release gives no wall-clock date",
+        )
+        meta.update({
+            "dataset": ",".join(sorted(datasets)) or None,
+            "resolution": resolution,
+            "files_skipped": skipped,
+            "cpu_unit": "cpu_limit is 'normalized' (values look like cores); cpu_usage is a fraction",
+            "units_note": "function_delay / platform_delay units are not stated by the release "
+                          "(invitro treats them as ms); values are kept as published",
+        })
+        used = list(dict.fromkeys(m.origin for m, _ in chosen))
+        return ScanResult(out, used, meta)
+
+
+READER = Huawei2023Reader()
