@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m workscope.demo
+	$(BIN)/workscope demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

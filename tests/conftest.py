@@ -9,6 +9,7 @@ import pytest
 import workscope
 
 DATA = Path(__file__).parent / "data"
+SAMPLES = Path(__file__).parent.parent / "workscope" / "samples"
 
 
 @pytest.fixture

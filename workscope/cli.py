@@ -7,6 +7,8 @@ stderr. Exit codes: 0 ok, 1 data or run error, 2 usage error.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import decimal
 import functools
 import json
 import logging
@@ -45,8 +47,17 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON d
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _json_default(value: Any) -> Any:
+    # DuckDB sums are 128-bit decimals; JSON readers expect plain numbers.
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
+        return value.isoformat() if hasattr(value, "isoformat") else value.total_seconds()
+    return str(value)
+
+
 def _emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
 
 
 def handle_errors(fn: F) -> F:
@@ -146,7 +157,7 @@ def ingest(
 ) -> None:
     """Ingest trace files into the store as canonical Parquet tables."""
     store = _store(home)
-    with _progress(not quiet and not as_json) as say:
+    with _progress(not quiet and not as_json and err.is_terminal) as say:
         result = store.ingest(paths, format=format, name=name, options=_parse_options(option),
                               force=force, progress=say)
     if as_json:
@@ -275,6 +286,31 @@ def sql(
     out.print(t)
     if result.height > limit:
         err.print(f"({result.height:,} rows, {limit} shown; use --limit, --csv or --out)")
+
+
+@app.command()
+@handle_errors
+def demo(home: Home = None, as_json: JsonFlag = False) -> None:
+    """Ingest the bundled sample traces and print a summary."""
+    from workscope.samples import SAMPLES, ingest_samples
+
+    store = _store(home)
+    with _progress(not as_json and err.is_terminal) as say:
+        results = ingest_samples(store, progress=say)
+    if as_json:
+        _emit_json({"home": str(store.home), "traces": [r.to_dict() for r in results]})
+        return
+    t = Table("trace", "format", "status", "table", "rows ok", "rejected", "span (s)", "about",
+              title=f"workscope demo: {len(results)} sample traces in {store.home}")
+    for sample, r in zip(SAMPLES, results):
+        for i, (tab, st) in enumerate(r.manifest["tables"].items()):
+            span = f"{st['time']['max_s'] - st['time']['min_s']:,.0f}" if st.get("time") else ""
+            first = i == 0
+            t.add_row(r.name if first else "", sample.format if first else "", r.status if first else "",
+                      tab, f"{st['rows_ok']:,}", f"{st['rows_rejected']:,}", span, sample.about if first else "")
+    out.print(t)
+    out.print("next: workscope ls · workscope show NAME · "
+              "workscope sql 'SELECT count(*) FROM azure_llm_conv.requests'")
 
 
 if __name__ == "__main__":  # pragma: no cover

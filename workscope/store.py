@@ -286,7 +286,7 @@ class Store:
                 raise SourceError(p, "no such file or directory", hint="check the path")
         reader = registry.get(format) if format else registry.detect(plist)
         opts = reader.resolve_options(options)
-        name = check_name(name or name_from_path(plist[0]))
+        name = check_name(name if name is not None else name_from_path(plist[0]))
         say = progress or (lambda msg, done, total: None)
 
         say("hashing sources", 0, 1)

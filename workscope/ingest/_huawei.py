@@ -13,6 +13,7 @@ takes single-member zips, and the published archives hold a whole directory each
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import zipfile
@@ -43,6 +44,9 @@ DATA_SUFFIXES = (".csv", ".csv.gz", ".zip")
 FUNC_COL = RAW_PREFIX + "@function"
 """Name of the unpivoted function column (``~`` keeps it with the raw columns for rejects)."""
 CELL_COL = RAW_PREFIX + "@value"
+
+NAN_TEXT = ["NaN", "nan", "NAN"]
+"""Cell texts that mean "no data" in a wide file, like an empty cell."""
 
 INDEX_NAMES = ("", "Unnamed: 0")
 """A leading pandas index column (written by ``to_csv`` with index=True) is tolerated."""
@@ -151,8 +155,7 @@ def _zip_members(path: Path, ctx: ScanContext) -> list[Member]:
 def sample_headers(path: Path, limit: int = 3) -> list[list[str]]:
     """Headers of up to ``limit`` CSV files at ``path`` (a file, a folder or a zip), for sniffing."""
     if path.is_dir():
-        files = islice((f for f in walk([path]) if f.name.lower().endswith((".csv", ".csv.gz", ".zip"))), limit)
-        return [h for f in files for h in sample_headers(f, 1)]
+        return [h for f in islice(_lazy_walk(path), limit) for h in sample_headers(f, 1)]
     if _is_zip(path):
         try:
             with zipfile.ZipFile(path) as zf:
@@ -168,6 +171,16 @@ def sample_headers(path: Path, limit: int = 3) -> list[list[str]]:
     if not text:
         return []
     return [split_header(text.splitlines()[0])]
+
+
+def _lazy_walk(root: Path) -> Iterator[Path]:
+    """Data files under ``root`` in sorted order, found without listing the whole tree first."""
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        for name in sorted(files):
+            f = Path(top) / name
+            if _wanted(f):
+                yield f
 
 
 def split_header(line: str) -> list[str]:
@@ -191,11 +204,14 @@ def region_of(logical: PurePosixPath) -> str | None:
 
 # ---------------------------------------------------------------- wide time series
 
-def unpivot_wide(lf: pl.LazyFrame, names: Sequence[str], index: Sequence[str] = ("day", "time")) -> pl.LazyFrame:
+def unpivot_wide(
+    lf: pl.LazyFrame, names: Sequence[str], index: Sequence[str] = ("day", "time")
+) -> pl.LazyFrame:
     """One row per non-empty function cell of a wide ``day,time,<function…>`` frame.
 
-    Empty cells mean "no data in that step" in both releases; they are not observations, so
-    they produce no row (and so no reject). ``FUNC_COL`` holds the column name, ``CELL_COL``
+    Empty cells mean "no data in that step" in both releases (pandas writes its NaN as an empty
+    cell; a literal ``NaN`` written by other tools means the same); they are not observations,
+    so they produce no row (and so no reject). ``FUNC_COL`` holds the column name, ``CELL_COL``
     the cell text. Row order is function-major within a file (polars unpivots column by column).
     """
     funcs = [RAW_PREFIX + n for n in names if n not in index and n not in INDEX_NAMES]
@@ -203,7 +219,7 @@ def unpivot_wide(lf: pl.LazyFrame, names: Sequence[str], index: Sequence[str] = 
     return (
         lf.unpivot(on=funcs, index=[*keep, FILE, LINE], variable_name=FUNC_COL, value_name=CELL_COL)
         .with_columns(pl.col(FUNC_COL).str.slice(len(RAW_PREFIX)))
-        .filter(pl.col(CELL_COL).is_not_null())
+        .filter(pl.col(CELL_COL).is_not_null() & ~pl.col(CELL_COL).is_in(NAN_TEXT))
     )
 
 

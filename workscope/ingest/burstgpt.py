@@ -125,7 +125,7 @@ class BurstGPTReader(Reader):
                 fields["session_id"] = parse_text(src("Session ID"), "Session ID")
             if "Elapsed time" in names:
                 fields["latency_s"] = parse_float(src("Elapsed time"), "Elapsed time")
-            extra = []
+            extra: list[pl.Expr] = []
             if "Total tokens" in names:
                 total = parse_int(src("Total tokens"), "Total tokens", allow_float=True)
                 fields["attrs"] = pl.when(total.value.is_not_null()).then(

@@ -52,7 +52,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from workscope.errors import MissingColumnError, SourceError
+from workscope.errors import MissingColumnError, OptionError, SourceError
 from workscope.ingest import _huawei as hw
 from workscope.ingest.base import (
     Option,
@@ -89,7 +89,9 @@ STAT_UNITS = {
     "totalCost": "s", "totalCost_cold_start": "s", "totalCost_frontend": "s", "workerCost": "s",
     "writeRspCost": "s", "cpu_usage": "cores", "memory_usage": "MB", "requestBodySize": "bytes",
 }
-STAT_RE = re.compile(r"^(" + "|".join(sorted(STAT_UNITS, key=len, reverse=True)) + r")_(avg|std|quantile_\d{3})$")
+STAT_RE = re.compile(
+    r"^(" + "|".join(sorted(STAT_UNITS, key=len, reverse=True)) + r")_(avg|std|quantile_\d{3})$"
+)
 UNKNOWN = ("unknown",)
 
 
@@ -154,9 +156,9 @@ class Huawei2025Reader(Reader):
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         given = str(ctx.options.get("metric", "") or "")
         if given and _metric_unit(given) is None:
-            raise SourceError(paths[0], f"option metric {given!r} is not a 2025 time-series folder name",
-                              hint="e.g. requests, num_pods, num_cold_starts, totalCost_quantile_050, "
-                                   "cpu_usage_avg")
+            raise OptionError(f"huawei_2025: option metric {given!r} is not a 2025 time-series folder "
+                              "name such as requests, num_pods, num_cold_starts, totalCost_quantile_050 "
+                              "or cpu_usage_avg")
         members = hw.expand(paths, ctx)
         out: dict[str, list[TablePart]] = {}
         kinds: dict[str, int] = {}
@@ -200,7 +202,9 @@ class Huawei2025Reader(Reader):
 
     # ------------------------------------------------------------------ tables
     @staticmethod
-    def _open(m: hw.Member, header: list[str], required: list[str], what: str) -> tuple[pl.LazyFrame, list[str]]:
+    def _open(
+        m: hw.Member, header: list[str], required: list[str], what: str
+    ) -> tuple[pl.LazyFrame, list[str]]:
         check_header(header, required, m.display, what=what)
         return scan_text_csv(m.plain, m.display)
 

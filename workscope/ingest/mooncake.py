@@ -71,6 +71,7 @@ _INT_LIST_RE = r"^\[(-?\d{1,18}(,-?\d{1,18})*)?\]$"
 KEYS = ("timestamp", "input_length", "output_length", "hash_ids")
 BLOCK_TOKENS = 512
 _DOC_NAMES = (".md", ".txt", ".toml", ".py")
+_MAX_LINE = 1 << 24
 
 
 # ---------------------------------------------------------------- JSON Lines helpers
@@ -92,7 +93,11 @@ def first_json_record(path: Path, display: str | Path, *, what: str, max_lines: 
     """
     seen = 0
     with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
+        for number in range(1, max_lines * 50):
+            # Bounded: a whole file written as one line (a JSON array) must not fill memory.
+            raw = fh.readline(_MAX_LINE)
+            if not raw:
+                break
             text = raw.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
             if not text:
                 continue
@@ -168,7 +173,8 @@ def scan_json_lines(path: Path, display: str) -> pl.LazyFrame:
 
 def json_field(key: str) -> pl.Expr:
     """The value of top-level ``key`` as text (numbers normalised, strings unquoted), or null."""
-    return pl.col(_OBJ).str.json_path_match(f"$.{key}")
+    path = f"$.{key}" if key.isidentifier() else f"$['{key}']"
+    return pl.col(_OBJ).str.json_path_match(path)
 
 
 def not_json_reason() -> pl.Expr:
@@ -208,7 +214,8 @@ def nonneg_reason(parsed: Parsed, label: str) -> pl.Expr:
 
 def extra_attrs(record: dict[str, Any], known: Sequence[str]) -> pl.Expr | None:
     """``attrs`` holding the record's unknown keys as text, or None if it has none."""
-    extra = [k for k in record if k not in known]
+    # Keys that cannot be written in a JSONPath bracket are left out (none are published).
+    extra = [k for k in record if k not in known and not any(c in k for c in "'\\")]
     if not extra:
         return None
     return attrs_json({k: json_field(k) for k in extra})
