@@ -297,8 +297,11 @@ def _looks_like_data(kind: str, fields: list[str]) -> bool:
 
 
 def _jobs(lf: pl.LazyFrame) -> pl.LazyFrame:
-    start = parse_float(src("start_time"), "start_time", required=True)
-    end = parse_float(src("end_time"), "end_time")
+    # bigint in the schema; whole floats are tolerated, overflowing values are not
+    start_i = parse_int(src("start_time"), "start_time", required=True, allow_float=True, strip=True)
+    end_i = parse_int(src("end_time"), "end_time", allow_float=True, strip=True)
+    start = Parsed(start_i.value.cast(pl.Float64), start_i.reason)
+    end = Parsed(end_i.value.cast(pl.Float64), end_i.reason)
     instances = parse_int(src("instance_num"), "instance_num", allow_float=True, strip=True)
     plan_mem = parse_float(src("plan_mem"), "plan_mem")
     task_type = parse_text(src("task_type"), "task_type")

@@ -336,7 +336,8 @@ class AlibabaGenAIReader(Reader):
 
     # ------------------------------------------------------------------ usage
     @staticmethod
-    def _usage(sources: list[tuple[str, Path, list[str], str]], missing_entity: str) -> tuple[list[TablePart], dict]:
+    def _usage(sources: list[tuple[str, Path, list[str], str]],
+               missing_entity: str) -> tuple[list[TablePart], dict]:
         ts = parse_float(src("timestamp_anon"), "timestamp_anon", required=True)
         frames, firsts = [], []
         for display, plain, _header, _kind in sources:

@@ -12,9 +12,9 @@ Large Cloud Provider", USENIX ATC '20. Three CSV kinds, one file per 24 h day ``
   ``window_start_s = (day - 1) * 86400 + (minute - 1) * 60``. Zero cells are **not stored**
   by default (the sparse convention of the published per-minute counts: a missing
   (function, window) means 0; option ``keep_zeros`` stores them), so ``rows_in`` counts the
-  non-zero and the unparseable or empty cells (an empty cell is rejected, not read as 0). A rejected cell's raw text is its row's four key fields
-  followed by ``[minute M] value``. ``Trigger`` (http, timer, event, queue, storage,
-  orchestration, others) -> ``trigger``.
+  non-zero and the unparseable or empty cells (an empty cell is rejected, not read as 0).
+  A rejected cell's raw text is its row's four key fields followed by ``[minute M] value``.
+  ``Trigger`` (http, timer, event, queue, storage, orchestration, others) -> ``trigger``.
 
 ``function_durations_percentiles.anon.dNN.csv`` (d01..d14) -> ``functions``, one row per
   function and day. ``Average`` and ``percentile_Average_{0,1,25,50,75,99,100}`` are
@@ -246,6 +246,11 @@ class AzureFunctions2019Reader(Reader):
         index = ["~" + c for c in INV_HEAD] + ["_file", LINE]
         long = lf.unpivot(on=["~" + m for m in minutes], index=index,
                           variable_name="~minute", value_name="~count")
+        if not keep_zeros:
+            # Drop the zero cells on the raw text, before any parsing: most cells are "0", and
+            # everything after this point (and the store's cache of it) scales with what is kept.
+            # Cells that parse as 0 some other way ("00") are dropped after parsing below.
+            long = long.filter(src("count").ne_missing("0"))
         minute = src("minute").str.strip_prefix("~").cast(pl.Int64)
         count = parse_int(src("count"), "count", required=True)
         fields: dict[str, Parsed | pl.Expr] = {
@@ -261,7 +266,7 @@ class AzureFunctions2019Reader(Reader):
         if not keep_zeros:
             # Only cells that parse as 0 are dropped (nothing is lost with them, even when the
             # row's keys are bad); unparseable or empty cells still reach the rejects table.
-            frame = frame.filter(pl.col("count").fill_null(-1) != 0)
+            frame = frame.filter(pl.col("count").ne_missing(0))
         raw = pl.concat_str([*(src(c).fill_null("") for c in INV_HEAD),
                              pl.format("[minute {}] {}", src("minute").str.strip_prefix("~"),
                                        src("count").fill_null(""))], separator=",")

@@ -134,8 +134,15 @@ class AzureVMReader(Reader):
 
     def sniff(self, path: Path) -> bool:
         if path.is_dir():
-            cands = [f for pat in ("vmtable*.csv*", "vm_cpu_readings*.csv*")
-                     for f in sorted(path.rglob(pat))[:1]]
+            # At most three levels deep (root/trace_data/vmtable/...): a sniff stays cheap
+            # even when handed a large directory of another format.
+            cands = []
+            for pat in ("vmtable*.csv*", "vm_cpu_readings*.csv*"):
+                for depth in ("", "*/", "*/*/"):
+                    hit = next(iter(sorted(path.glob(depth + pat))), None)
+                    if hit is not None:
+                        cands.append(hit)
+                        break
             return bool(cands) and all(self.sniff(f) for f in cands)
         head = head_text(path, 8192)
         lines = [x for x in head.splitlines() if x.strip()]
@@ -236,28 +243,35 @@ class AzureVMReader(Reader):
         ts = parse_float(src("timestamp"), "timestamp", required=True)
         vm = parse_text(src("vmid"), "vmid", required=True)
         common = first_reason(ts.reason, vm.reason, _not_negative(ts, "timestamp"))
-        samples = []
-        for metric, col in METRICS:
+        values, reasons = [], []
+        for _, col in METRICS:
             p = parse_float(src(col), col, required=True)
-            samples.append(pl.struct(
-                pl.lit(metric).alias("metric"),
-                p.value.alias("value"),
-                first_reason(common, p.reason, _percent(p, col)).alias(REASON),
-            ))
-        # One source line gives three samples, kept next to each other so time order holds.
+            values.append(p.value)
+            reasons.append(first_reason(common, p.reason, _percent(p, col)))
+        # One source line gives three samples, kept next to each other so that time order
+        # holds: each line is repeated once per metric (exploding a small integer list is
+        # cheap; exploding a list of structs is ~20x slower in polars) and the k-th copy
+        # takes the k-th metric.
+        k = pl.col("_k")
+
+        def pick(options: list[pl.Expr]) -> pl.Expr:
+            return (pl.when(k == 0).then(options[0])
+                    .when(k == 1).then(options[1]).otherwise(options[2]))
+
+        copies = pl.lit(pl.Series("_k", [list(range(len(METRICS)))], dtype=pl.List(pl.Int8))).first()
         return (
             lf.with_columns(
-                ts.value.alias("t_s"), vm.value.alias("entity_id"),
-                pl.lit("percent").alias("unit"), pl.concat_list(samples).alias("_sample"),
+                ts.value.alias("t_s"), vm.value.alias("entity_id"), pl.lit("percent").alias("unit"),
+                *(v.alias(f"_v{i}") for i, v in enumerate(values)),
+                *(r.alias(f"_r{i}") for i, r in enumerate(reasons)),
+                copies.alias("_k"),
             )
-            .explode("_sample")
+            .explode("_k")
             .with_columns(
-                pl.col("_sample").struct.field("metric"),
-                pl.col("_sample").struct.field("value"),
-                pl.col("_sample").struct.field(REASON),
+                pick([pl.lit(m) for m, _ in METRICS]).alias("metric"),
+                pick([pl.col(f"_v{i}") for i in range(len(METRICS))]).alias("value"),
+                pick([pl.col(f"_r{i}") for i in range(len(METRICS))]).alias(REASON),
             )
-            .drop("_sample")
         )
-
 
 READER = AzureVMReader()

@@ -23,8 +23,9 @@ Mapping:
   ``attrs`` holds the memory and disk requests, scheduling class, last machine, the
   different-machines flag and counts of events, submits, schedules, evictions, failures,
   kills, losses and synthesized (``missing info``) records. A task with no SUBMIT event in
-  the input is rejected (its submit time is unknown). Aggregated rows have no single source
-  line: their rejects' ``raw`` names the job and task instead. job_events are not read (job
+  the input is rejected (its submit time is unknown). An aggregated row has no single source
+  line: its rejects' ``line`` is that of the task's first event and ``raw`` names the job,
+  the task and the file of that event. job_events are not read (job
   rows add nothing the task rows lack but the job name; listed under ``skipped_files``).
 - ``task_usage`` (``start time, end time, job ID, task index, machine ID, CPU rate,
   canonical memory usage, assigned memory usage, unmapped page cache, total page cache,
@@ -142,13 +143,25 @@ def kind_from_fields(line: str) -> str | None:
     return None
 
 
+def exact_seconds(ticks: pl.Expr, per_second: int) -> pl.Expr:
+    """Integer ticks (µs, ns) as float64 seconds, correctly rounded.
+
+    Plain ``ticks / 1e6`` in polars multiplies by the reciprocal, so 5 µs becomes
+    4.9999999999999996e-06; going through a decimal keeps every value the nearest double.
+    """
+    scale = len(str(per_second)) - 1
+    return (ticks.cast(pl.Decimal(38, scale)) / pl.lit(per_second).cast(pl.Decimal(38, 0))).cast(pl.Float64)
+
+
 def us_time(raw: pl.Expr, label: str, *, required: bool = False) -> Parsed:
     """Microsecond trace time as seconds; 2^63-1 ("after the trace") is null, not an error."""
     p = parse_int(raw, label, required=required)
     after = raw == str(AFTER_TRACE)
     return Parsed(
-        pl.when(after).then(pl.lit(None, pl.Float64)).otherwise(p.value.cast(pl.Float64) / 1e6),
-        pl.when(after).then(pl.lit(None, pl.String)).otherwise(p.reason),
+        pl.when(after).then(pl.lit(None, pl.Float64)).otherwise(exact_seconds(p.value, 1_000_000)),
+        pl.when(after).then(pl.lit(None, pl.String))
+        .when(p.value < 0).then(pl.lit(f"{label}: negative (trace times start at 0)"))
+        .otherwise(p.reason),
     )
 
 
@@ -160,6 +173,23 @@ def in_codes(p: Parsed, codes: dict[int, str], label: str) -> Parsed:
 
 
 # ---------------------------------------------------------------- per-task aggregation
+
+_LINE_BITS = 40
+
+
+def seq(file_index: int) -> pl.Expr:
+    """A sortable source position: file index in the high bits, line number in the low ones."""
+    return pl.lit(file_index, pl.Int64) * (1 << _LINE_BITS) + pl.col(LINE)
+
+
+def first_event(files: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
+    """(line, file) of an aggregated row's first event, from its ``_first_seq``."""
+    first = pl.col("_first_seq")
+    line = first % (1 << _LINE_BITS)
+    where = (first // (1 << _LINE_BITS)).replace_strict(
+        dict(enumerate(files)), default=None, return_dtype=pl.String)
+    return line.alias(LINE), where.alias("~first_event_file")
+
 
 def task_rows(
     events: pl.LazyFrame,
@@ -175,9 +205,9 @@ def task_rows(
     """One row per (``_job``, ``_task``) from parsed event rows, as a lazy streaming group_by.
 
     ``events`` holds ``_job``, ``_task``, ``_t`` (seconds, null = after the trace), ``_type``,
-    ``_seq`` (source order, breaks ties at equal times), ``_missing`` and the ``latest``
+    ``_seq`` (source order, breaks ties at equal times: see :func:`seq`), ``_missing`` and the ``latest``
     columns. Returns ``_job``, ``_task``, ``_submit``, ``_start``, ``_end``, ``_status``,
-    ``_n_events``, ``_n_missing``, one ``_n_<name>`` per ``counts`` entry and the latest
+    ``_first_seq`` (the ``_seq`` of the first event), ``_n_events``, ``_n_missing``, one ``_n_<name>`` per ``counts`` entry and the latest
     non-null value of each ``latest`` column.
     """
     order = [pl.col("_t"), pl.col("_seq")]
@@ -193,6 +223,7 @@ def task_rows(
         t.filter(ty == schedule).min().alias("_start"),
         last_of(ty, lc).alias("_last_type"),
         last_of(t, lc).alias("_last_t"),
+        pl.col("_seq").sort_by(order, nulls_last=True).first().alias("_first_seq"),
         pl.len().alias("_n_events"),
         pl.col("_missing").is_not_null().sum().alias("_n_missing"),
         *(ty.is_in(list(codes)).sum().alias(f"_n_{name}") for name, codes in counts.items()),
@@ -235,7 +266,7 @@ class Google2011Reader(Reader):
         skipped: list[str] = []
         used: list[Path] = []
         for f in iter_files(paths):
-            if f.name.endswith((".md", ".txt", ".csv")) and f.name.lower().startswith(("schema", "readme")):
+            if f.name.endswith((".md", ".txt", ".pdf", ".sh")) or f.name.lower() == "schema.csv":
                 skipped.append(str(f))
                 continue
             kind = kind_of(f)
@@ -314,7 +345,7 @@ def _jobs(files: list[tuple[str, Path]]) -> list[TablePart]:
         bad = parsed.filter(pl.col(REASON).is_not_null())
         parts.append(TablePart(bad, raw_row(names), display))
         good.append(parsed.filter(pl.col(REASON).is_null()).select(
-            *fields, (pl.lit(idx, pl.Int64) * (1 << 40) + pl.col(LINE)).alias("_seq")))
+            *fields, seq(idx).alias("_seq")))
 
     events = pl.concat(good, how="vertical")
     counts = {"submits": [0], "schedules": [1], "evictions": [2], "failures": [3], "kills": [5],
@@ -342,10 +373,12 @@ def _jobs(files: list[tuple[str, Path]]) -> list[TablePart]:
         pl.when(pl.col("_submit").is_null())
         .then(pl.lit("no SUBMIT event for this task in task_events (submit time unknown)"))
         .alias(REASON),
+        *first_event([d for d, _ in files]),
     )
     display = files[0][0] if len(files) == 1 else f"{files[0][0]} (+{len(files) - 1} task_events files)"
-    raw = pl.format("task_events of job {} task {} (aggregated): {}", pl.col("job_id"),
-                    pl.col("task_id"), pl.col("attrs"))
+    raw = pl.format("task_events of job {} task {} (aggregated; first event at {}:{}): {}",
+                    pl.col("job_id"), pl.col("task_id"), pl.col("~first_event_file"), pl.col(LINE),
+                    pl.col("attrs"))
     parts.append(TablePart(rows, raw, display))
     return parts
 

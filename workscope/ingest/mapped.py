@@ -11,9 +11,9 @@ with unit conversion by a factor. docs/mapping.md is the full reference; in shor
     nulls = ["", "NA"]                 # source texts read as missing, every column
 
     [time]                             # how time points become seconds since the origin
-    format = "%Y-%m-%d %H:%M:%S%.f"    # strptime pattern, unix_s / unix_ms / unix_us / unix_ns,
-                                       # or seconds / milliseconds / microseconds / nanoseconds
-                                       # (already relative to the origin)
+    format = "%Y-%m-%d %H:%M:%S%.f"    # strptime pattern, iso8601, unix_s / unix_ms / unix_us /
+                                       # unix_ns, or seconds / milliseconds / microseconds /
+                                       # nanoseconds (already relative to the origin)
     timezone = "UTC"                   # zone of zone-less timestamps (IANA name)
     origin = "auto"                    # auto (earliest time in the head) | epoch | ISO timestamp
 
@@ -42,6 +42,20 @@ and ``window_start_s``; every other ``*_s`` column is a duration and is converte
 time column among the first 10,000 rows of every file (the manifest records it as UTC);
 ``origin = "epoch"`` keeps Unix seconds, an ISO-8601 timestamp fixes it. Relative formats
 (``seconds`` ...) are taken as they are, and ``origin`` then only records what zero means.
+A Parquet timestamp column is used as it is (zone-less ones read in ``timezone``); a column
+may override the format (``end_s = { column = "end", format = "unix_s" }``). Zone-less
+text timestamps are read in ``timezone`` (default UTC, and the manifest then says the zone
+was assumed); local times that a clock change skips are rejected, repeated ones take the
+earlier instant. Unix nanoseconds are subtracted as integers, so no precision is lost.
+
+Values: every source value is read as text (Parquet values are printed exactly first) and
+parsed per canonical type: floats (``scale`` then ``offset``; ``inf`` / ``NaN`` rejected
+unless listed in ``nulls``), integers (``12.0`` accepted), booleans (true/false, t/f,
+yes/no, y/n, 1/0), text (with an optional ``map`` of source text to canonical text) and
+``hash_ids`` (``[1, 2, 3]``, ``1 2 3`` or ``1;2;3``, or a Parquet list). JSON Lines keys may
+reach into nested objects with dots (``res.mem``); object and array values are kept as JSON
+text. Wide usage files (``[metrics]``) give one row per metric per source row, so rows_in is
+their product; each metric is one pass over the file.
 
 Every value goes through the typed parsers of ingest.base, so a bad value rejects its row
 with a reason and the source line (for Parquet the 1-based row number, for JSON Lines the
@@ -61,7 +75,7 @@ import re
 import tomllib
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -81,11 +95,11 @@ from workscope.ingest.base import (
     FILE,
     LINE,
     RAW_PREFIX,
-    REASON,
     Option,
     Parsed,
     Reader,
     ScanContext,
+    build,
     ScanResult,
     TablePart,
     expect_file,
@@ -115,7 +129,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
 }
 UNIX_UNITS = {"unix_s": 10**9, "unix_ms": 10**6, "unix_us": 10**3, "unix_ns": 1}
 RELATIVE_UNITS = {"seconds": 10**9, "milliseconds": 10**6, "microseconds": 10**3, "nanoseconds": 1}
-TIME_KEYWORDS = (*UNIX_UNITS, *RELATIVE_UNITS)
+ISO = "iso8601"
+TIME_KEYWORDS = (ISO, *UNIX_UNITS, *RELATIVE_UNITS)
 
 TOP_KEYS = ("table", "format", "delimiter", "quote", "has_header", "names", "comment",
             "skip_lines", "glob", "nulls", "time", "columns", "metrics", "attrs", "meta")
@@ -129,6 +144,7 @@ RESERVED_META = ("origin_utc", "origin_epoch_ns", "origin_assumed_utc", "time_re
 HEAD_ROWS = 10_000
 JSON_HEAD_LINES = 1000
 _JSON_LINE = RAW_PREFIX + "__line__"
+_JSON_CHECK = "_json_check"  # a helper column; the store keeps only canonical ones
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 _INT_LIST = r"^\[?\s*(-?\d+(\s*[,;\s]\s*-?\d+)*)?\s*,?\s*\]?$"
@@ -378,7 +394,8 @@ def load_mapping(path: str | Path) -> Mapping:
     if "delimiter" in doc:
         d = doc["delimiter"]
         if not isinstance(d, str) or len(d.encode()) != 1 or d in "\r\n\"":
-            raise _err(path, "delimiter", f"must be one single-byte character such as ',' or '\\t', got {d!r}")
+            raise _err(path, "delimiter",
+                       f"must be one single-byte character such as ',' or '\\t', got {d!r}")
         kw["delimiter"] = d
     if "quote" in doc:
         q = doc["quote"]
@@ -430,6 +447,8 @@ def load_mapping(path: str | Path) -> Mapping:
             raise _err(path, "time.timezone", f"unknown time zone {tz!r}; use an IANA name such as "
                                               "'UTC' or 'Europe/Paris'") from None
         kw["timezone"] = tz
+    if isinstance(time.get("origin"), (_dt.datetime, _dt.date)):
+        time["origin"] = time["origin"].isoformat()  # an unquoted TOML date-time
     if "origin" in time:
         if not isinstance(time["origin"], str):
             raise _err(path, "time.origin", "must be 'auto', 'epoch' or an ISO-8601 timestamp string")
@@ -492,6 +511,10 @@ def load_mapping(path: str | Path) -> Mapping:
         raise _err(path, "columns", f"{table_name} requires {', '.join(missing)}, which the mapping "
                                     f"does not map; add e.g. {missing[0]} = \"<source column>\"")
     for name, s in specs.items():
+        if ((s.time_format or kw.get("time_format")) == ISO and kw.get("timezone", "UTC") != "UTC"
+                and name in TIME_POINTS and s.source is not None):
+            raise _err(path, "time.timezone", "iso8601 reads zone-less values as UTC only; for "
+                                              "another zone give a strptime pattern as the format")
         if name in TIME_POINTS and s.source is not None and not (s.time_format or kw.get("time_format")):
             raise _err(path, "time.format", f"required to convert {name} (from {s.source!r}): a strptime "
                                             f"pattern or one of {', '.join(TIME_KEYWORDS)}")
@@ -603,8 +626,9 @@ def _open_parquet(f: Path, m: Mapping) -> _Source:
         meta = pq.read_metadata(f)
         schema = pl.read_parquet_schema(f)
     except Exception as exc:  # pyarrow and polars raise several types for a damaged footer
-        raise CorruptSourceError(display, f"not a readable Parquet file ({type(exc).__name__}: "
-                                          f"{str(exc)[:200]})", hint="check the file, or the format in the mapping") from None
+        raise CorruptSourceError(
+            display, f"not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]})",
+            hint=f"check the file, or the format in the mapping {m.path}") from None
     if meta.num_rows == 0:
         raise EmptySourceError(display, "Parquet file has no rows", hint="check that the export completed")
     names = list(schema)
@@ -635,6 +659,8 @@ def _open_jsonl(f: Path, m: Mapping, ctx: ScanContext) -> _Source:
     with open(plain, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
             text = line.strip()
+            if lineno == 1:
+                text = text.removeprefix(b"\xef\xbb\xbf")
             if not text:
                 continue
             seen += 1
@@ -664,7 +690,8 @@ def _open_jsonl(f: Path, m: Mapping, ctx: ScanContext) -> _Source:
                    where=f" (in its first {seen} lines)")
     for k in needed:
         if "'" in k or "\\" in k:
-            raise MappingError(f"mapping {m.path}: JSON key {k!r} with a quote or backslash cannot be addressed")
+            raise MappingError(f"mapping {m.path}: JSON key {k!r} with a quote or backslash "
+                               "cannot be addressed")
     try:
         lf = pl.scan_csv(plain, has_header=False, new_columns=[_JSON_LINE], separator="\x1f",
                          quote_char=None, infer_schema=False, encoding="utf8-lossy",
@@ -678,7 +705,8 @@ def _open_jsonl(f: Path, m: Mapping, ctx: ScanContext) -> _Source:
         path = _json_path(k) if k in keys else _json_path(*k.split("."))
         fields.append(line.str.json_path_match(path).alias(RAW_PREFIX + k))
     names = keys + [n for n in needed if n not in keys]
-    lf = (lf.filter(line.is_not_null() & (line.str.strip_chars() != ""))
+    lf = (lf.with_columns(line.str.strip_chars_start("\ufeff").str.strip_chars_end("\r"))
+          .filter(line.is_not_null() & (line.str.strip_chars() != ""))
           .with_columns(*fields, pl.col(LINE).cast(pl.Int64), pl.lit(display).alias(FILE)))
     return _Source(f, display, "jsonl", lf, names, dict.fromkeys(names, pl.String), line)
 
@@ -713,6 +741,17 @@ def _numeric_nulls(value: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
     if not nums:
         return value
     return pl.when(value.cast(pl.Float64).is_in(nums)).then(None).otherwise(value)
+
+
+def _float(text: pl.Expr, label: str, required: bool, nulls: Sequence[str],
+           scale: float | None, offset: float | None) -> Parsed:
+    """A float column: parsed, nulls applied, scaled; 'inf' and 'NaN' are rejected."""
+    p = parse_float(text, label, required=required, nulls=nulls, strip=True)
+    value = _scaled(_numeric_nulls(p.value, nulls), scale, offset)
+    # 'inf' / 'NaN' parse as floats, but no measurement is infinite; a source that writes
+    # them for "missing" lists them in nulls
+    odd = pl.when(value.is_not_null() & ~value.is_finite()).then(pl.lit(f"{label}: not a finite number"))
+    return Parsed(value, first_reason(p.reason, odd))
 
 
 def _parse_bool(raw: pl.Expr, label: str, required: bool, nulls: Sequence[str]) -> Parsed:
@@ -759,8 +798,7 @@ def _value(s: _Source, spec: ColumnSpec, dtype: Any, required: bool, m: Mapping)
                            f"{s.display} is a struct, which does not fit {dtype}")
     text = s.text(name)
     if dtype == pl.Float64:
-        p = parse_float(text, label, required=required, nulls=nulls, strip=True)
-        return Parsed(_scaled(_numeric_nulls(p.value, nulls), spec.scale, spec.offset), p.reason)
+        return _float(text, label, required, nulls, spec.scale, spec.offset)
     if dtype == pl.Int64:
         p = parse_int(text, label, required=required, nulls=nulls, allow_float=True, strip=True)
         return Parsed(_numeric_nulls(p.value, nulls), p.reason)
@@ -792,7 +830,8 @@ def _time(s: _Source, spec: ColumnSpec, required: bool, m: Mapping) -> _Time:
         if getattr(sdt, "time_zone", None) is None:
             v = v.dt.replace_time_zone(m.timezone or "UTC", ambiguous="earliest", non_existent="null")
         epoch = v.dt.timestamp("ns")
-        reason = pl.when(src(name).is_null()).then(pl.lit(f"{name} is missing")) if required else pl.lit(None, pl.String)
+        reason = (pl.when(src(name).is_null()).then(pl.lit(f"{name} is missing")) if required
+                  else pl.lit(None, pl.String))
         return _Time(True, 1, Parsed(epoch, reason), integer=True)
     text = s.text(name)
     nulls = ("", *m.nulls, *spec.nulls)
@@ -809,7 +848,13 @@ def _time(s: _Source, spec: ColumnSpec, required: bool, m: Mapping) -> _Time:
                            f"({sdt}), not text for the pattern {fmt!r}; use unix_s / unix_ms / "
                            "unix_us / unix_ns or seconds")
     text = _nulled(text.str.strip_chars(), nulls)
-    zoned = "%z" in fmt or ":z" in fmt or "#z" in fmt
+    if fmt == ISO:
+        if (m.timezone or "UTC") != "UTC":
+            raise MappingError(f"mapping {m.path}: time.timezone: iso8601 reads zone-less values as "
+                               "UTC only; for another zone give a strptime pattern as time.format")
+        p = parse_datetime(text, name, None, required=required, time_zone="UTC")
+        return _Time(True, 1, Parsed(p.value.dt.timestamp("ns"), p.reason), integer=True)
+    zoned = _zoned(fmt)
     if zoned or (m.timezone or "UTC") == "UTC":
         p = parse_datetime(text, name, fmt, required=required, time_zone="UTC")
         return _Time(True, 1, Parsed(p.value.dt.timestamp("ns"), p.reason), integer=True)
@@ -818,6 +863,11 @@ def _time(s: _Source, spec: ColumnSpec, required: bool, m: Mapping) -> _Time:
     gap = pl.when(p.value.is_not_null() & local.is_null()).then(
         pl.lit(f"{name}: a local time that does not exist in {m.timezone} (clock change)"))
     return _Time(True, 1, Parsed(local.dt.timestamp("ns"), first_reason(p.reason, gap)), integer=True)
+
+
+def _zoned(fmt: str) -> bool:
+    """Whether a strptime pattern reads a UTC offset (%z, %:z, %::z, %#z)."""
+    return "%z" in fmt or ":z" in fmt or "#z" in fmt
 
 
 def _seconds(t: _Time, origin: Fraction | None) -> Parsed:
@@ -942,14 +992,12 @@ class MappedReader(Reader):
                     f2 = dict(fields)
                     f2["metric"] = pl.lit(mname, pl.String)
                     nulls = ("", *m.nulls, *ms.nulls)
-                    p = parse_float(s.text(ms.source), ms.source, required=True, nulls=nulls, strip=True)
-                    f2["value"] = Parsed(_scaled(_numeric_nulls(p.value, nulls), ms.scale, ms.offset),
-                                         p.reason)
+                    f2["value"] = _float(s.text(ms.source), ms.source, True, nulls, ms.scale, ms.offset)
                     if ms.unit is not None:
                         f2["unit"] = pl.lit(ms.unit, pl.String)
-                    parts.append(TablePart(_build(s.frame, f2), s.raw, s.display))
+                    parts.append(TablePart(build(s.frame, _json_guard(s, f2)), s.raw, s.display))
             else:
-                parts.append(TablePart(_build(s.frame, fields), s.raw, s.display))
+                parts.append(TablePart(build(s.frame, _json_guard(s, fields)), s.raw, s.display))
 
         meta = self._meta(m, origin, sources, per_file_times)
         return ScanResult({m.table: parts}, files, meta)
@@ -961,7 +1009,7 @@ class MappedReader(Reader):
                 if c in TIME_POINTS and not spec.constant}
         all_times = [t for per in times for t in per.values()]
         relative = bool(all_times) and not any(t.absolute for t in all_times)
-        naive = any(f and "%" in f and not ("%z" in f or ":z" in f or "#z" in f) for f in fmts)
+        naive = any(f == ISO or (f and "%" in f and not _zoned(f)) for f in fmts)
         assumed = (naive and m.timezone is None) or (
             relative and m.origin not in ("auto", "epoch") and m.timezone is None
             and _dt.datetime.fromisoformat(m.origin.replace("Z", "+00:00")).tzinfo is None)
@@ -986,8 +1034,6 @@ class MappedReader(Reader):
 
 
 def _with_keep(m: Mapping, keep: list[str]) -> Mapping:
-    from dataclasses import replace
-
     return replace(m, keep=tuple(keep))
 
 
@@ -1007,20 +1053,14 @@ def _attrs(s: _Source, m: Mapping) -> Parsed:
     return Parsed(pl.struct(**values).struct.json_encode(), first_reason(*reasons))
 
 
-def _build(frame: pl.LazyFrame, fields: dict[str, Parsed | pl.Expr]) -> pl.LazyFrame:
-    """Like base.build, with the JSON-object check of a JSON line first among the reasons."""
-    values, reasons = [], []
-    if _JSON_LINE in frame.collect_schema():
-        line = pl.col(_JSON_LINE).str.strip_chars()
-        reasons.append(pl.when(~line.str.starts_with("{") | line.str.json_path_match("$").is_null())
-                       .then(pl.lit("line is not a JSON object")))
-    for name, p in fields.items():
-        if isinstance(p, Parsed):
-            values.append(p.value.alias(name))
-            reasons.append(p.reason)
-        else:
-            values.append(p.alias(name))
-    return frame.with_columns(*values, first_reason(*reasons).alias(REASON))
+def _json_guard(s: _Source, fields: dict[str, Parsed | pl.Expr]) -> dict[str, Parsed | pl.Expr]:
+    """Put a JSON line's shape check first, so a broken line reads as such, not as 'x is missing'."""
+    if s.kind != "jsonl":
+        return fields
+    line = pl.col(_JSON_LINE).str.strip_chars()
+    bad = pl.when(~line.str.starts_with("{") | line.str.json_path_match("$").is_null()).then(
+        pl.lit("line is not a JSON object"))
+    return {_JSON_CHECK: Parsed(pl.lit(None, pl.Boolean), bad), **fields}
 
 
 READER = MappedReader()
