@@ -9,7 +9,7 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache"
-CONV = ROOT.parent / "tests" / "data" / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv"
+CONV = ROOT.parent / "workscope" / "samples" / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv"
 
 
 def azure_llm_csv(rows: int, seed: int = 7) -> Path:

@@ -1,0 +1,68 @@
+"""Run one ingest pipeline in this process and print its wall time and peak RSS as JSON."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+FMT = "%Y-%m-%d %H:%M:%S%.f"
+
+
+def workscope_pipeline(src: Path, work: Path) -> int:
+    from workscope.cli import app
+
+    app(["ingest", str(src), "--format", "azure_llm", "--name", "bench", "--home", str(work / "store"),
+         "--quiet", "--json"], standalone_mode=False)
+    import workscope
+
+    return workscope.open(work / "store").trace("bench").manifest["tables"]["requests"]["rows_ok"]
+
+
+def polars_pipeline(src: Path, work: Path) -> int:
+    import polars as pl
+
+    lf = pl.scan_csv(src, schema_overrides={"TIMESTAMP": pl.String})
+    first = lf.head(1).select(pl.col("TIMESTAMP").str.strptime(pl.Datetime("ns"), FMT)).collect().item()
+    out = work / "polars.parquet"
+    (lf.select(
+        ((pl.col("TIMESTAMP").str.strptime(pl.Datetime("ns"), FMT) - first).dt.total_nanoseconds() / 1e9)
+        .alias("arrival_s"),
+        pl.col("ContextTokens").alias("input_tokens"),
+        pl.col("GeneratedTokens").alias("output_tokens"),
+    ).sink_parquet(out, compression="zstd", engine="streaming"))
+    return pl.scan_parquet(out).select(pl.len()).collect().item()
+
+
+def pandas_pipeline(src: Path, work: Path) -> int:
+    import pandas as pd
+
+    df = pd.read_csv(src)
+    ts = pd.to_datetime(df["TIMESTAMP"], format="%Y-%m-%d %H:%M:%S.%f")
+    out = pd.DataFrame({
+        "arrival_s": (ts - ts.iloc[0]).dt.total_seconds(),
+        "input_tokens": df["ContextTokens"],
+        "output_tokens": df["GeneratedTokens"],
+    })
+    out.to_parquet(work / "pandas.parquet", compression="zstd", index=False)
+    return len(out)
+
+
+def main() -> None:
+    pipeline, src, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    fn = {"workscope": workscope_pipeline, "polars": polars_pipeline, "pandas": pandas_pipeline}[pipeline]
+    t0 = time.perf_counter()
+    rows = fn(src, work)
+    wall = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"pipeline": pipeline, "rows": rows, "wall_s": wall, "rss_mb": rss_mb}))
+
+
+if __name__ == "__main__":
+    main()
