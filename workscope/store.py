@@ -48,6 +48,7 @@ from workscope.errors import (
 )
 from workscope.ingest import registry
 from workscope.ingest.base import (
+    FILE,
     LINE,
     RAW_PREFIX,
     REASON,
@@ -397,12 +398,14 @@ class Store:
         if LINE not in have:
             frame = frame.with_columns(pl.lit(None, pl.Int64).alias(LINE))
         # The raw text columns ride along so that rejected rows can be rebuilt.
-        keep = [LINE, *(c for c in have if c.startswith(RAW_PREFIX))]
+        keep = [LINE, FILE, *(c for c in have if c.startswith(RAW_PREFIX))]
         full = checked(table, frame, keep)
+        # A part read from many files (one scan over a directory) names each row's file.
+        file_col = pl.col(FILE) if FILE in have else pl.lit(part.file)
         ok = full.filter(pl.col(REASON).is_null()).select(spec.names)
         rej = full.filter(pl.col(REASON).is_not_null()).select(
             pl.lit(table).alias("table"),
-            pl.lit(part.file).alias("file"),
+            file_col.cast(pl.String).alias("file"),
             pl.col(LINE).alias("line"),
             part.raw.alias("raw"),
             pl.col(REASON).alias("reason"),

@@ -26,8 +26,8 @@ import polars as pl
 
 from workscope.errors import SourceError
 from workscope.ingest.base import (
-    Reader,
     Parsed,
+    Reader,
     ScanContext,
     ScanResult,
     TablePart,

@@ -499,6 +499,17 @@ def _nullify(text: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
     return pl.when(text.is_in(list(nulls))).then(pl.lit(None, pl.String)).otherwise(text)
 
 
+def exact_div(expr: pl.Expr, divisor: float) -> pl.Expr:
+    """``expr / divisor`` correctly rounded (as Python and numpy divide).
+
+    polars turns division by a constant into multiplication by its reciprocal, which is off
+    by one ulp for ~40 % of values (120 s of nanoseconds becomes 120.00000000000001). A
+    divisor computed from the column cannot be folded, so the true division happens.
+    """
+    x = expr.cast(pl.Float64)
+    return x / (x * 0.0 + float(divisor))
+
+
 def first_reason(*reasons: pl.Expr) -> pl.Expr:
     """The first non-null reason of a row."""
     return pl.coalesce(list(reasons)) if reasons else pl.lit(None, pl.String)

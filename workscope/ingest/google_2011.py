@@ -70,6 +70,7 @@ from workscope.ingest.base import (
     TablePart,
     attrs_json,
     build,
+    exact_div,
     first_line,
     first_reason,
     head_text,
@@ -143,22 +144,12 @@ def kind_from_fields(line: str) -> str | None:
     return None
 
 
-def exact_seconds(ticks: pl.Expr, per_second: int) -> pl.Expr:
-    """Integer ticks (µs, ns) as float64 seconds, correctly rounded.
-
-    Plain ``ticks / 1e6`` in polars multiplies by the reciprocal, so 5 µs becomes
-    4.9999999999999996e-06; going through a decimal keeps every value the nearest double.
-    """
-    scale = len(str(per_second)) - 1
-    return (ticks.cast(pl.Decimal(38, scale)) / pl.lit(per_second).cast(pl.Decimal(38, 0))).cast(pl.Float64)
-
-
 def us_time(raw: pl.Expr, label: str, *, required: bool = False) -> Parsed:
     """Microsecond trace time as seconds; 2^63-1 ("after the trace") is null, not an error."""
     p = parse_int(raw, label, required=required)
     after = raw == str(AFTER_TRACE)
     return Parsed(
-        pl.when(after).then(pl.lit(None, pl.Float64)).otherwise(exact_seconds(p.value, 1_000_000)),
+        pl.when(after).then(pl.lit(None, pl.Float64)).otherwise(exact_div(p.value, 1e6)),
         pl.when(after).then(pl.lit(None, pl.String))
         .when(p.value < 0).then(pl.lit(f"{label}: negative (trace times start at 0)"))
         .otherwise(p.reason),

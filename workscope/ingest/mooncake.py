@@ -51,6 +51,7 @@ from workscope.ingest.base import (
     TablePart,
     attrs_json,
     build,
+    exact_div,
     head_bytes,
     iter_files,
     parse_float,
@@ -198,15 +199,6 @@ def parse_int_list(raw: pl.Expr, label: str, *, required: bool = False) -> Parse
     return Parsed(value, reason)
 
 
-def divide_exact(value: pl.Expr, divisor: float) -> pl.Expr:
-    """``value / divisor``, correctly rounded (471 ms -> 0.471 s, not 0.47100000000000003).
-
-    polars turns division by a scalar into multiplication by its reciprocal on long columns,
-    which is off by one ulp for many values; dividing by a column of the divisor is exact.
-    """
-    return value / (value * 0.0 + divisor)
-
-
 def nonneg_reason(parsed: Parsed, label: str) -> pl.Expr:
     """Reason for a negative parsed number (a time before the trace's start, say)."""
     return pl.when(parsed.value < 0).then(pl.lit(f"{label} is negative"))
@@ -277,7 +269,7 @@ class MooncakeReader(Reader):
             lf = scan_json_lines(plain, str(f))
             ts = parse_float(json_field("timestamp"), "timestamp", required=True)
             fields: dict[str, Parsed | pl.Expr] = {
-                "arrival_s": Parsed(divide_exact(ts.value, 1000.0), ts.reason),
+                "arrival_s": Parsed(exact_div(ts.value, 1000.0), ts.reason),
                 "input_tokens": parse_int(json_field("input_length"), "input_length", required=True),
                 "output_tokens": parse_int(json_field("output_length"), "output_length", required=True),
                 "hash_ids": parse_int_list(json_field("hash_ids"), "hash_ids", required=True),

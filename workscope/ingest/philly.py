@@ -85,8 +85,7 @@ from workscope.ingest.base import (
     tar_members,
 )
 from workscope.ingest.google_2019 import decode_lines
-from workscope.ingest.google_2011 import exact_seconds
-from workscope.ingest.timefmt import epoch_ns, origin_meta
+from workscope.ingest.timefmt import epoch_ns, origin_meta, seconds_since
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +153,6 @@ def local_time(raw: pl.Expr, label: str, zone: str) -> Parsed:
     value = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
     return Parsed(value, pl.when(text.is_not_null() & value.is_null())
                   .then(pl.lit(f"{label}: not a timestamp ({LOG_FMT}) in {zone}")))
-
-
-def seconds_since(ts: pl.Expr, origin_ns: int) -> pl.Expr:
-    """Seconds from ``origin_ns`` to a datetime, correctly rounded (see exact_seconds)."""
-    return exact_seconds(epoch_ns(ts) - origin_ns, 1_000_000_000)
 
 
 class PhillyReader(Reader):

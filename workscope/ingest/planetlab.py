@@ -32,6 +32,7 @@ import polars as pl
 
 from workscope.errors import EmptySourceError, SourceError
 from workscope.ingest.base import (
+    FILE,
     LINE,
     RAW_PREFIX,
     Option,
@@ -155,9 +156,10 @@ class PlanetLabReader(Reader):
             )
         except pl.exceptions.PolarsError as exc:
             raise SourceError(files[0].parent, f"cannot read VM files: {exc}") from None
-        # The name of the VM is the file name; line numbers restart in every file. The name
-        # rides along as a raw column so that a rejected row says which VM file it came from.
+        # The name of the VM is the file name; line numbers restart in every file, and each
+        # row keeps its own file so that a rejected row names the VM file it came from.
         lf = lf.with_columns(
+            pl.col("_path").alias(FILE),
             pl.col("_path").str.replace(r"^.*[/\\]", "").alias(RAW_PREFIX + "vm"),
             pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("_path").alias(LINE),
         )
@@ -177,8 +179,8 @@ class PlanetLabReader(Reader):
 
 
 def raw_line() -> pl.Expr:
-    """A rejected row's source text, prefixed with its VM file: ``<vm file>: <line>``."""
-    return pl.concat_str([src("vm"), pl.lit(": "), src("value").fill_null("")])
+    """A rejected row's source text (its file is in the rejects table's ``file``)."""
+    return src("value").fill_null("")
 
 
 READER = PlanetLabReader()

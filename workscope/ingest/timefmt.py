@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from workscope.ingest.base import Parsed
+from workscope.ingest.base import Parsed, exact_div
 
 
 def epoch_ns(ts: pl.Expr) -> pl.Expr:
@@ -17,7 +17,7 @@ def epoch_ns(ts: pl.Expr) -> pl.Expr:
 
 def seconds_since(ts: pl.Expr, origin_ns: int) -> pl.Expr:
     """Seconds (float64) from ``origin_ns`` to a datetime expression, exact to the ns."""
-    return (epoch_ns(ts) - origin_ns).cast(pl.Float64) / 1e9
+    return exact_div(epoch_ns(ts) - origin_ns, 1e9)
 
 
 def origin_meta(origin_ns: int | None, *, assumed_utc: bool, resolution_s: float | None,
