@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from workscope.errors import UnknownTableError
 
@@ -63,8 +63,8 @@ class Table:
         return pl.Schema({c.name: c.dtype for c in self.columns})
 
     @property
-    def arrow_schema(self) -> pa.Schema:
-        """The table as a pyarrow schema (what the Parquet files hold)."""
+    def arrow_schema(self) -> Any:
+        """The table as a ``pyarrow.Schema`` (what the Parquet files hold)."""
         return pl.DataFrame(schema=self.polars_schema).to_arrow().schema
 
     def reason(self) -> pl.Expr:

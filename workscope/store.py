@@ -25,16 +25,15 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from workscope import __version__
 from workscope.errors import (
@@ -94,15 +93,6 @@ def name_from_path(path: Path) -> str:
     if not (name[0].isalpha() or name[0] == "_"):
         name = "t_" + name
     return name[:64]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with builtins.open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _now() -> str:
@@ -290,11 +280,11 @@ class Store:
         name = check_name(name if name is not None else name_from_path(plist[0]))
         say = progress or (lambda msg, done, total: None)
 
-        say("hashing sources", 0, 1)
-        sources = self._hash_sources(plist)
-        key = self._content_key(reader, opts, sources)
+        hasher = _SourceHasher(plist)  # lists the files now, so a bad path fails before any write
         existing = self.traces_dir / name / MANIFEST
         if existing.is_file() and not force:
+            say("hashing sources", 0, 1)
+            key = self._content_key(reader, opts, hasher.result())
             old = Trace(self, name).manifest
             if old.get("content_key") == key:
                 return IngestResult(name, "unchanged", old, time.perf_counter() - t0)
@@ -302,6 +292,9 @@ class Store:
                 f"trace {name!r} already exists with other sources or options; "
                 "pass --force to replace it, or --name to choose another name"
             )
+        # Otherwise the sources are hashed in a thread while the tables are written: the
+        # hashes are needed only in the Parquet footers and the manifest, written last.
+        hasher.start()
 
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         self.traces_dir.mkdir(parents=True, exist_ok=True)
@@ -310,27 +303,15 @@ class Store:
         scratch = work / "scratch"
         scratch.mkdir(parents=True)
         try:
-            manifest = self._build(reader, opts, plist, sources, key, name, build, scratch, say)
+            manifest = self._build(reader, opts, plist, hasher, name, build, scratch, say)
             shutil.rmtree(scratch, ignore_errors=True)
             status = self._commit(name, build)
         except BaseException:
+            hasher.cancel()
             shutil.rmtree(work, ignore_errors=True)
             raise
         shutil.rmtree(work, ignore_errors=True)
         return IngestResult(name, status, manifest, time.perf_counter() - t0)
-
-    def _hash_sources(self, paths: list[Path]) -> list[dict[str, Any]]:
-        files = list(iter_files(paths))
-        if not files:
-            raise SourceError(paths[0], "no files found", hint="check the path")
-        roots = [p.parent if p.is_file() else p for p in paths]
-
-        def one(f: Path) -> dict[str, Any]:
-            rel = next((str(f.relative_to(r)) for r in roots if f.is_relative_to(r)), f.name)
-            return {"path": rel, "bytes": f.stat().st_size, "sha256": sha256_file(f)}
-
-        with ThreadPoolExecutor(max_workers=min(4, len(files))) as pool:
-            return list(pool.map(one, files))
 
     @staticmethod
     def _content_key(reader: Reader, opts: dict[str, Any], sources: list[dict[str, Any]]) -> str:
@@ -341,8 +322,8 @@ class Store:
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
     def _build(
-        self, reader: Reader, opts: dict[str, Any], paths: list[Path], sources: list[dict[str, Any]],
-        key: str, name: str, build: Path, scratch: Path, say: ProgressFn,
+        self, reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: _SourceHasher,
+        name: str, build: Path, scratch: Path, say: ProgressFn,
     ) -> dict[str, Any]:
         say(f"scanning with {reader.name}", 0, 1)
         result = reader.scan(paths, ScanContext(options=opts, staging=scratch))
@@ -352,10 +333,9 @@ class Store:
             "schema_version": SCHEMA_VERSION,
             "reader": {"name": reader.name, "version": reader.version},
             "options": opts,
-            "sources": sources,
             "origin_utc": result.meta.get("origin_utc"),
         }
-        kv = {"workscope": json.dumps(provenance, sort_keys=True, default=str)}
+        kv = _FooterMetadata(provenance, hasher)
         parts = [(t, i, p) for t, plist in result.tables.items() for i, p in enumerate(plist)]
         if not parts:
             raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
@@ -377,9 +357,11 @@ class Store:
                 f"{paths[0]}: no valid rows; all {sum(m['rows_in'] for m in tables_meta.values())} "
                 f"rows were rejected{first}; check the format (--format) and the file"
             )
+        sources = hasher.result()
         manifest = {
             **provenance,
-            "content_key": key,
+            "sources": sources,
+            "content_key": self._content_key(reader, opts, sources),
             "created_utc": _now(),
             "meta": result.meta,
             "files_used": [str(f) for f in result.files],
@@ -391,7 +373,7 @@ class Store:
         return manifest
 
     def _sink_part(self, table: str, part: TablePart, ok_path: Path, rej_path: Path,
-                   kv: dict[str, str]) -> None:
+                   kv: Callable[[Any], dict[str, str]]) -> None:
         spec = TABLES[table]
         frame = part.frame
         have = frame.collect_schema()
@@ -424,8 +406,8 @@ class Store:
     def _table_stats(build: Path, table: str) -> dict[str, Any]:
         ok_files = sorted((build / table).glob("*.parquet"))
         rej_files = sorted((build / REJECTS).glob(f"{table}-*.parquet"))
-        rows_ok = sum(pq.read_metadata(f).num_rows for f in ok_files)
-        rows_rej = sum(pq.read_metadata(f).num_rows for f in rej_files)
+        rows_ok = _count_rows(ok_files)
+        rows_rej = _count_rows(rej_files)
         stats: dict[str, Any] = {"rows_in": rows_ok + rows_rej, "rows_ok": rows_ok,
                                  "rows_rejected": rows_rej, "files": len(ok_files)}
         tcol = TABLES[table].time_column
@@ -442,7 +424,7 @@ class Store:
     @staticmethod
     def _top_reasons(rejects_dir: Path, n: int) -> list[dict[str, Any]]:
         files = sorted(rejects_dir.glob("*.parquet"))
-        if not files or sum(pq.read_metadata(f).num_rows for f in files) == 0:
+        if _count_rows(files) == 0:
             return []
         df = (pl.scan_parquet(files)
               .group_by("table", "reason").agg(pl.len().alias("rows"), pl.col("line").min().alias("first_line"))
@@ -482,6 +464,77 @@ class Store:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
+def _count_rows(files: list[Path]) -> int:
+    """Rows in Parquet files, from their footers (no data is read)."""
+    if not files:
+        return 0
+    return int(pl.scan_parquet(files).select(pl.len()).collect().item())
+
+
+class _SourceHasher:
+    """sha256 and size of every source file, computed now or in a background thread."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.files = list(iter_files(paths))
+        if not self.files:
+            raise SourceError(paths[0], "no files found", hint="check the path")
+        self.roots = [p.parent if p.is_file() else p for p in paths]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._result: list[dict[str, Any]] | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Hash in a daemon thread (hashlib releases the GIL while it digests)."""
+        self._thread = threading.Thread(target=self._run, name="workscope-hash", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop hashing at the next chunk (the ingest failed)."""
+        self._stop.set()
+
+    def result(self) -> list[dict[str, Any]]:
+        """The per-file records, hashing synchronously if no thread was started."""
+        if self._thread is None and self._result is None:
+            self._run()
+        elif self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result or []
+
+    def _run(self) -> None:
+        try:
+            self._result = [self._one(f) for f in self.files]
+        except Exception as exc:  # re-raised in result(), in the caller's thread
+            self._error = exc
+
+    def _one(self, f: Path) -> dict[str, Any]:
+        rel = next((str(f.relative_to(r)) for r in self.roots if f.is_relative_to(r)), f.name)
+        h = hashlib.sha256()
+        with builtins.open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                if self._stop.is_set():
+                    raise StoreError("ingest cancelled")
+                h.update(chunk)
+        return {"path": rel, "bytes": f.stat().st_size, "sha256": h.hexdigest()}
+
+
+class _FooterMetadata:
+    """Parquet key-value metadata, built when polars writes a file's footer (after the data),
+    so the source hashes computed meanwhile can be included."""
+
+    def __init__(self, provenance: dict[str, Any], hasher: _SourceHasher) -> None:
+        self.provenance, self.hasher = provenance, hasher
+        self._text: str | None = None
+
+    def __call__(self, ctx: Any) -> dict[str, str]:
+        if self._text is None:
+            doc = {**self.provenance, "sources": self.hasher.result()}
+            self._text = json.dumps(doc, sort_keys=True, default=str)
+        return {"workscope": self._text}
+
+
 class _FileLock:
     """An exclusive advisory lock on a file, released when the process dies."""
 
@@ -499,7 +552,7 @@ class _FileLock:
         self.fh.close()
 
 
-def open(home: str | Path | None = None) -> Store:  # noqa: A001 - the public name is workscope.open
+def open(home: str | Path | None = None) -> Store:
     """Open (or create on first write) the store at ``home``."""
     return Store(home)
 
