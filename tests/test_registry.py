@@ -31,3 +31,24 @@ def test_detect_rejects_unknown_content(tmp_path) -> None:
     f.write_text("foo,bar\n1,2\n")
     with pytest.raises(FormatDetectionError, match="--format"):
         registry.detect([f])
+
+
+def test_docs_formats_md_is_current() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).parent.parent / "docs" / "formats.md"
+    assert doc.read_text() == registry.formats_markdown(), (
+        "docs/formats.md is stale: run `workscope formats --markdown > docs/formats.md`")
+
+
+def test_docs_tables_md_is_current() -> None:
+    from pathlib import Path
+
+    from workscope.schemas import tables_markdown
+
+    doc = Path(__file__).parent.parent / "docs" / "tables.md"
+    assert doc.read_text() == tables_markdown(), (
+        "docs/tables.md is stale: run `workscope tables --markdown > docs/tables.md`")
+    # every reason a rule can give is listed
+    assert "`end_s is before start_s`" in doc.read_text()
+    assert "`latency_s is NaN`" in doc.read_text() and "`input_tokens is NaN`" not in doc.read_text()

@@ -102,10 +102,16 @@ def main(
 
 @app.command()
 @handle_errors
-def formats(as_json: JsonFlag = False) -> None:
+def formats(
+    as_json: JsonFlag = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
+) -> None:
     """List the trace formats workscope reads."""
     from workscope.ingest import registry
 
+    if markdown:
+        sys.stdout.write(registry.formats_markdown())
+        return
     readers = [r.describe() for r in registry.all_readers()]
     if as_json:
         _emit_json({"formats": readers})
@@ -114,6 +120,35 @@ def formats(as_json: JsonFlag = False) -> None:
     for r in readers:
         t.add_row(r["name"], ", ".join(r["tables"]), r["description"])
     out.print(t)
+
+
+@app.command()
+@handle_errors
+def tables(
+    as_json: JsonFlag = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
+) -> None:
+    """List the canonical tables and their columns."""
+    from workscope.schemas import TABLES, tables_markdown
+
+    if markdown:
+        sys.stdout.write(tables_markdown())
+        return
+    if as_json:
+        _emit_json({"tables": {t.name: {"doc": t.doc, "time_column": t.time_column, "columns": [
+            {"name": c.name, "type": str(pl_dtype(c.dtype)), "required": c.required, "doc": c.doc}
+            for c in t.columns]} for t in TABLES.values()}})
+        return
+    for t in TABLES.values():
+        tab = Table("column", "type", "required", "meaning", title=f"{t.name}: {t.doc}")
+        for c in t.columns:
+            tab.add_row(c.name, str(pl_dtype(c.dtype)), "yes" if c.required else "", c.doc)
+        out.print(tab)
+
+
+def pl_dtype(dtype: Any) -> Any:
+    """A dtype class or instance as an instance (for printing)."""
+    return dtype() if isinstance(dtype, type) else dtype
 
 
 def _parse_options(pairs: list[str] | None) -> dict[str, str]:

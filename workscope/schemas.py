@@ -88,6 +88,7 @@ def _nonneg(col: str, floating: bool = True) -> Callable[[], pl.Expr]:
         # polars orders NaN above every number, so `c < 0` alone lets NaN through.
         return pl.when(c.is_nan()).then(pl.lit(f"{col} is NaN")).otherwise(neg)
 
+    rule.messages = ((f"{col} is NaN",) if floating else ()) + (f"{col} is negative",)  # type: ignore[attr-defined]
     return rule
 
 
@@ -95,6 +96,7 @@ def _finite(col: str) -> Callable[[], pl.Expr]:
     def rule() -> pl.Expr:
         return pl.when(~pl.col(col).is_finite()).then(pl.lit(f"{col} is not a finite number"))
 
+    rule.messages = (f"{col} is not a finite number",)  # type: ignore[attr-defined]
     return rule
 
 
@@ -102,6 +104,7 @@ def _not_before(later: str, earlier: str) -> Callable[[], pl.Expr]:
     def rule() -> pl.Expr:
         return pl.when(pl.col(later) < pl.col(earlier)).then(pl.lit(f"{later} is before {earlier}"))
 
+    rule.messages = (f"{later} is before {earlier}",)  # type: ignore[attr-defined]
     return rule
 
 
@@ -110,6 +113,7 @@ def _positive(col: str) -> Callable[[], pl.Expr]:
         c = pl.col(col)
         return pl.when(~(c > 0) | c.is_nan()).then(pl.lit(f"{col} must be positive"))
 
+    rule.messages = (f"{col} must be positive",)  # type: ignore[attr-defined]
     return rule
 
 
@@ -149,22 +153,22 @@ INVOCATIONS = Table(
     (
         Column("arrival_s", F64, True, "arrival time, s since origin"),
         Column("function_id", STR, True, "function id"),
-        Column("app_id", STR),
-        Column("owner_id", STR),
-        Column("trigger", STR),
+        Column("app_id", STR, doc="application the function belongs to"),
+        Column("owner_id", STR, doc="owner / user / tenant id"),
+        Column("trigger", STR, doc="trigger type (http, timer, queue, ...)"),
         Column("runtime", STR, doc="language runtime"),
         Column("duration_s", F64, doc="execution time"),
         Column("memory_mb", F64, doc="memory allocated or used"),
-        Column("cpu_millicores", F64),
-        Column("cold_start", BOOL),
+        Column("cpu_millicores", F64, doc="CPU allocated, millicores"),
+        Column("cold_start", BOOL, doc="true if the invocation started a new instance"),
         Column("cold_start_s", F64, doc="total cold-start cost"),
-        Column("pod_alloc_s", F64),
-        Column("deploy_code_s", F64),
-        Column("deploy_deps_s", F64),
-        Column("scheduling_s", F64),
-        Column("region", STR),
-        Column("pod_id", STR),
-        Column("attrs", STR),
+        Column("pod_alloc_s", F64, doc="cold-start part: pod allocation"),
+        Column("deploy_code_s", F64, doc="cold-start part: code deployment"),
+        Column("deploy_deps_s", F64, doc="cold-start part: dependency deployment"),
+        Column("scheduling_s", F64, doc="cold-start part: scheduling"),
+        Column("region", STR, doc="region / cluster"),
+        Column("pod_id", STR, doc="instance / pod that served it"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
     ),
     "arrival_s",
     (
@@ -182,10 +186,10 @@ INVOCATION_COUNTS = Table(
     (
         Column("window_start_s", F64, True, "window start, s since origin"),
         Column("window_s", F64, True, "window length"),
-        Column("function_id", STR, True),
-        Column("app_id", STR),
-        Column("owner_id", STR),
-        Column("trigger", STR),
+        Column("function_id", STR, True, "function id"),
+        Column("app_id", STR, doc="application the function belongs to"),
+        Column("owner_id", STR, doc="owner / user / tenant id"),
+        Column("trigger", STR, doc="trigger type (http, timer, queue, ...)"),
         Column("count", I64, True, "invocations in the window"),
     ),
     "window_start_s",
@@ -197,18 +201,18 @@ FUNCTIONS = Table(
     "functions",
     "Static facts of one serverless function (durations and memory as percentiles).",
     (
-        Column("function_id", STR, True),
-        Column("app_id", STR),
-        Column("owner_id", STR),
-        Column("trigger", STR),
-        Column("runtime", STR),
+        Column("function_id", STR, True, "function id"),
+        Column("app_id", STR, doc="application the function belongs to"),
+        Column("owner_id", STR, doc="owner / user / tenant id"),
+        Column("trigger", STR, doc="trigger type (http, timer, queue, ...)"),
+        Column("runtime", STR, doc="language runtime"),
         Column("count", I64, doc="invocations the percentiles summarise"),
-        Column("duration_avg_s", F64),
-        *(Column(f"duration_p{p}_s", F64) for p in _PCTS),
-        Column("memory_avg_mb", F64),
-        *(Column(f"memory_p{p}_mb", F64) for p in _PCTS),
-        Column("cpu_millicores", F64),
-        Column("attrs", STR),
+        Column("duration_avg_s", F64, doc="mean execution time"),
+        *(Column(f"duration_p{p}_s", F64, doc=f"execution time, {p}th percentile") for p in _PCTS),
+        Column("memory_avg_mb", F64, doc="mean memory"),
+        *(Column(f"memory_p{p}_mb", F64, doc=f"memory, {p}th percentile") for p in _PCTS),
+        Column("cpu_millicores", F64, doc="CPU allocated, millicores"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
     ),
     None,
     (
@@ -222,27 +226,27 @@ JOBS = Table(
     "jobs",
     "One row per batch job / task / pod / instance.",
     (
-        Column("job_id", STR, True),
-        Column("task_id", STR),
+        Column("job_id", STR, True, "job / pod / instance / VM id"),
+        Column("task_id", STR, doc="task / instance within the job"),
         Column("submit_s", F64, True, "submit time, s since origin"),
-        Column("start_s", F64),
+        Column("start_s", F64, doc="start time (null = never started or unknown)"),
         Column("end_s", F64, doc="null = censored (still running at trace end)"),
-        Column("user", STR),
-        Column("group", STR),
-        Column("queue", STR),
-        Column("partition", STR),
-        Column("priority", I64),
-        Column("qos", STR),
-        Column("status", STR),
+        Column("user", STR, doc="submitting user"),
+        Column("group", STR, doc="group / application / deployment"),
+        Column("queue", STR, doc="queue / virtual cluster"),
+        Column("partition", STR, doc="partition / role"),
+        Column("priority", I64, doc="scheduling priority"),
+        Column("qos", STR, doc="quality-of-service class"),
+        Column("status", STR, doc="final status (completed, failed, killed, ...)"),
         Column("cpu_req", F64, doc="cores (or the source's CPU unit, see manifest)"),
-        Column("mem_req_mb", F64),
+        Column("mem_req_mb", F64, doc="memory requested, MB"),
         Column("gpu_req", F64, doc="GPUs, fractional for shared GPUs"),
-        Column("gpu_model", STR),
-        Column("nodes", I64),
-        Column("runtime_req_s", F64),
-        Column("cpu_used", F64),
-        Column("mem_used_mb", F64),
-        Column("attrs", STR),
+        Column("gpu_model", STR, doc="GPU type"),
+        Column("nodes", I64, doc="nodes or processors allocated (see manifest)"),
+        Column("runtime_req_s", F64, doc="requested (wall-clock limit) runtime"),
+        Column("cpu_used", F64, doc="CPU used (average), same unit as cpu_req"),
+        Column("mem_used_mb", F64, doc="memory used, MB"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
     ),
     "submit_s",
     (
@@ -260,9 +264,9 @@ USAGE = Table(
         Column("t_s", F64, True, "sample time, s since origin"),
         Column("entity_id", STR, True, "machine / VM / pod / container id"),
         Column("metric", STR, True, "metric name, unit in the name where it has one"),
-        Column("value", F64, True),
-        Column("unit", STR),
-        Column("attrs", STR),
+        Column("value", F64, True, "metric value"),
+        Column("unit", STR, doc="unit of value where the metric name does not carry it"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
     ),
     "t_s",
     (_finite("t_s"), _finite("value")),
@@ -272,12 +276,12 @@ MACHINES = Table(
     "machines",
     "Capacity of one machine / node / VM.",
     (
-        Column("machine_id", STR, True),
+        Column("machine_id", STR, True, "machine / node / VM id"),
         Column("cpu", F64, doc="cores (or the source's CPU unit, see manifest)"),
-        Column("mem_mb", F64),
-        Column("gpu", F64),
-        Column("gpu_model", STR),
-        Column("attrs", STR),
+        Column("mem_mb", F64, doc="memory capacity, MB"),
+        Column("gpu", F64, doc="GPUs"),
+        Column("gpu_model", STR, doc="GPU type"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
     ),
     None,
     _nonneg_all("cpu", "mem_mb", "gpu"),
@@ -314,3 +318,26 @@ def conform_exprs(name: str, have: pl.Schema) -> list[pl.Expr]:
 def conform(name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
     """Select the canonical columns of ``name`` from ``frame`` in order, nulls for absent ones."""
     return frame.select(conform_exprs(name, frame.collect_schema()))
+
+
+def tables_markdown() -> str:
+    """Reference of the canonical tables as Markdown (docs/tables.md is this text)."""
+    out = [
+        "# Canonical tables",
+        "",
+        f"Schema version {SCHEMA_VERSION}. Generated from `workscope/schemas.py` by",
+        "`workscope tables --markdown`; a test keeps this file in step with the code. Times are",
+        "float64 seconds since the trace's origin (the manifest keeps the origin as UTC); units",
+        "are in the column names. **Required** columns must be present and non-null in every",
+        "row, or the row goes to the trace's rejects table.",
+    ]
+    for t in TABLES.values():
+        out += ["", f"## {t.name}", "", t.doc, "", "| column | type | required | meaning |",
+                "|---|---|---|---|"]
+        for c in t.columns:
+            out.append(f"| `{c.name}` | {pl.Schema({c.name: c.dtype})[c.name]} "
+                       f"| {'**yes**' if c.required else ''} | {c.doc} |")
+        msgs = [f"{c} is missing" for c in t.required]
+        msgs += [m for rule in t.rules for m in getattr(rule, "messages", ())]
+        out += ["", "Reject reasons from the table's rules: " + "; ".join(f"`{m}`" for m in msgs) + "."]
+    return "\n".join(out) + "\n"
