@@ -47,6 +47,16 @@ def test_corpus_is_large_enough() -> None:
         assert (c.values[0] / c.values[1]["file"]).exists(), c.id
 
 
+def test_every_bad_file_has_a_case() -> None:
+    for folder in sorted(p for p in BAD.iterdir() if p.is_dir()):
+        cases = tomllib.loads((folder / "cases.toml").read_text())["case"]
+        used = {c["file"].split("/")[0] for c in cases}
+        used |= {c.get("options", {}).get("mapping") for c in cases} - {None}
+        present = {p.name for p in folder.iterdir()} - {"cases.toml"}
+        orphans = {n for n in present - used if not n.endswith(".md")}
+        assert not orphans, f"{folder.name}: files without a case in cases.toml: {sorted(orphans)}"
+
+
 @pytest.mark.parametrize(("folder", "case"), CASES)
 def test_bad_input_case(tmp_path: Path, folder: Path, case: dict[str, Any]) -> None:
     path = folder / case["file"]

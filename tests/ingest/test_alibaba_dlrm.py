@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError
 from workscope.ingest import registry
 from workscope.ingest.alibaba_dlrm import READER
 
@@ -72,19 +70,3 @@ def test_sniff_and_detect(data_dir: Path) -> None:
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad" / "alibaba_dlrm"
 
 
-@pytest.mark.parametrize("case", tomllib.loads((BAD / "cases.toml").read_text())["case"],
-                         ids=lambda c: c["file"])
-def test_bad_input(store, case: dict) -> None:
-    path = BAD / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert case["message"] in str(err.value) and str(path) in str(err.value)
-        assert "bad" not in store.names()
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        t = m["tables"]["jobs"]
-        assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        assert reconciles(m)
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons)

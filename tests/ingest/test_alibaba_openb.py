@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError, SourceError
+from workscope.errors import SourceError
 from workscope.ingest import registry
 from workscope.ingest.alibaba_openb import READER
 
@@ -122,21 +121,3 @@ def test_samples_full_lists(store) -> None:
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad" / "alibaba_openb"
 
 
-@pytest.mark.parametrize("case", tomllib.loads((BAD / "cases.toml").read_text())["case"],
-                         ids=lambda c: c["file"])
-def test_bad_input(store, case: dict) -> None:
-    path = BAD / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert case["message"] in str(err.value) and str(path) in str(err.value)
-        assert "bad" not in store.names()
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        t = m["tables"]["jobs"]
-        assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        assert reconciles(m)
-        rej = store.trace("bad").rejects().collect()
-        assert any(case["reason"] in r for r in rej["reason"].to_list())
-        # openb-pod-0004 (gpu_milli 1500) is on physical line 6
-        assert rej.filter(pl.col("reason").str.contains("gpu_milli"))["line"].to_list() == [6]

@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError
 from workscope.ingest import registry
 from workscope.ingest.azure_functions_2019 import READER
 
@@ -142,33 +140,6 @@ def test_sniff(data_dir: Path) -> None:
     assert not READER.sniff(data_dir / "azure_functions_2021" / "Azure2021_200.csv")
     assert not READER.sniff(data_dir / "alibaba_genai_2026" / "lora_request_trace.csv")
     assert not READER.sniff(data_dir / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv")
-
-
-def _cases(data_dir: Path) -> list[dict]:
-    with open(data_dir / BAD / "cases.toml", "rb") as fh:
-        return tomllib.load(fh)["case"]
-
-
-@pytest.mark.parametrize("index", range(7))
-def test_bad_input(store, data_dir: Path, index: int) -> None:
-    cases = _cases(data_dir)
-    assert len(cases) == 7
-    case = cases[index]
-    path = data_dir / BAD / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert path.name in str(err.value)
-        assert case["message"] in str(err.value)
-        assert "bad" not in store
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        ok = sum(t["rows_ok"] for t in m["tables"].values())
-        rejected = sum(t["rows_rejected"] for t in m["tables"].values())
-        assert (ok, rejected) == (case["rows_ok"], case["rows_rejected"])
-        assert reconciles(m)
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons)
 
 
 def test_tar_xz_archive_read_in_place(store, data_dir: Path, tmp_path: Path) -> None:

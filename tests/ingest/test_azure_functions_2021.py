@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 import gzip
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
 
 import workscope
 from tests.conftest import reconciles
-from workscope.errors import DataError
 from workscope.ingest import registry
 from workscope.ingest.azure_functions_2021 import READER
 
@@ -97,27 +95,3 @@ def test_sniff(data_dir: Path) -> None:
                             / "function_durations_percentiles.anon.d01.csv")
 
 
-def _cases(data_dir: Path) -> list[dict]:
-    with open(data_dir / BAD / "cases.toml", "rb") as fh:
-        return tomllib.load(fh)["case"]
-
-
-@pytest.mark.parametrize("index", range(8))
-def test_bad_input(store, data_dir: Path, index: int) -> None:
-    cases = _cases(data_dir)
-    assert len(cases) == 8
-    case = cases[index]
-    path = data_dir / BAD / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert path.name in str(err.value)
-        assert case["message"] in str(err.value)
-        assert "bad" not in store
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        t = m["tables"]["invocations"]
-        assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        assert reconciles(m)
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons)

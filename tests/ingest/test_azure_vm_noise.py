@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError
 from workscope.ingest import registry
 from workscope.ingest.azure_vm_noise import READER, partition_keys
 
@@ -121,27 +119,3 @@ def test_sniff(data_dir: Path) -> None:
     assert not READER.sniff(root / "LICENSE")
 
 
-def _cases() -> list[dict]:
-    path = Path(__file__).parents[1] / "data/bad/azure_vm_noise/cases.toml"
-    return tomllib.loads(path.read_text())["case"]
-
-
-@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["file"])
-def test_bad_inputs(store, data_dir: Path, case: dict) -> None:
-    path = data_dir / "bad/azure_vm_noise" / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert case["message"] in str(err.value)
-        assert str(path) in str(err.value)
-        assert "bad" not in store
-        return
-    m = store.ingest(path, format=case["format"], name="bad").manifest
-    t = m["tables"]["usage"]
-    assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-    assert reconciles(m)
-    rej = store.trace("bad").rejects().collect().sort("line")
-    assert any(case["reason"] in r for r in rej["reason"])
-    if case["file"] == "bad_values":
-        assert rej["line"].to_list() == [3, 4, 5, 6, 7]
-        assert rej["raw"][0] == "abc,90.01,2023-09-01 06:13:10.610,0"

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import tomllib
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError
 from workscope.ingest import registry
 from workscope.ingest.burstgpt import READER
 
@@ -109,25 +106,6 @@ def test_sniff(data_dir: Path) -> None:
 
 
 BAD = Path(__file__).parents[1] / "data" / "bad" / "burstgpt"
-CASES = tomllib.loads((BAD / "cases.toml").read_text())["case"]
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
-def test_bad_input(store, case: dict) -> None:
-    path = BAD / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert str(path) in str(err.value)
-        assert case["message"] in str(err.value)
-        assert "bad" not in store.names()
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        t = m["tables"]["requests"]
-        assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        assert reconciles(m)
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons)
 
 
 def test_bad_values_rejects_detail(store) -> None:

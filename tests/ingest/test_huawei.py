@@ -10,7 +10,6 @@ import csv
 import gzip
 import json
 import shutil
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError, MissingColumnError, OptionError, SourceError
+from workscope.errors import MissingColumnError, OptionError, SourceError
 from workscope.ingest import registry
 from workscope.ingest.huawei_2023 import READER as R23
 from workscope.ingest.huawei_2025 import READER as R25
@@ -324,41 +323,4 @@ def test_2025_unknown_header(store, tmp_path: Path) -> None:
 
 # ====================================================================== bad inputs
 
-def _cases(data_dir: Path) -> list[tuple[Path, dict]]:
-    out = []
-    for fmt in ("huawei_2023", "huawei_2025"):
-        folder = data_dir / "bad" / fmt
-        for case in tomllib.loads((folder / "cases.toml").read_text())["case"]:
-            out.append((folder, case))
-    return out
 
-
-def test_bad_cases_are_listed(data_dir: Path) -> None:
-    for fmt in ("huawei_2023", "huawei_2025"):
-        cases = [c for f, c in _cases(data_dir) if c["format"] == fmt]
-        assert len(cases) >= 4
-        assert {c["expect"] for c in cases} == {"error", "rejects"}
-
-
-@pytest.mark.parametrize("idx", range(15))
-def test_bad_case(store, data_dir: Path, idx: int) -> None:
-    folder, case = _cases(data_dir)[idx]
-    path = folder / case["file"]
-    assert path.exists(), path
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as info:
-            store.ingest(path, format=case["format"], name="bad")
-        assert case["message"] in str(info.value)
-        assert path.name in str(info.value)
-        assert "bad" not in store.names()
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        assert reconciles(m)
-        (table,) = m["tables"].values()
-        assert (table["rows_ok"], table["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons), reasons
-
-
-def test_bad_case_count(data_dir: Path) -> None:
-    assert len(_cases(data_dir)) == 15

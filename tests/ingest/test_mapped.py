@@ -472,28 +472,3 @@ def test_load_mapping_parses_every_section(data_dir):
 # ---------------------------------------------------------------- the bad-input corpus
 
 
-def _bad_cases() -> list[dict]:
-    import tomllib
-
-    folder = Path(__file__).parent.parent / "data" / "bad" / "mapped"
-    with open(folder / "cases.toml", "rb") as fh:
-        return [dict(c, folder=folder) for c in tomllib.load(fh)["case"]]
-
-
-@pytest.mark.parametrize("case", _bad_cases(), ids=lambda c: c["file"])
-def test_bad_corpus_case(store, case):
-    folder = case["folder"]
-    options = {"mapping": str(folder / case["options"]["mapping"])}
-    path = folder / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as info:
-            store.ingest(path, format="mapped", name="bad", options=options)
-        assert case["message"] in str(info.value) and str(path) in str(info.value)
-        assert store.names() == []
-    else:
-        result = store.ingest(path, format="mapped", name="bad", options=options)
-        (t,) = result.manifest["tables"].values()
-        assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        assert t["rows_in"] == t["rows_ok"] + t["rows_rejected"]
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons), reasons

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError
 from workscope.ingest import registry
 from workscope.ingest.planetlab import READER
 
@@ -115,29 +112,6 @@ def test_sniff(data_dir: Path) -> None:
     assert not READER.sniff(data_dir / "azure_llm_2023")
     assert not READER.sniff(data_dir / "azure_vm/v1/vmtable.csv")
     assert not READER.sniff(data_dir / "planetlab/SOURCE.md")
-
-
-def _cases() -> list[dict]:
-    path = Path(__file__).parents[1] / "data/bad/planetlab/cases.toml"
-    return tomllib.loads(path.read_text())["case"]
-
-
-@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["file"])
-def test_bad_inputs(store, data_dir: Path, case: dict) -> None:
-    path = data_dir / "bad/planetlab" / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert case["message"] in str(err.value)
-        assert str(path) in str(err.value)
-        assert "bad" not in store
-        return
-    m = store.ingest(path, format=case["format"], name="bad").manifest
-    t = m["tables"]["usage"]
-    assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-    assert reconciles(m)
-    reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-    assert any(case["reason"] in r for r in reasons)
 
 
 def test_crlf_line_ends(store, tmp_path: Path) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.conftest import reconciles
-from workscope.errors import DataError, OptionError
+from workscope.errors import OptionError
 from workscope.ingest import registry
 from workscope.ingest.swf import READER, parse_header
 
@@ -157,19 +156,3 @@ def test_samples_full_log(store) -> None:
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad" / "swf"
 
 
-@pytest.mark.parametrize("case", tomllib.loads((BAD / "cases.toml").read_text())["case"],
-                         ids=lambda c: c["file"])
-def test_bad_input(store, case: dict) -> None:
-    path = BAD / case["file"]
-    if case["expect"] == "error":
-        with pytest.raises(DataError) as err:
-            store.ingest(path, format=case["format"], name="bad")
-        assert case["message"] in str(err.value) and str(path) in str(err.value)
-        assert "bad" not in store.names()
-    else:
-        m = store.ingest(path, format=case["format"], name="bad").manifest
-        t = m["tables"]["jobs"]
-        assert (t["rows_ok"], t["rows_rejected"]) == (case["rows_ok"], case["rows_rejected"])
-        assert reconciles(m)
-        reasons = store.trace("bad").rejects().collect()["reason"].to_list()
-        assert any(case["reason"] in r for r in reasons)
