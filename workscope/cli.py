@@ -173,7 +173,9 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         task = bar.add_task("ingest", total=1)
 
         def update(msg: str, done: int, total: int) -> None:
-            bar.update(task, description=msg[:70], completed=done, total=max(total, 1))
+            # One part in flight has no measurable progress: pulse instead of sitting at 0 %.
+            bar.update(task, description=msg[:70], completed=done,
+                       total=None if total <= 1 and done == 0 else max(total, 1))
 
         yield update
 

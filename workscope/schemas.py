@@ -67,12 +67,18 @@ class Table:
         """The table as a ``pyarrow.Schema`` (what the Parquet files hold)."""
         return pl.DataFrame(schema=self.polars_schema).to_arrow().schema
 
-    def reason(self) -> pl.Expr:
-        """Expression giving the first broken rule of a row as text, or null if none."""
+    def reason(self, present: set[str] | None = None) -> pl.Expr:
+        """Expression giving the first broken rule of a row as text, or null if none.
+
+        ``present``: the columns the reader fills. Rules on other columns are skipped (those
+        columns are all null, so the rules cannot fire and would only cost time); required
+        columns are always checked.
+        """
         checks = [
             pl.when(pl.col(c).is_null()).then(pl.lit(f"{c} is missing")) for c in self.required
         ]
-        checks += [rule() for rule in self.rules]
+        checks += [rule() for rule in self.rules
+                   if present is None or set(getattr(rule, "columns", ())) <= present]
         return pl.coalesce(checks) if checks else pl.lit(None, STR)
 
 
@@ -89,6 +95,7 @@ def _nonneg(col: str, floating: bool = True) -> Callable[[], pl.Expr]:
         return pl.when(c.is_nan()).then(pl.lit(f"{col} is NaN")).otherwise(neg)
 
     rule.messages = ((f"{col} is NaN",) if floating else ()) + (f"{col} is negative",)  # type: ignore[attr-defined]
+    rule.columns = (col,)  # type: ignore[attr-defined]
     return rule
 
 
@@ -97,6 +104,7 @@ def _finite(col: str) -> Callable[[], pl.Expr]:
         return pl.when(~pl.col(col).is_finite()).then(pl.lit(f"{col} is not a finite number"))
 
     rule.messages = (f"{col} is not a finite number",)  # type: ignore[attr-defined]
+    rule.columns = (col,)  # type: ignore[attr-defined]
     return rule
 
 
@@ -105,6 +113,7 @@ def _not_before(later: str, earlier: str) -> Callable[[], pl.Expr]:
         return pl.when(pl.col(later) < pl.col(earlier)).then(pl.lit(f"{later} is before {earlier}"))
 
     rule.messages = (f"{later} is before {earlier}",)  # type: ignore[attr-defined]
+    rule.columns = (later, earlier)  # type: ignore[attr-defined]
     return rule
 
 
@@ -114,6 +123,7 @@ def _positive(col: str) -> Callable[[], pl.Expr]:
         return pl.when(~(c > 0) | c.is_nan()).then(pl.lit(f"{col} must be positive"))
 
     rule.messages = (f"{col} must be positive",)  # type: ignore[attr-defined]
+    rule.columns = (col,)  # type: ignore[attr-defined]
     return rule
 
 

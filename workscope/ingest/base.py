@@ -566,4 +566,6 @@ def checked(table: str, frame: pl.LazyFrame, keep: Sequence[str] = ()) -> pl.Laz
     reason = pl.col(REASON) if REASON in have else pl.lit(None, pl.String)
     extra = [pl.col(c) for c in keep if c in have and c != REASON]
     out = frame.select(*conform_exprs(table, have), *extra, reason.alias(REASON))
-    return out.with_columns(pl.coalesce(pl.col(REASON), TABLES[table].reason()).alias(REASON))
+    present = {c.name for c in TABLES[table].columns if c.name in have}
+    rules = TABLES[table].reason(present)
+    return out.with_columns(pl.coalesce(pl.col(REASON), rules).alias(REASON))
