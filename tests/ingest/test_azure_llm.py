@@ -52,3 +52,10 @@ def test_2025_multimodal_gzip_with_images(store: workscope.Store) -> None:
     assert df["output_tokens"].to_list() == [491, 126, 79]
     assert df["attrs"].to_list() == ['{"num_images":0}', '{"num_images":1}', '{"num_images":1}']
     assert df["kind"].to_list() == ["multimodal"] * 3
+
+
+def test_directory_reads_trace_files_and_skips_the_rest(store: workscope.Store) -> None:
+    # the samples folder holds the two traces plus LICENSE and SOURCE.md
+    m = store.ingest(CODE.parent, format="azure_llm", name="dir").manifest
+    assert m["tables"]["requests"]["rows_ok"] == 8819 + 19366
+    assert sorted(Path(f).name for f in m["meta"]["skipped_files"]) == ["LICENSE", "SOURCE.md"]

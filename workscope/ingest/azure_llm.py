@@ -86,7 +86,15 @@ class AzureLLMReader(Reader):
         return cols in HEADERS
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths) if not f.name.endswith((".md", ".txt"))]
+        # Files named explicitly are read (a wrong one fails loudly); files found by walking a
+        # directory are read only if their header is this format's (LICENSE, README, ...).
+        files, skipped = [], []
+        for p in paths:
+            if p.is_dir():
+                for f in iter_files([p]):
+                    (files if self.sniff(f) else skipped).append(f)
+            else:
+                files.append(p)
         if not files:
             raise SourceError(paths[0], "no trace files found (expected .csv or .csv.gz files)",
                               hint="pass the Azure LLM CSV files or a directory holding them")
@@ -132,6 +140,8 @@ class AzureLLMReader(Reader):
             resolution_s=1e-7,
             note="2023 timestamps carry no zone and are taken as UTC" if not all(zoned) else None,
         )
+        if skipped:
+            meta["skipped_files"] = [str(f) for f in skipped]
         return ScanResult({"requests": out}, files, meta)
 
     @staticmethod
