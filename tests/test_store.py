@@ -8,7 +8,6 @@ import os
 import shutil
 from pathlib import Path
 
-import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +17,7 @@ import workscope
 from tests.conftest import SAMPLES
 from workscope.errors import InvalidNameError, OptionError, SourceError, TraceNotFoundError, UnknownFormatError
 from tests.conftest import reconciles
+from workscope.schemas import REJECTS_SCHEMA, TABLES
 
 CODE = SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
 CONV = CODE.with_name("AzureLLMInferenceTrace_conv.csv")
@@ -47,6 +47,7 @@ def test_ingest_counts_values_and_provenance(store: workscope.Store) -> None:
     assert m["schema_version"] == 1 and m["workscope_version"] == workscope.__version__
 
     df = store.trace("code").read("requests")
+    assert df.schema == TABLES["requests"].polars_schema
     assert df.height == 8819
     # rows 1 and 3 of the file: 18:17:03.9799600,4808,10 and 18:17:04.0781490,110,27
     assert df["arrival_s"][0] == 0.0
@@ -96,6 +97,7 @@ def test_rejects_table_has_file_line_raw_reason(store: workscope.Store) -> None:
     t = m["tables"]["requests"]
     assert (t["rows_in"], t["rows_ok"], t["rows_rejected"]) == (9, 4, 5)
     rej = store.trace("bad").rejects().sort("line").collect()
+    assert rej.schema == REJECTS_SCHEMA
     assert rej["line"].to_list() == [4, 5, 6, 7, 8]
     assert rej["raw"][1] == "2023-11-16 18:17:05.1000000,-5,7"
     assert rej["reason"].to_list() == [

@@ -325,11 +325,6 @@ def conform_exprs(name: str, have: pl.Schema) -> list[pl.Expr]:
     return exprs
 
 
-def conform(name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Select the canonical columns of ``name`` from ``frame`` in order, nulls for absent ones."""
-    return frame.select(conform_exprs(name, frame.collect_schema()))
-
-
 def tables_markdown() -> str:
     """Reference of the canonical tables as Markdown (docs/tables.md is this text)."""
     out = [

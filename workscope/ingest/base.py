@@ -543,17 +543,6 @@ def attrs_json(fields: dict[str, pl.Expr]) -> pl.Expr:
     return pl.struct(**fields).struct.json_encode()
 
 
-def json_meta(value: Any) -> str:
-    """Serialise meta values deterministically."""
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def origin_from_first(frame: pl.LazyFrame, column: str) -> Any:
-    """The first non-null value of ``column`` (reads only the head of the file)."""
-    head = frame.select(pl.col(column)).drop_nulls().head(1).collect()
-    return head.item() if head.height else None
-
-
 def checked(table: str, frame: pl.LazyFrame, keep: Sequence[str] = ()) -> pl.LazyFrame:
     """Canonical columns of ``table`` plus ``keep``, with ``_reason`` = parse failure or broken rule.
 
