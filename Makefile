@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/workscope demo
 
 test: $(STAMP)
+	@bash .ci/ensure-chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -1,0 +1,241 @@
+"""What every analysis is made of: options, the context it runs in, and its result.
+
+An analysis is a pure function ``run(ctx) -> Result`` over one trace. It aggregates in
+DuckDB (SQL in ``analysis/sql/<name>.sql``, run through :meth:`Context.sql`) and pulls only
+small aggregated tables or bounded, seeded samples into Python. A :class:`Result` holds
+those tables plus scalar figures; it renders in notebooks, serializes to JSON, and the
+report builder turns it into charts.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from workscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from workscope.engine import DuckDBEngine
+    from workscope.store import Trace
+
+# Columns that name who issued an event, per table, in the order an analysis prefers them
+# for "per model / function / user / client" breakdowns.
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "requests": ("model", "kind"),
+    "invocations": ("function_id", "app_id", "trigger"),
+    "invocation_counts": ("function_id", "app_id", "trigger"),
+    "jobs": ("user", "queue", "group"),
+    "usage": ("metric",),
+}
+
+# The event time of each event table.
+TIME_COLUMN: dict[str, str] = {
+    "requests": "arrival_s",
+    "invocations": "arrival_s",
+    "jobs": "submit_s",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Knobs shared by the analyses (every field has a default that suits public traces)."""
+
+    windows_s: tuple[float, ...] = field(
+        default=(1.0, 10.0, 60.0, 600.0, 3600.0),
+        metadata={"help": "window lengths (s) for rate series, Fano curve and peak-to-mean"},
+    )
+    fit_window_s: float = field(default=600.0, metadata={"help": "window (s) of the per-window fits"})
+    max_sample: int = field(
+        default=200_000, metadata={"help": "largest seeded sample pulled into Python for fitting"}
+    )
+    lru_blocks: tuple[int, ...] = field(
+        default=(64, 256, 1024, 4096, 16384, 65536, 262144),
+        metadata={"help": "LRU prefix-cache sizes (blocks) for the hit-ratio sweep"},
+    )
+    keepalive_min: tuple[int, ...] = field(
+        default=(1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120),
+        metadata={"help": "keep-alive windows (minutes) for the cold-start sweep"},
+    )
+    top_groups: int = field(default=10, metadata={"help": "groups shown in per-group tables"})
+    seed: int = field(default=0, metadata={"help": "seed of every sample"})
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an analysis returns: small tables and scalar figures, ready for JSON and charts.
+
+    ``tables`` hold aggregated data (rate series, CDF points, fits...), never raw rows.
+    ``summary`` holds JSON-ready scalars and short lists. ``notes`` say what was assumed or
+    skipped (sampled, a column absent...).
+    """
+
+    name: str
+    title: str
+    summary: dict[str, Any]
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    kind: str = ""  # chart family in workscope.reports (default: the module's topic)
+
+    def to_dict(self, max_rows: int = 1000) -> dict[str, Any]:
+        """JSON-ready form; tables as lists of records (at most ``max_rows`` each)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "title": self.title,
+            "summary": json_ready(self.summary),
+            "tables": {k: json_ready(v.head(max_rows).to_dicts()) for k, v in self.tables.items()},
+            "truncated": {k: v.height for k, v in self.tables.items() if v.height > max_rows},
+            "notes": list(self.notes),
+        }
+
+    def to_json(self) -> str:
+        """The result as a JSON document."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    def charts(self) -> list[Any]:
+        """altair charts of this result (empty if the reports extra is not installed)."""
+        from workscope.reports.charts import charts_for
+
+        return charts_for(self)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:left'>{html.escape(_short(v))}</td></tr>"
+            for k, v in self.summary.items()
+        )
+        parts = [f"<h4>{html.escape(self.title)}</h4><table>{rows}</table>"]
+        for name, df in self.tables.items():
+            parts.append(f"<p><b>{html.escape(name)}</b> ({df.height} rows)</p>{df.head(10)._repr_html_()}")
+        for n in self.notes:
+            parts.append(f"<p><i>{html.escape(n)}</i></p>")
+        return "\n".join(parts)
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(json_ready(v))
+    return text if len(text) < 300 else text[:297] + "..."
+
+
+def json_ready(value: Any) -> Any:
+    """Convert numpy / polars scalars, NaN and infinities into plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (int, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+_IDENT = re.compile(r"\{(\w+)\}")
+
+
+class Context:
+    """What an analysis sees: the trace, a DuckDB engine with its views, and options."""
+
+    def __init__(self, trace: Trace, options: Options | None = None, engine: DuckDBEngine | None = None):
+        self.trace = trace
+        self.options = options or Options()
+        self.engine = engine or trace.engine()
+        self._filled: dict[tuple[str, str], bool] = {}
+
+    # ------------------------------------------------------------------ what the trace holds
+    def has(self, table: str, *columns: str) -> bool:
+        """True if the trace has ``table`` with rows, and each column has a non-null value."""
+        if table not in self.trace.tables or self.trace.manifest["tables"][table]["rows_ok"] == 0:
+            return False
+        return all(self.filled(table, c) for c in columns)
+
+    def filled(self, table: str, column: str) -> bool:
+        """True if ``column`` of ``table`` has at least one non-null value."""
+        key = (table, column)
+        if key not in self._filled:
+            from workscope.engine import quote_ident
+
+            q = f"SELECT count(*) FROM (SELECT 1 FROM {quote_ident(table)} WHERE {quote_ident(column)} IS NOT NULL LIMIT 1)"
+            self._filled[key] = bool(self.engine.sql(q).column(0)[0].as_py())
+        return self._filled[key]
+
+    def group_column(self, table: str) -> str | None:
+        """The first per-group column (model, function, user...) the table fills, or None."""
+        for c in GROUP_COLUMNS.get(table, ()):
+            if self.filled(table, c):
+                return c
+        return None
+
+    def rows(self, table: str) -> int:
+        """Valid rows of ``table``."""
+        return int(self.trace.manifest["tables"][table]["rows_ok"])
+
+    # ------------------------------------------------------------------ SQL
+    def sql(self, name: str, idents: Mapping[str, str] | None = None, **params: Any) -> pl.DataFrame:
+        """Run ``analysis/sql/<name>.sql`` (or inline SQL if ``name`` has a space).
+
+        ``{ident}`` placeholders are replaced by quoted identifiers from ``idents`` (table and
+        column names: never values); ``$param`` placeholders are bound by DuckDB.
+        """
+        from workscope.engine import quote_ident
+
+        text = name if " " in name else sql_text(name)
+        idents = dict(idents or {})
+
+        def sub(m: re.Match[str]) -> str:
+            key = m.group(1)
+            if key not in idents:
+                raise UsageError(f"SQL {name}: no identifier given for {{{key}}}")
+            return quote_ident(idents[key])
+
+        # Placeholders are substituted in code only: text after "--" is a comment.
+        query = "\n".join(
+            _IDENT.sub(sub, line.split("--", 1)[0]) + ("--" + line.split("--", 1)[1] if "--" in line else "")
+            for line in text.splitlines())
+        try:
+            rel = self.engine.con.sql(query, params=params or None)
+            out = pl.from_arrow(rel.to_arrow_table())
+        except Exception as exc:  # duckdb raises many types; one clear error for the caller
+            from workscope.errors import QueryError
+
+            raise QueryError(f"analysis query {name} failed: {str(exc).strip()}") from None
+        assert isinstance(out, pl.DataFrame)  # from_arrow of a Table is a DataFrame
+        return out
+
+    @cached_property
+    def origin_utc(self) -> str | None:
+        """The trace's origin as ISO-8601 UTC (None if the trace has no wall clock)."""
+        return self.trace.manifest.get("origin_utc")
+
+
+def sql_text(name: str) -> str:
+    """The text of ``analysis/sql/<name>.sql``."""
+    try:
+        return resources.files("workscope.analysis").joinpath("sql", f"{name}.sql").read_text()
+    except FileNotFoundError:
+        raise UsageError(f"no analysis SQL named {name!r}") from None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A registered analysis: its name, what it needs, and the function that runs it."""
+
+    name: str
+    title: str
+    applies: Callable[[Context], bool]
+    run: Callable[[Context], Result]
+    doc: str = ""

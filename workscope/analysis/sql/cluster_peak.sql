@@ -1,0 +1,28 @@
+-- Exact maximum of the allocated amount L(t) per time bin (same L as cluster_bins.sql), by
+-- an event sweep: +r at start, -r at end, running sum in time order. The RANGE frame puts all
+-- events at one instant in the same step, so a job ending when another starts is not
+-- counted twice. The caller runs it on small traces only (it sorts every event).
+WITH j AS (
+    SELECT greatest(start_s, $t0) AS s,
+           least(coalesce(end_s, $t1), $t1) AS e,
+           coalesce(CAST({cpu} AS DOUBLE), 0.0) AS c,
+           coalesce(CAST(mem_req_mb AS DOUBLE), 0.0) AS m,
+           coalesce(CAST(gpu_req AS DOUBLE), 0.0) AS g
+    FROM {jobs}
+    WHERE start_s IS NOT NULL AND start_s <= $t1
+),
+ev AS (
+    SELECT s AS t, c AS dc, m AS dm, g AS dg FROM j WHERE e > s
+    UNION ALL
+    SELECT e, -c, -m, -g FROM j WHERE e > s
+),
+lv AS (
+    SELECT t, sum(dc) OVER w AS lc, sum(dm) OVER w AS lm, sum(dg) OVER w AS lg
+    FROM ev
+    WINDOW w AS (ORDER BY t RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+SELECT least(greatest(CAST(floor((t - $t0) / $width) AS BIGINT), 0), $bins - 1) AS i,
+       max(lc) AS max_c, max(lm) AS max_m, max(lg) AS max_g
+FROM lv
+WHERE t < $t1
+GROUP BY 1

@@ -1,0 +1,1 @@
+"""Reports: altair charts of analysis results, self-contained HTML, PNG and Markdown."""

@@ -1,0 +1,31 @@
+"""Chart dispatch: one module per analysis topic (charts_<topic>.py) maps result kinds to
+functions that turn a Result's small aggregated tables into altair charts."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workscope.analysis.base import Result
+
+TOPICS = ("arrivals", "fitting", "llm", "serverless", "cluster", "usage")
+
+
+def _registry() -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for t in TOPICS:
+        try:
+            mod = importlib.import_module(f"workscope.reports.charts_{t}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"workscope.reports.charts_{t}":
+                raise
+            continue
+        table.update(mod.CHARTS)
+    return table
+
+
+def charts_for(result: Result) -> list[Any]:
+    """altair charts for a result (empty list when its kind has no chart function)."""
+    fn = _registry().get(result.kind or result.name)
+    return list(fn(result)) if fn else []
