@@ -325,17 +325,106 @@ def sql(
         err.print(f"({result.height:,} rows, {limit} shown; use --limit, --csv or --out)")
 
 
+def _only(value: str | None) -> list[str] | None:
+    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+
+
+OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated analyses to run (default: all that apply).")]
+
+
 @app.command()
 @handle_errors
-def demo(home: Home = None, as_json: JsonFlag = False) -> None:
-    """Ingest the bundled sample traces and print a summary."""
-    from workscope.samples import SAMPLES, ingest_samples
+def characterize(
+    name: Annotated[str, typer.Argument(help="Trace name.")],
+    only: OnlyOpt = None,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Characterize a trace: arrivals, burstiness, fits, tokens, cold starts, utilization..."""
+    from workscope.analysis import characterize as run
+
+    profile = run(_store(home).trace(name), only=_only(only))
+    if as_json:
+        _emit_json(profile.to_dict())
+        return
+    from workscope.analysis.base import json_ready
+
+    for r in profile.results.values():
+        t = Table("figure", "value", title=r.title, title_justify="left")
+        for k, v in r.summary.items():
+            v = json_ready(v)
+            text = f"{v:.6g}" if isinstance(v, float) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+            t.add_row(k, text if len(text) < 160 else text[:157] + "...")
+        out.print(t)
+        for n in r.notes:
+            out.print(f"  [dim]{n}[/]", highlight=False)
+    if profile.skipped:
+        out.print(f"not applicable: {', '.join(profile.skipped)}")
+
+
+@app.command()
+@handle_errors
+def report(
+    name: Annotated[str, typer.Argument(help="Trace name.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for report.html, summary.md and charts/.")],
+    only: OnlyOpt = None,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write a PNG per chart.")] = True,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a self-contained HTML report (offline), PNG charts and a Markdown summary."""
+    from workscope.analysis import characterize as run
+    from workscope.reports.html import write_report
+
+    trace = _store(home).trace(name)
+    files = write_report(run(trace, only=_only(only)), out_dir, png=png, manifest=trace.manifest)
+    if as_json:
+        _emit_json(files.to_dict())
+    else:
+        out.print(f"wrote {files.html} ({files.charts} charts), {files.markdown}, {len(files.pngs)} PNGs")
+
+
+@app.command()
+@handle_errors
+def compare(
+    a: Annotated[str, typer.Argument(help="First trace.")],
+    b: Annotated[str, typer.Argument(help="Second trace.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the comparison report.")],
+    only: OnlyOpt = None,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write a PNG per chart.")] = True,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Put two traces side by side: figures and charts of every analysis both support."""
+    from workscope.analysis import characterize as run
+    from workscope.reports.html import write_compare
+
+    store = _store(home)
+    files = write_compare(run(store.trace(a), only=_only(only)), run(store.trace(b), only=_only(only)),
+                          out_dir, png=png)
+    if as_json:
+        _emit_json(files.to_dict())
+    else:
+        out.print(f"wrote {files.html} ({files.charts} charts), {files.markdown}, {len(files.pngs)} PNGs")
+
+
+@app.command()
+@handle_errors
+def demo(
+    home: Home = None,
+    as_json: JsonFlag = False,
+    reports: Annotated[bool, typer.Option("--reports/--no-reports", help="Also characterize the samples and write their reports.")] = True,
+) -> None:
+    """Ingest the bundled sample traces, characterize them and write their reports."""
+    from workscope.samples import SAMPLES, ingest_samples, report_samples
 
     store = _store(home)
     with _progress(not as_json and err.is_terminal) as say:
         results = ingest_samples(store, progress=say)
+    written = report_samples(store, store.home / "reports") if reports else {}
     if as_json:
-        _emit_json({"home": str(store.home), "traces": [r.to_dict() for r in results]})
+        _emit_json({"home": str(store.home), "traces": [r.to_dict() for r in results],
+                    "reports": {k: v.to_dict() for k, v in written.items()}})
         return
     t = Table("trace", "format", "status", "table", "rows ok", "rejected", "span (s)", "about",
               title=f"workscope demo: {len(results)} sample traces in {store.home}")
@@ -346,8 +435,223 @@ def demo(home: Home = None, as_json: JsonFlag = False) -> None:
             t.add_row(r.name if first else "", sample.format if first else "", r.status if first else "",
                       tab, f"{st['rows_ok']:,}", f"{st['rows_rejected']:,}", span, sample.about if first else "")
     out.print(t)
-    out.print("next: workscope ls · workscope show NAME · "
+    if written:
+        r = Table("trace", "charts", "report", title="reports (open report.html in a browser; works offline)")
+        for k, v in written.items():
+            r.add_row(k, str(v.charts), str(v.html))
+        out.print(r)
+    out.print("next: workscope ls · workscope show NAME · workscope characterize azure_llm_conv · "
               "workscope sql 'SELECT count(*) FROM azure_llm_conv.requests'")
+
+
+replay_app = typer.Typer(help="Replay workloads: export for other systems, fit and synthesize, sample, fidelity.",
+                         no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+
+
+def _parse_window(text: str | None) -> tuple[float | None, float | None] | None:
+    if text is None:
+        return None
+    a, sep, b = text.partition(":")
+    if not sep:
+        raise UsageError(f"--window expects START:END in seconds (either may be empty), got {text!r}")
+    try:
+        return (float(a) if a else None, float(b) if b else None)
+    except ValueError:
+        raise UsageError(f"--window expects numbers, got {text!r}") from None
+
+
+def _parse_filters(pairs: list[str] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out = []
+    for p in pairs or []:
+        col, sep, vals = p.partition("=")
+        if not sep or not col:
+            raise UsageError(f"--filter expects COLUMN=V1,V2, got {p!r}")
+        out.append((col.strip(), tuple(v for v in vals.split(",") if v != "")))
+    return tuple(out)
+
+
+def _emit_fidelity(report: Any, as_json: bool) -> None:
+    if as_json:
+        return
+    t = Table("quantity", "n source", "n emitted", "mean source", "mean emitted", "KS", "Wasserstein",
+              title=f"fidelity of {report.emitted} to {report.source}")
+    for r in report.rows.iter_rows(named=True):
+        t.add_row(*[("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)) for v in r.values()])
+    out.print(t)
+
+
+@replay_app.command("targets")
+@handle_errors
+def replay_targets(as_json: JsonFlag = False) -> None:
+    """List the systems workscope exports workloads for."""
+    from workscope.replay.exporters import registry as reg
+
+    items = [reg.get(n).describe() for n in reg.names()]
+    if as_json:
+        _emit_json({"targets": items})
+        return
+    t = Table("target", "workloads", "description", title="replay targets")
+    for d in items:
+        t.add_row(d["name"], ", ".join(d["tables"]), d["description"])
+    out.print(t)
+
+
+@replay_app.command("export")
+@handle_errors
+def replay_export(
+    name: Annotated[str, typer.Argument(help="Trace name.")],
+    to: Annotated[str, typer.Option("--to", help="Target (see `workscope replay targets`).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file (or directory for multi-file targets).")],
+    table: Annotated[str | None, typer.Option("--table", help="requests, invocations or jobs (default: the trace's first).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", help="Keep rows with COLUMN=V1,V2 (repeatable).")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Keep START:END seconds (re-based to 0).")] = None,
+    busiest: Annotated[int | None, typer.Option("--busiest", help="Keep the busiest N minutes.")] = None,
+    sample_sessions: Annotated[float | None, typer.Option("--sample-sessions", help="Fraction of sessions kept.")] = None,
+    sample_jobs: Annotated[float | None, typer.Option("--sample-jobs", help="Fraction of jobs kept.")] = None,
+    rate_scale: Annotated[float | None, typer.Option("--rate-scale", help="Multiply the mean rate (thinning / superposition).")] = None,
+    target_rate: Annotated[float | None, typer.Option("--target-rate", help="Set the mean rate (per s).")] = None,
+    speed: Annotated[float | None, typer.Option("--speed", help="Time-scale factor (>1 faster).")] = None,
+    compress_idle: Annotated[float | None, typer.Option("--compress-idle", help="Cap idle gaps at this many seconds.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random step.")] = 0,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Exporter option KEY=VALUE.")] = None,
+    fidelity: Annotated[bool, typer.Option("--fidelity", help="Compare the emitted workload with the source.")] = False,
+    print_command: Annotated[bool, typer.Option("--print-command", help="Print only the command that runs the target.")] = False,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Export a trace (optionally transformed) in the format a target system reads."""
+    from workscope.replay.pipeline import TransformSpec, export
+
+    spec = TransformSpec(filters=_parse_filters(filter_), window=_parse_window(window), busiest_min=busiest,
+                         sample_sessions=sample_sessions, sample_jobs=sample_jobs, rate_scale=rate_scale,
+                         target_rate_per_s=target_rate, speed=speed, compress_idle_s=compress_idle, seed=seed)
+    result, report = export(_store(home).trace(name), to, out_path, spec=spec,
+                            options=_parse_options(option), fidelity=fidelity, table=table)
+    if as_json:
+        _emit_json({**result.to_dict(), "fidelity": report.to_dict() if report else None})
+        return
+    if print_command:
+        sys.stdout.write(result.command + "\n")
+        return
+    out.print(f"wrote {result.rows:,} rows for {result.target}: {', '.join(str(f) for f in result.files)}")
+    for n in result.notes:
+        out.print(f"  [dim]{n}[/]", highlight=False)
+    out.print(f"run: {result.command}", highlight=False, markup=False)
+    if report:
+        _emit_fidelity(report, as_json)
+
+
+@replay_app.command("fit")
+@handle_errors
+def replay_fit(
+    name: Annotated[str, typer.Argument(help="Trace name (requests).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Model JSON to write.")],
+    window_s: Annotated[float, typer.Option("--window-s", help="Window of the per-window fits (s).")] = 600.0,
+    group_by: Annotated[str, typer.Option("--group-by", help="auto, model, kind or none.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fit a workload model (per group and window: rate, CV, family; length quantiles)."""
+    from workscope.replay.fit import fit_model
+
+    model = fit_model(_store(home).trace(name), window_s=window_s, group_by=group_by, seed=seed)
+    model.save(out_path)
+    summary = {"out": str(out_path), "groups": len(model.groups),
+               "windows": sum(len(g.windows) for g in model.groups.values()), "span_s": model.span_s}
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(f"wrote {out_path}: {summary['groups']} groups, {summary['windows']} windows, "
+                  f"span {summary['span_s']:,.0f} s")
+
+
+@replay_app.command("synth")
+@handle_errors
+def replay_synth(
+    model_path: Annotated[Path, typer.Argument(help="Model JSON (replay fit) or a ServeGen data folder.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file.")],
+    to: Annotated[str, typer.Option("--to", help="Target format.")] = "parquet",
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds to generate (default: the model's span).")] = None,
+    rate: Annotated[float, typer.Option("--rate", help="Multiply every window's rate.")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Exporter option KEY=VALUE.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate a workload from a model and write it for a target."""
+    from workscope.replay.model import load
+    from workscope.replay.pipeline import export
+    from workscope.replay.synth import synthesize
+
+    wl = synthesize(load(model_path), duration_s=duration, rate_scale=rate, seed=seed)
+    result, _ = export(wl, to, out_path, options=_parse_options(option))
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        out.print(f"wrote {result.rows:,} synthetic requests: {', '.join(str(f) for f in result.files)}")
+        out.print(f"run: {result.command}", highlight=False, markup=False)
+
+
+@replay_app.command("sample")
+@handle_errors
+def replay_sample(
+    name: Annotated[str, typer.Argument(help="Trace name (invocations).")],
+    functions: Annotated[str, typer.Option("--functions", help="Sample size, or nested sizes N1,N2,... (each inside the next).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for one export per size.")],
+    to: Annotated[str, typer.Option("--to", help="Target format.")] = "invitro",
+    tries: Annotated[int, typer.Option("--tries", help="Random subsets scored per size (best kept).")] = 10,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sample functions the InVitro way (Wasserstein-scored, nested) and export each sample."""
+    from workscope.replay.pipeline import export
+    from workscope.replay.sampling import sample_functions_nested
+    from workscope.replay.workload import Workload
+
+    try:
+        sizes = sorted({int(x) for x in functions.split(",") if x.strip()})
+    except ValueError:
+        raise UsageError(f"--functions expects integers, got {functions!r}") from None
+    wl = Workload.from_trace(_store(home).trace(name), "invocations")
+    samples = sample_functions_nested(wl, sizes, seed=seed, tries=tries)
+    docs = []
+    for size in sizes:
+        res = samples[size]
+        exp, _ = export(res.workload, to, out_dir / f"sample_{size}")
+        docs.append({"functions": size, "score": res.score, "files": [str(f) for f in exp.files]})
+    if as_json:
+        _emit_json({"samples": docs})
+        return
+    t = Table("functions", "score (lower is closer)", "files", title="nested function samples")
+    for d in docs:
+        t.add_row(str(d["functions"]), f"{d['score']:.4g}", ", ".join(d["files"]))
+    out.print(t)
+
+
+@replay_app.command("fidelity")
+@handle_errors
+def replay_fidelity(
+    a: Annotated[str, typer.Argument(help="Source trace.")],
+    b: Annotated[str, typer.Argument(help="Emitted / other trace.")],
+    table: Annotated[str | None, typer.Option("--table", help="requests, invocations or jobs.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare two traces' workloads: KS and Wasserstein per quantity."""
+    from workscope.replay.fidelity import compare
+    from workscope.replay.workload import Workload
+
+    store = _store(home)
+    report = compare(Workload.from_trace(store.trace(a), table), Workload.from_trace(store.trace(b), table))
+    if as_json:
+        _emit_json(report.to_dict())
+    elif markdown:
+        sys.stdout.write(report.to_markdown())
+    else:
+        _emit_fidelity(report, False)
 
 
 if __name__ == "__main__":  # pragma: no cover

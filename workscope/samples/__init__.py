@@ -49,3 +49,18 @@ def ingest_samples(store: Store, progress: ProgressFn | None = None) -> list[Ing
     """Ingest every bundled sample into ``store`` (a no-op for those already there)."""
     return [store.ingest(s.paths(), format=s.format, name=s.name, options=s.options, progress=progress)
             for s in SAMPLES]
+
+
+def report_samples(store: Store, out_root: Path, *, png: bool = True) -> dict[str, Any]:
+    """Characterize every bundled sample and write its report under ``out_root/<trace>/``.
+
+    Returns {trace: ReportFiles}.
+    """
+    from workscope.analysis import characterize
+    from workscope.reports.html import write_report
+
+    out: dict[str, Any] = {}
+    for s in SAMPLES:
+        trace = store.trace(s.name)
+        out[s.name] = write_report(characterize(trace), out_root / s.name, png=png, manifest=trace.manifest)
+    return out

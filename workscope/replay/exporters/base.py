@@ -1,0 +1,89 @@
+"""What every exporter is made of: the Exporter base class and its result.
+
+An exporter writes the exact file format one target system reads, from a Workload, and
+says the command line that runs it. Writes are atomic (temp file, then rename). Before
+writing, the workload is linted (replay.workload.check): a violation is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from workscope.errors import OptionError, did_you_mean
+from workscope.ingest.base import Option
+from workscope.replay.workload import Workload
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote, and how to run it."""
+
+    target: str
+    files: list[Path]
+    rows: int
+    command: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"target": self.target, "files": [str(f) for f in self.files], "rows": self.rows,
+                "command": self.command, "notes": self.notes}
+
+
+class Exporter:
+    """Base class of exporters. Subclasses set the class attributes and implement write."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    tables: ClassVar[tuple[str, ...]] = ()  # workload tables it accepts
+    suffix: ClassVar[str] = ""  # default file suffix (or "" for a directory)
+    options: ClassVar[dict[str, Option]] = {}
+    doc_url: ClassVar[str] = ""
+
+    def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
+        """Write ``wl`` to ``out`` in the target's format and return what was written."""
+        raise NotImplementedError
+
+    def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
+        """Check ``given`` against the declared options, convert types, add defaults."""
+        out = {k: o.default for k, o in self.options.items()}
+        for key, value in (given or {}).items():
+            if key not in self.options:
+                raise OptionError(f"exporter {self.name!r} has no option {key!r}"
+                                  f"{did_you_mean(key, self.options)}; options: "
+                                  f"{', '.join(sorted(self.options)) or 'none'}")
+            want = self.options[key].type
+            try:
+                out[key] = (value.lower() in ("1", "true", "yes") if want is bool and isinstance(value, str)
+                            else want(value))
+            except (TypeError, ValueError):
+                raise OptionError(f"option {key!r} of exporter {self.name!r} must be {want.__name__}, "
+                                  f"got {value!r}") from None
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description (for `workscope replay targets`)."""
+        return {"name": self.name, "description": self.description, "tables": list(self.tables),
+                "suffix": self.suffix, "doc_url": self.doc_url,
+                "options": {k: {"type": o.type.__name__, "default": o.default, "help": o.help}
+                            for k, o in self.options.items()}}
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,97 @@
+"""The replay pipeline behind `workscope replay export`: transforms in a fixed order, an
+exporter, and an optional fidelity report.
+
+Order: filters, then the time window (``window`` or ``busiest``), then sampling (sessions or
+jobs), then rate scaling, then speed, then idle-gap compression. Selecting before scaling
+means a rate target applies to what is replayed; compressing last means the cap applies to
+the gaps the target will actually see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workscope.errors import UsageError
+from workscope.replay import transforms as tf
+from workscope.replay.exporters import registry
+from workscope.replay.exporters.base import ExportResult
+from workscope.replay.fidelity import FidelityReport, compare
+from workscope.replay.sampling import sample_jobs, sample_sessions
+from workscope.replay.workload import Workload
+
+if TYPE_CHECKING:
+    from workscope.store import Trace
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """What to do to a workload before export; every random step uses ``seed``."""
+
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = field(
+        default=(), metadata={"help": "keep rows whose column is one of the values"})
+    window: tuple[float | None, float | None] | None = field(
+        default=None, metadata={"help": "keep [start, end) seconds, re-based to 0"})
+    busiest_min: int | None = field(default=None, metadata={"help": "keep the busiest N minutes"})
+    sample_sessions: float | None = field(default=None, metadata={"help": "fraction of sessions kept"})
+    sample_jobs: float | None = field(default=None, metadata={"help": "fraction of jobs kept"})
+    rate_scale: float | None = field(default=None, metadata={"help": "multiply the mean rate"})
+    target_rate_per_s: float | None = field(default=None, metadata={"help": "set the mean rate"})
+    speed: float | None = field(default=None, metadata={"help": "time-scale factor (>1 faster)"})
+    compress_idle_s: float | None = field(default=None, metadata={"help": "cap every gap at this"})
+    seed: int = field(default=0, metadata={"help": "seed of every random step"})
+
+    def is_identity(self) -> bool:
+        """True when no transform is requested."""
+        return all(getattr(self, f.name) in (None, ()) for f in fields(self) if f.name != "seed")
+
+
+def apply(wl: Workload, spec: TransformSpec) -> Workload:
+    """Apply ``spec`` to ``wl`` in the module's order."""
+    for column, values in spec.filters:
+        wl = tf.filter(wl, column, list(values))
+    if spec.window is not None and spec.busiest_min is not None:
+        raise UsageError("choose --window or --busiest, not both")
+    if spec.window is not None:
+        wl = tf.window(wl, spec.window[0], spec.window[1])
+    if spec.busiest_min is not None:
+        wl = tf.busiest(wl, spec.busiest_min)
+    if spec.sample_sessions is not None:
+        wl = sample_sessions(wl, fraction=spec.sample_sessions, seed=spec.seed)
+    if spec.sample_jobs is not None:
+        wl = sample_jobs(wl, fraction=spec.sample_jobs, seed=spec.seed)
+    if spec.rate_scale is not None and spec.target_rate_per_s is not None:
+        raise UsageError("choose --rate-scale or --target-rate, not both")
+    if spec.rate_scale is not None or spec.target_rate_per_s is not None:
+        wl = tf.scale_rate(wl, spec.rate_scale, target_rate_per_s=spec.target_rate_per_s, seed=spec.seed)
+    if spec.speed is not None:
+        wl = tf.speed(wl, spec.speed)
+    if spec.compress_idle_s is not None:
+        wl = tf.compress_idle(wl, spec.compress_idle_s)
+    return wl
+
+
+def export(
+    source: Workload | Trace,
+    target: str,
+    out: str | Path,
+    *,
+    spec: TransformSpec | None = None,
+    options: dict[str, Any] | None = None,
+    fidelity: bool = False,
+    table: str | None = None,
+) -> tuple[ExportResult, FidelityReport | None]:
+    """Transform a trace's (or a workload's) rows and write them for ``target``.
+
+    With ``fidelity``, the emitted workload is compared with the untransformed source.
+    """
+    exporter = registry.get(target)
+    base = source if isinstance(source, Workload) else Workload.from_trace(source, table)
+    if exporter.tables and base.table not in exporter.tables:
+        raise UsageError(f"target {target!r} takes {', '.join(exporter.tables)} workloads, "
+                         f"not {base.table}; pick another --table or target")
+    wl = apply(base, spec or TransformSpec())
+    result = exporter.write(wl, Path(out), exporter.resolve_options(options))
+    report = compare(base, wl) if fidelity else None
+    return result, report
