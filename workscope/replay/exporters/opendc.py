@@ -1,0 +1,181 @@
+"""OpenDC workload traces (``tasks.parquet`` + ``fragments.parquet``) from a jobs workload.
+
+Format: OpenDC's current parquet workload schema (atlarge-research/opendc,
+``opendc-trace/opendc-trace-api/src/main/kotlin/org/opendc/trace/formats/workload/parquet/
+TaskSchemas.kt`` ``TASK_SCHEMA_V2`` and ``FragmentSchemas.kt`` ``FRAGMENT_SCHEMA_v2``; the
+readers ``TaskRecordMaterializer.kt`` / ``FragmentRecordMaterializer.kt`` reject any column
+not in the schema, so exactly these columns are written, with these physical types):
+
+``tasks.parquet`` (message ``resource``)
+  ``id`` int32 required; ``name`` string; ``submission_time`` int64 required, logical
+  TIMESTAMP(MILLIS, UTC) (epoch ms); ``duration`` int64 required (ms); ``cpu_count`` int32
+  required; ``cpu_capacity`` double required (MHz); ``mem_capacity`` int64 required (MB);
+  ``gpu_count`` int32; ``gpu_capacity`` double; ``parents`` / ``children`` list<int32>;
+  ``nature`` string; ``deadline`` int64.
+``fragments.parquet`` (message ``resource_state``)
+  ``id`` int32 required; ``duration`` int64 required (ms); ``cpu_usage`` double required
+  (MHz); ``gpu_usage`` double.
+
+Mapping from ``jobs``:
+
+- ``id`` = 0..N-1 in submit order; ``name`` = ``job_id`` (``/task_id`` appended when set).
+- ``submission_time`` = origin + ``submit_s`` in epoch ms (the workload's ``origin_utc``; a
+  trace without an absolute origin starts at the Unix epoch). ``duration`` = round((``end_s``
+  - ``start_s``) x 1000) ms, or ``runtime_req_s`` when the runtime is unknown; a job with
+  neither is left out (noted).
+- ``cpu_count`` = ceil(``cpu_req``) (at least 1); ``cpu_capacity`` = ``cpu_req`` x option
+  ``core_mhz`` (OpenDC demands CPU in MHz; the trace has cores, so a per-core clock must be
+  assumed: default 2900 MHz, the order of the example topologies' ``coreSpeed``).
+  ``mem_capacity`` = round(``mem_req_mb``) (0 when unknown). ``gpu_count`` = ceil(``gpu_req``)
+  and ``gpu_capacity`` = ``gpu_req`` x option ``gpu_mhz`` where the job has GPUs, else null.
+- no workflow: ``parents``, ``children``, ``nature``, ``deadline`` null.
+- one fragment per task covering its whole duration: ``cpu_usage`` = ``cpu_capacity`` x
+  utilisation, utilisation = ``cpu_used / cpu_req`` (clipped to [0, 1]) where measured, else 1
+  (the job uses what it asked for); ``gpu_usage`` = ``gpu_capacity``.
+
+``experiment.json`` names the workload directory (``"type": "ComputeWorkload"``) and a
+topology (option ``topology``, the user's file). Command:
+``OpenDCExperimentRunner/bin/OpenDCExperimentRunner.sh --experiment-path <dir>/experiment.json``
+(OpenDC docs, ``site/docs/getting-started/1-first-experiment.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from workscope.errors import OptionError, UsageError
+from workscope.ingest.base import Option
+from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
+from workscope.replay.exporters.swf import origin_epoch_s
+from workscope.replay.workload import Workload, check
+
+TASK_SCHEMA = pa.schema([
+    pa.field("id", pa.int32(), nullable=False),
+    pa.field("name", pa.string()),
+    pa.field("submission_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+    pa.field("duration", pa.int64(), nullable=False),
+    pa.field("cpu_count", pa.int32(), nullable=False),
+    pa.field("cpu_capacity", pa.float64(), nullable=False),
+    pa.field("mem_capacity", pa.int64(), nullable=False),
+    pa.field("gpu_count", pa.int32()),
+    pa.field("gpu_capacity", pa.float64()),
+    pa.field("parents", pa.list_(pa.field("element", pa.int32()))),
+    pa.field("children", pa.list_(pa.field("element", pa.int32()))),
+    pa.field("nature", pa.string()),
+    pa.field("deadline", pa.int64()),
+])
+"""OpenDC TASK_SCHEMA_V2 as an arrow schema (required = not nullable)."""
+
+FRAGMENT_SCHEMA = pa.schema([
+    pa.field("id", pa.int32(), nullable=False),
+    pa.field("duration", pa.int64(), nullable=False),
+    pa.field("cpu_usage", pa.float64(), nullable=False),
+    pa.field("gpu_usage", pa.float64()),
+])
+"""OpenDC FRAGMENT_SCHEMA_v2 as an arrow schema."""
+
+_BATCH = 262_144
+
+
+def _write(frame: pl.LazyFrame, schema: pa.Schema, path: Path) -> None:
+    """Stream ``frame`` into a parquet file with exactly ``schema`` (batch by batch)."""
+    with atomic_path(path) as tmp:
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        try:
+            for batch in frame.collect_batches(chunk_size=_BATCH):
+                writer.write_table(batch.to_arrow().cast(schema))
+        finally:
+            writer.close()
+
+
+class OpenDCExporter(Exporter):
+    """jobs -> OpenDC tasks.parquet + fragments.parquet + experiment.json."""
+
+    name = "opendc"
+    description = "OpenDC workload trace (tasks.parquet, fragments.parquet) + experiment.json"
+    tables = ("jobs",)
+    suffix = ""
+    doc_url = "https://atlarge-research.github.io/opendc/docs/documentation/Input/Workload"
+    options: ClassVar[dict[str, Option]] = {
+        "core_mhz": Option(float, 2900.0, "MHz of one requested core (cpu_capacity = cpu_req x core_mhz)"),
+        "gpu_mhz": Option(float, 1000.0, "capacity of one requested GPU (gpu_capacity = gpu_req x gpu_mhz)"),
+        "topology": Option(str, "topologies/topology.json", "topology file named in experiment.json"),
+    }
+
+    def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
+        if wl.table != "jobs":
+            raise UsageError(f"target 'opendc' takes jobs workloads, not {wl.table}")
+        core_mhz, gpu_mhz = float(options.get("core_mhz") or 0), float(options.get("gpu_mhz") or 0)
+        if core_mhz <= 0 or gpu_mhz <= 0:
+            raise OptionError("options 'core_mhz' and 'gpu_mhz' of exporter 'opendc' must be > 0")
+        check(wl)
+        out = Path(out)
+        origin = origin_epoch_s(wl.meta)
+        origin_ms = round(origin * 1000) if origin is not None else 0
+        runtime = (pl.col("end_s") - pl.col("start_s"))
+        dur_ms = (pl.coalesce(runtime, pl.col("runtime_req_s")) * 1000.0).round(0).cast(pl.Int64)
+        lf = wl.frame.with_columns(dur_ms.alias("_dur"))
+        stats = lf.select(
+            pl.len().alias("n"),
+            pl.col("_dur").is_null().sum().alias("no_runtime"),
+            (runtime.is_null() & pl.col("runtime_req_s").is_not_null()).sum().alias("from_walltime"),
+            pl.col("cpu_req").is_null().sum().alias("no_cpu"),
+        ).collect().row(0, named=True)
+        if stats["n"] - stats["no_runtime"] > 2**31 - 1:
+            raise UsageError("OpenDC task ids are int32: the workload has too many jobs; sample it first")
+        cpu = pl.col("cpu_req")
+        has_gpu = pl.col("gpu_req").is_not_null() & (pl.col("gpu_req") > 0)
+        util = pl.when(cpu > 0).then((pl.col("cpu_used") / cpu).clip(0.0, 1.0)).fill_null(1.0)
+        cpu_capacity = (cpu.fill_null(1.0) * core_mhz)
+        tasks = lf.filter(pl.col("_dur").is_not_null()).select(
+            pl.int_range(pl.len(), dtype=pl.Int32).alias("id"),
+            pl.when(pl.col("task_id").is_not_null()).then(pl.col("job_id") + "/" + pl.col("task_id"))
+            .otherwise(pl.col("job_id")).alias("name"),
+            (pl.lit(origin_ms, pl.Int64) + (pl.col("submit_s") * 1000.0).round(0).cast(pl.Int64))
+            .cast(pl.Datetime("ms", "UTC")).alias("submission_time"),
+            pl.col("_dur").alias("duration"),
+            pl.max_horizontal(cpu.ceil(), pl.lit(1.0)).fill_null(1.0).cast(pl.Int32).alias("cpu_count"),
+            cpu_capacity.alias("cpu_capacity"),
+            pl.col("mem_req_mb").round(0).cast(pl.Int64).fill_null(0).alias("mem_capacity"),
+            pl.when(has_gpu).then(pl.col("gpu_req").ceil()).cast(pl.Int32).alias("gpu_count"),
+            pl.when(has_gpu).then(pl.col("gpu_req") * gpu_mhz).alias("gpu_capacity"),
+            pl.lit(None, pl.List(pl.Int32)).alias("parents"),
+            pl.lit(None, pl.List(pl.Int32)).alias("children"),
+            pl.lit(None, pl.String).alias("nature"),
+            pl.lit(None, pl.Int64).alias("deadline"),
+            (cpu_capacity * util).alias("_cpu_usage"),
+        )
+        fragments = tasks.select("id", "duration", pl.col("_cpu_usage").alias("cpu_usage"),
+                                 pl.col("gpu_capacity").alias("gpu_usage"))
+        out.mkdir(parents=True, exist_ok=True)
+        tasks_path, frags_path, exp_path = out / "tasks.parquet", out / "fragments.parquet", out / "experiment.json"
+        _write(tasks.drop("_cpu_usage"), TASK_SCHEMA, tasks_path)
+        _write(fragments, FRAGMENT_SCHEMA, frags_path)
+        experiment = {
+            "name": f"workscope-{wl.meta.get('source_trace') or 'workload'}",
+            "topologies": [{"pathToFile": str(options.get("topology") or "topologies/topology.json")}],
+            "workloads": [{"pathToFile": str(out), "type": "ComputeWorkload"}],
+        }
+        with atomic_path(exp_path) as tmp:
+            tmp.write_text(json.dumps(experiment, indent=2) + "\n", encoding="utf-8")
+        rows = int(stats["n"]) - int(stats["no_runtime"])
+        notes = [(f"{rows} tasks, one fragment each; cpu_capacity = cpu_req x {core_mhz:g} MHz; "
+                  f"submission_time origin {'the Unix epoch' if origin is None else wl.meta.get('origin_utc')}"),
+                 f"edit the topology path in {exp_path.name} ({experiment['topologies'][0]['pathToFile']})"]
+        if stats["no_cpu"]:
+            notes.append(f"{stats['no_cpu']} jobs without cpu_req are given 1 core")
+        if stats["from_walltime"]:
+            notes.append(f"{stats['from_walltime']} jobs without a known runtime use runtime_req_s as duration")
+        if stats["no_runtime"]:
+            notes.append(f"{stats['no_runtime']} jobs without runtime or runtime_req_s were left out")
+        command = f"OpenDCExperimentRunner/bin/OpenDCExperimentRunner.sh --experiment-path {exp_path}"
+        return ExportResult("opendc", [tasks_path, frags_path, exp_path], rows, command, notes)
+
+
+EXPORTERS: dict[str, Exporter] = {"opendc": OpenDCExporter()}

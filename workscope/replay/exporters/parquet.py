@@ -1,0 +1,123 @@
+"""workscope's own workload file: the canonical columns as Parquet, with the provenance inside.
+
+Any workload table (requests, invocations, jobs; also invocation_counts) is written with
+exactly its canonical columns, in ``workscope.schemas`` order and dtypes (docs/tables.md:
+times float64 seconds since the origin, units in the column names), sorted by the event time
+as the workload is. The file's key-value metadata holds one key, ``workscope.workload``: a
+JSON object with
+
+- ``format`` = ``"workscope.workload"``, ``format_version`` = 1, ``schema_version`` (of the
+  canonical tables) and ``workscope_version``;
+- ``table``: the canonical table name;
+- ``meta``: the workload's meta verbatim — source trace and content key, ``origin_utc``,
+  ``hash_block_tokens`` (the prefix-cache block size of ``requests.hash_ids``) and
+  ``transforms`` (every transform with its parameters and seed, in order).
+
+:func:`read_workload` opens such a file lazily and gives the Workload back (same table,
+rows and meta), so a transformed workload can be saved, shared and replayed later. Rows are
+streamed (polars ``sink_parquet``); nothing is materialized. Command: ``python -c`` that reads
+it back with :func:`read_workload`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+import pyarrow.parquet as pq
+
+import workscope
+from workscope.errors import SourceError, UsageError
+from workscope.ingest.base import Option
+from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
+from workscope.replay.workload import TIME, LintError, Workload, check
+from workscope.schemas import SCHEMA_VERSION, TABLES, conform_exprs
+
+META_KEY = "workscope.workload"
+FORMAT_VERSION = 1
+_TABLES = ("requests", "invocations", "jobs", "invocation_counts")
+_COUNT_TIME = "window_start_s"
+
+
+def _lint_counts(wl: Workload) -> None:
+    """invocation_counts have no entry in the replay lint: check its own time column here."""
+    row = wl.frame.select(
+        pl.col(_COUNT_TIME).is_null().sum().alias("null_t"),
+        ((pl.col(_COUNT_TIME) < 0) | pl.col(_COUNT_TIME).is_nan()).sum().alias("neg"),
+        (pl.col("count") < 0).sum().alias("neg_count"),
+    ).collect().row(0, named=True)
+    texts = {"null_t": "rows have no window_start_s", "neg": "rows have a negative or NaN window_start_s",
+             "neg_count": "rows have a negative count"}
+    problems = [f"{row[key]} {text}" for key, text in texts.items() if row[key]]
+    if problems:
+        raise LintError(f"workload from {wl.meta.get('source_trace')!r} fails lint: " + "; ".join(problems))
+
+
+def lint_any(wl: Workload) -> None:
+    """The replay lint for requests / invocations / jobs, a minimal one for invocation_counts."""
+    if wl.table not in _TABLES:
+        raise UsageError(f"workscope parquet takes {', '.join(_TABLES)} workloads, not {wl.table}")
+    if wl.table in TIME:
+        check(wl)
+    else:
+        _lint_counts(wl)
+
+
+class ParquetExporter(Exporter):
+    """Any workload -> one Parquet file of canonical columns + provenance metadata."""
+
+    name = "parquet"
+    description = "workscope workload Parquet (canonical columns + provenance metadata)"
+    tables = _TABLES
+    suffix = ".parquet"
+    doc_url = "https://parquet.apache.org/docs/file-format/metadata/"
+    options: ClassVar[dict[str, Option]] = {}
+
+    def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
+        lint_any(wl)
+        out = Path(out)
+        have = wl.frame.collect_schema()
+        frame = wl.frame.select(conform_exprs(wl.table, have))
+        doc = {
+            "format": META_KEY,
+            "format_version": FORMAT_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "workscope_version": workscope.__version__,
+            "table": wl.table,
+            "meta": wl.meta,
+        }
+        text = json.dumps(doc, sort_keys=True, default=str)
+        with atomic_path(out) as tmp:
+            frame.sink_parquet(tmp, metadata={META_KEY: text}, compression="zstd")
+        rows = pq.ParquetFile(out).metadata.num_rows
+        command = (f"python -c \"from workscope.replay.exporters.parquet import read_workload; "
+                   f"print(read_workload('{out}').collect())\"")
+        dropped = [c for c in have.names() if c not in TABLES[wl.table].names]
+        notes = [f"{rows} {wl.table} rows; provenance in the Parquet key-value metadata key {META_KEY!r}"]
+        if dropped:
+            notes.append(f"non-canonical columns not written: {', '.join(dropped)}")
+        return ExportResult("parquet", [out], rows, command, notes)
+
+
+def read_workload(path: str | Path) -> Workload:
+    """The Workload saved by the ``parquet`` exporter (lazy; table and meta from the metadata)."""
+    path = Path(path)
+    try:
+        kv = pq.read_metadata(path).metadata or {}
+    except (OSError, pq.lib.ArrowException) as exc:
+        raise SourceError(path, f"not a readable Parquet file: {exc}") from None
+    raw = kv.get(META_KEY.encode())
+    if raw is None:
+        raise SourceError(path, f"no {META_KEY!r} key in the Parquet metadata",
+                          hint="write the file with `workscope replay export --target parquet`")
+    doc = json.loads(raw)
+    table = doc.get("table")
+    if table not in _TABLES or doc.get("format") != META_KEY:
+        raise SourceError(path, f"unexpected {META_KEY!r} metadata (table {table!r})")
+    frame = pl.scan_parquet(path)
+    return Workload(table, frame, dict(doc.get("meta") or {}))
+
+
+EXPORTERS: dict[str, Exporter] = {"parquet": ParquetExporter()}
