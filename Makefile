@@ -24,6 +24,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/characterize.py
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) workscope-data bench/.cache

@@ -416,15 +416,17 @@ def demo(
     reports: Annotated[bool, typer.Option("--reports/--no-reports", help="Also characterize the samples and write their reports.")] = True,
 ) -> None:
     """Ingest the bundled sample traces, characterize them and write their reports."""
-    from workscope.samples import SAMPLES, ingest_samples, report_samples
+    from workscope.samples import SAMPLES, ingest_samples, replay_samples, report_samples
 
     store = _store(home)
     with _progress(not as_json and err.is_terminal) as say:
         results = ingest_samples(store, progress=say)
     written = report_samples(store, store.home / "reports") if reports else {}
+    replays = replay_samples(store, store.home / "replay")
     if as_json:
         _emit_json({"home": str(store.home), "traces": [r.to_dict() for r in results],
-                    "reports": {k: v.to_dict() for k, v in written.items()}})
+                    "reports": {k: v.to_dict() for k, v in written.items()},
+                    "replay": [{**e.to_dict(), "fidelity": f.to_dict() if f else None} for e, f in replays]})
         return
     t = Table("trace", "format", "status", "table", "rows ok", "rejected", "span (s)", "about",
               title=f"workscope demo: {len(results)} sample traces in {store.home}")
@@ -440,6 +442,12 @@ def demo(
         for k, v in written.items():
             r.add_row(k, str(v.charts), str(v.html))
         out.print(r)
+    for exported, report in replays:
+        out.print(f"replay: {exported.rows:,} rows for {exported.target} in "
+                  f"{', '.join(str(f) for f in exported.files[:1])}", highlight=False)
+        out.print(f"  run: {exported.command}", highlight=False, markup=False)
+        if report:
+            _emit_fidelity(report, False)
     out.print("next: workscope ls · workscope show NAME · workscope characterize azure_llm_conv · "
               "workscope sql 'SELECT count(*) FROM azure_llm_conv.requests'")
 

@@ -19,6 +19,7 @@ from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from workscope.errors import UsageError
@@ -185,15 +186,25 @@ class Context:
         return int(self.trace.manifest["tables"][table]["rows_ok"])
 
     # ------------------------------------------------------------------ SQL
-    def sql(self, name: str, idents: Mapping[str, str] | None = None, **params: Any) -> pl.DataFrame:
+    def sql(self, name: str, idents: Mapping[str, str] | None = None, *,
+            ints: Mapping[str, int] | None = None, **params: Any) -> pl.DataFrame:
         """Run ``analysis/sql/<name>.sql`` (or inline SQL if ``name`` has a space).
 
         ``{ident}`` placeholders are replaced by quoted identifiers from ``idents`` (table and
         column names: never values); ``$param`` placeholders are bound by DuckDB.
+        ``__MAX_SAMPLE__`` and ``__SEED__`` become the options' sample size and seed, and
+        ``__NAME__`` the integer ``ints[NAME]``: DuckDB takes only constants in
+        ``USING SAMPLE reservoir(N ROWS) REPEATABLE (seed)``, and a bound value in a filter
+        can keep it from pushing the filter into the scan. Each is validated as an integer.
         """
         from workscope.engine import quote_ident
 
         text = name if " " in name else sql_text(name)
+        tokens = {"MAX_SAMPLE": self.options.max_sample, "SEED": self.options.seed, **(ints or {})}
+        for key, value in tokens.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise UsageError(f"SQL token __{key}__ must be a non-negative integer, got {value!r}")
+            text = text.replace(f"__{key}__", str(int(value)))
         idents = dict(idents or {})
 
         def sub(m: re.Match[str]) -> str:

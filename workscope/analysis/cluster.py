@@ -56,8 +56,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workscope.analysis.base import Analysis, Context, Result, sql_text
-from workscope.errors import UsageError
+from workscope.analysis.base import Analysis, Context, Result
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +88,6 @@ def jain_index(values: Sequence[float] | np.ndarray) -> float:
     # scale first so that huge resource-times do not overflow the squares
     x = x / x.max()
     return float(min(1.0, x.sum() ** 2 / (x.size * np.dot(x, x))))
-
-
-def _sql(ctx: Context, name: str, idents: dict[str, str], **params: Any) -> pl.DataFrame:
-    """``ctx.sql`` with the sample size and seed rendered into the text as validated integers
-    (DuckDB takes only constants in a sample clause; base.py has no helper for it)."""
-    n, seed = int(ctx.options.max_sample), int(ctx.options.seed)
-    if n < 1 or seed < 0:
-        raise UsageError(f"max_sample must be ≥ 1 and seed ≥ 0 (got {n}, {seed})")
-    text = sql_text(name).replace("__MAX_SAMPLE__", str(n)).replace("__SEED__", str(seed))
-    return ctx.sql(text, idents, **params)
 
 
 def span(ctx: Context) -> dict[str, Any]:
@@ -269,7 +258,7 @@ def jobs(ctx: Context) -> Result:
     """Queueing delay, runtime and job-size distributions, status, requested vs used."""
     sp = span(ctx)
     qs = [*QUANTILES, *CDF_LEVELS]
-    dist = _sql(ctx, "cluster_distributions", {"jobs": "jobs"}, qs=qs)
+    dist = ctx.sql("cluster_distributions", {"jobs": "jobs"}, qs=qs)
     summary: dict[str, Any] = {"jobs": sp["jobs"], "jobs_started": sp["started"],
                                "jobs_censored": sp["censored"], "jobs_ended": sp["ended"]}
     notes: list[str] = []
@@ -299,7 +288,7 @@ def jobs(ctx: Context) -> Result:
         notes.append(f"runtime is over the {sp['ended']} jobs that ended; {sp['censored']} censored jobs excluded")
     t0, t1 = sp["t0"], sp["t1"]
     if ctx.filled("jobs", "start_s") and t1 is not None and t1 > t0:
-        ws = _sql(ctx, "cluster_wait_series", {"jobs": "jobs"}, t0=float(t0), t1=float(t1), bins=WAIT_BINS)
+        ws = ctx.sql("cluster_wait_series", {"jobs": "jobs"}, t0=float(t0), t1=float(t1), bins=WAIT_BINS)
         width = (t1 - t0) / WAIT_BINS
         tables["wait_over_time"] = ws.with_columns((t0 + pl.col("i") * width).alias("t_s")).drop("i")
         summary["wait_bin_s"] = width

@@ -58,7 +58,7 @@ import numpy as np
 import polars as pl
 from scipy import special, stats
 
-from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result, sql_text
+from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result
 from workscope.errors import UsageError
 
 if TYPE_CHECKING:
@@ -567,25 +567,12 @@ QUANTITIES: dict[str, tuple[_Quantity, ...]] = {
 }
 
 
-def _sql(ctx: Context, name: str, idents: dict[str, str], **params: Any) -> pl.DataFrame:
-    """``ctx.sql`` with the sample size and seed rendered into the text as validated integers.
-
-    DuckDB accepts only constants in ``USING SAMPLE reservoir(N ROWS) REPEATABLE (seed)``, so
-    these two cannot be bound as $params (Context.sql has no way to render them).
-    """
-    n, seed = int(ctx.options.max_sample), int(ctx.options.seed)
-    if n < 1 or seed < 0:
-        raise UsageError(f"max_sample must be ≥ 1 and seed ≥ 0 (got {n}, {seed})")
-    text = sql_text(name).replace("__MAX_SAMPLE__", str(n)).replace("__SEED__", str(seed))
-    return ctx.sql(text, idents, **params)
-
-
 def _gaps(ctx: Context, table: str, window_s: float | None = None) -> tuple[pl.DataFrame, np.ndarray]:
     """(per-window fits, sampled gaps) of ``table``'s event times."""
     w = float(window_s or ctx.options.fit_window_s)
     if not w > 0:
         raise UsageError(f"window_s must be positive, not {w}")
-    raw = _sql(ctx, "fitting_gaps", {"table": table, "t": TIME_COLUMN[table]}, window_s=w)
+    raw = ctx.sql("fitting_gaps", {"table": table, "t": TIME_COLUMN[table]}, window_s=w)
     win = raw.filter(pl.col("part") == "w").sort("win")
     smp = raw.filter(pl.col("part") == "s").select("win", "gap")
     gaps = smp["gap"].to_numpy().astype(np.float64)
@@ -649,7 +636,7 @@ def _values(
     for i, q in enumerate(slots, start=1):
         idents[f"a{i}"], idents[f"b{i}"] = q.a, q.b or q.a
         params[f"diff{i}"] = q.b is not None
-    raw = _sql(ctx, "fitting_values", idents, **params)
+    raw = ctx.sql("fitting_values", idents, **params)
     counts = raw.filter(pl.col("part") == "n").row(0, named=True)
     smp = raw.filter(pl.col("part") == "s")
     out = []

@@ -73,7 +73,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result, sql_text
+from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result
 from workscope.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -202,19 +202,6 @@ def block_reuse(ids: np.ndarray, request: np.ndarray) -> tuple[float, np.ndarray
 
 
 # ====================================================================== helpers
-def _sample_sql(ctx: Context, name: str, idents: dict[str, str], **params: Any) -> pl.DataFrame:
-    """``ctx.sql`` with the sample size and seed rendered as validated integers.
-
-    DuckDB takes only constants in ``USING SAMPLE ... REPEATABLE (seed)``; base.Context.sql
-    has no way to render them, hence this private helper (the same device as fitting._sql).
-    """
-    n, seed = int(ctx.options.max_sample), int(ctx.options.seed)
-    if n < 1 or seed < 0:
-        raise UsageError(f"max_sample must be ≥ 1 and seed ≥ 0 (got {n}, {seed})")
-    text = sql_text(name).replace("__MAX_SAMPLE__", str(n)).replace("__SEED__", str(seed))
-    return ctx.sql(text, idents, **params)
-
-
 def _pct(p: float) -> str:
     return f"p{round(p * 100):d}"
 
@@ -341,7 +328,7 @@ def _tokens(ctx: Context) -> Result:
 
     # correlations: Pearson exact in DuckDB, Spearman on a seeded sample
     notes.append("Pearson r (raw and on log(1+x)): exact, DuckDB corr over every request with both counts")
-    smp = _sample_sql(ctx, "llm_tokens_sample", idents, grouped=grouped)
+    smp = ctx.sql("llm_tokens_sample", idents, grouped=grouped)
     samples = [("(all)", smp)]
     if grouped:
         smp = smp.with_columns(pl.when(pl.col("g").is_in(top)).then(pl.col("g")).otherwise(pl.lit("(other)")).alias("g"))

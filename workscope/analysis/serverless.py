@@ -71,8 +71,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workscope.analysis.base import Analysis, Context, Result, sql_text
-from workscope.errors import UsageError
+from workscope.analysis.base import Analysis, Context, Result
 
 log = logging.getLogger(__name__)
 
@@ -111,19 +110,6 @@ def _trigger_source(ctx: Context, table: str) -> tuple[bool, bool]:
     here = ctx.has(table, "trigger")
     join = not here and ctx.has("functions", "trigger")
     return here, join
-
-
-def _sampled_sql(ctx: Context, name: str, idents: dict[str, str], **params: Any) -> pl.DataFrame:
-    """``ctx.sql`` with the ``__MAX_SAMPLE__`` / ``__SEED__`` tokens rendered as validated integers.
-
-    DuckDB takes only constants in ``USING SAMPLE reservoir(N ROWS) REPEATABLE (seed)``, and
-    Context.sql has no way to render them (the same need as fitting's private helper).
-    """
-    n, seed = int(ctx.options.max_sample), int(ctx.options.seed)
-    if n < 1 or seed < 0:
-        raise UsageError(f"max_sample must be ≥ 1 and seed ≥ 0 (got {n}, {seed})")
-    text = sql_text(name).replace("__MAX_SAMPLE__", str(n)).replace("__SEED__", str(seed))
-    return ctx.sql(text, idents, **params)
 
 
 def _num(v: Any) -> float | None:
@@ -200,7 +186,7 @@ def run_popularity(ctx: Context, table: str) -> Result:
 def run_durations_invocations(ctx: Context) -> Result:
     """CDFs of execution time and memory per invocation."""
     skip = _skip_cold_log(ctx, "invocations")
-    r = _sampled_sql(ctx, "serverless_quantiles", {"table": "invocations"}, ps=list(CDF_PS),
+    r = ctx.sql("serverless_quantiles", {"table": "invocations"}, ps=list(CDF_PS),
                      skip_cold_log=skip).row(0, named=True)
     summary: dict[str, Any] = {"invocations_with_duration": int(r["n_duration"]),
                                "invocations_with_memory": int(r["n_memory"])}

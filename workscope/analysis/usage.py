@@ -34,8 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from workscope.analysis.base import Analysis, Context, Result, sql_text
-from workscope.errors import UsageError
+from workscope.analysis.base import Analysis, Context, Result
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +43,6 @@ METRIC_ROWS = 200
 SERIES_POINTS = 2000
 
 _span_cache: weakref.WeakKeyDictionary[Context, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def _sql(ctx: Context, name: str, idents: dict[str, str], mod: int = 1, **params: Any) -> pl.DataFrame:
-    """``ctx.sql`` with the sample size, seed and key-hash modulus rendered into the text as
-    validated integers.
-
-    DuckDB accepts only constants in ``USING SAMPLE reservoir(N ROWS) REPEATABLE (seed)``,
-    and Context.sql cannot render them (base.py has no helper for it). The hash filter's
-    modulus is rendered too: bound as a $param it kept DuckDB from pushing the filter into
-    the scan (9 s instead of 1 s on 10M rows).
-    """
-    n, seed, mod = int(ctx.options.max_sample), int(ctx.options.seed), int(mod)
-    if n < 1 or seed < 0 or mod < 1:
-        raise UsageError(f"max_sample and the modulus must be ≥ 1 and seed ≥ 0 (got {n}, {mod}, {seed})")
-    text = (sql_text(name).replace("__MAX_SAMPLE__", str(n)).replace("__SEED__", str(seed))
-            .replace("__MOD__", str(mod)))
-    return ctx.sql(text, idents, **params)
 
 
 def span(ctx: Context) -> dict[str, Any]:
@@ -80,7 +62,7 @@ def shared(ctx: Context) -> dict[str, Any]:
     """Keys and shared keys (usage_shared.sql) among the hash-kept keys, once per context."""
     cache = _span_cache.setdefault(ctx, dict(span(ctx)))
     if "shared" not in cache:
-        row = _sql(ctx, "usage_shared", {"usage": "usage"}, mod=key_modulus(ctx),
+        row = ctx.sql("usage_shared", {"usage": "usage"}, ints={"MOD": key_modulus(ctx)},
                    top=int(ctx.options.top_groups)).row(0, named=True)
         cache.update(row)
     return cache
@@ -95,7 +77,7 @@ def metrics(ctx: Context) -> Result:
     """Per-metric and per-entity summaries and the mean of each metric over time."""
     top = int(ctx.options.top_groups)
     sp = span(ctx)
-    m = _sql(ctx, "usage_metrics", {"usage": "usage"}, qs=list(QUANTILES), limit=METRIC_ROWS)
+    m = ctx.sql("usage_metrics", {"usage": "usage"}, qs=list(QUANTILES), limit=METRIC_ROWS)
     qcols = [f"p{round(q * 100):02d}" for q in QUANTILES]
     per_metric = m.with_columns(
         [pl.col("quantiles").list.get(i).alias(c) for i, c in enumerate(qcols)]).drop("quantiles")
@@ -141,7 +123,7 @@ def correlation(ctx: Context) -> Result:
     top = int(ctx.options.top_groups)
     mod = key_modulus(ctx)
     # r is undefined (NaN) for constant metrics or a single shared key: report it as null
-    df = _sql(ctx, "usage_corr", {"usage": "usage"}, mod=mod, top=top).with_columns(pl.col("r").fill_nan(None))
+    df = ctx.sql("usage_corr", {"usage": "usage"}, ints={"MOD": mod}, top=top).with_columns(pl.col("r").fill_nan(None))
     sampled = mod > 1 or sp["shared"] > ctx.options.max_sample
     notes = [(f"a seeded sample of the shared (entity, t_s) keys is pivoted: hash filter 1/{mod}, then at most "
               f"{ctx.options.max_sample} keys (seed {ctx.options.seed})")] if sampled else []

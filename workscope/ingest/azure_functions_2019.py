@@ -290,14 +290,15 @@ class AzureFunctions2019Reader(Reader):
                     _strip("HashFunction").alias("function_id"),
                     pl.when(_strip("Trigger") != "").then(_strip("Trigger")).alias("trigger"),
                 ).unique(subset=["owner_id", "app_id", "function_id"], keep="any")
+                # nulls_equal: an empty HashOwner is the same unknown owner in all three files
                 frame = frame.join(triggers, on=["owner_id", "app_id", "function_id"], how="left",
-                                   coalesce=True)
+                                   coalesce=True, nulls_equal=True)
             mem_cols = ["memory_avg_mb", *(c for c in MEM_PCTS.values() if c),
                         "_mem_p5", "_mem_p95", "_mem_samples"]
             if mem_frame is not None:
                 good = (mem_frame.filter(pl.col(REASON).is_null())
                         .select(*join_keys, *mem_cols).unique(subset=join_keys, keep="any"))
-                frame = frame.join(good, on=join_keys, how="left", coalesce=True)
+                frame = frame.join(good, on=join_keys, how="left", coalesce=True, nulls_equal=True)
             else:
                 frame = frame.with_columns(*(pl.lit(None, pl.Float64).alias(c) for c in mem_cols))
             frame = frame.with_columns(attrs_json({
@@ -319,7 +320,7 @@ class AzureFunctions2019Reader(Reader):
                 keys = dur_frame.filter(pl.col(REASON).is_null()).select(join_keys).unique()
                 bad = mem_frame.filter(pl.col(REASON).is_not_null())
                 orphans = (mem_frame.filter(pl.col(REASON).is_null())
-                           .join(keys, on=join_keys, how="anti")
+                           .join(keys, on=join_keys, how="anti", nulls_equal=True)
                            .with_columns(orphan_reason.alias(REASON)))
                 left = pl.concat([bad, orphans], how="vertical_relaxed")
             else:
@@ -360,7 +361,7 @@ class AzureFunctions2019Reader(Reader):
 
         fields: dict[str, Parsed | pl.Expr] = {
             "app_id": parse_text(src("HashApp"), "HashApp", required=True),
-            "owner_id": parse_text(src("HashOwner"), "HashOwner", required=True),
+            "owner_id": parse_text(src("HashOwner"), "HashOwner"),  # optional, as in the other two files
             "memory_avg_mb": mb("AverageAllocatedMb"),
             "_mem_samples": parse_int(src("SampleCount"), "SampleCount", allow_float=True),
         }

@@ -28,4 +28,7 @@ def _registry() -> dict[str, Any]:
 def charts_for(result: Result) -> list[Any]:
     """altair charts for a result (empty list when its kind has no chart function)."""
     fn = _registry().get(result.kind or result.name)
-    return list(fn(result)) if fn else []
+    if not fn:
+        return []
+    # Log axes get dense default ticks; greedy overlap removal keeps their labels legible.
+    return [c.configure_axis(labelOverlap="greedy", labelSeparation=6) for c in fn(result)]

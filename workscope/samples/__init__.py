@@ -64,3 +64,20 @@ def report_samples(store: Store, out_root: Path, *, png: bool = True) -> dict[st
         trace = store.trace(s.name)
         out[s.name] = write_report(characterize(trace), out_root / s.name, png=png, manifest=trace.manifest)
     return out
+
+
+def replay_samples(store: Store, out_root: Path) -> list[tuple[Any, Any]]:
+    """Export two bundled traces for other systems, with fidelity reports.
+
+    The Azure LLM conversation trace goes to vLLM's timed_trace at twice its rate (seed 0),
+    and the Azure Functions 2021 sample to InVitro's trace triple. Returns
+    [(ExportResult, FidelityReport), ...].
+    """
+    from workscope.replay.pipeline import TransformSpec, export
+
+    return [
+        export(store.trace("azure_llm_conv"), "vllm_timed", out_root / "azure_llm_conv_2x.vllm.jsonl",
+               spec=TransformSpec(rate_scale=2.0, seed=0), fidelity=True),
+        export(store.trace("azure_functions_2021"), "invitro", out_root / "azure_functions_2021.invitro",
+               fidelity=True),
+    ]
