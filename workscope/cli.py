@@ -491,10 +491,16 @@ def _emit_fidelity(report: Any, as_json: bool) -> None:
 
 @replay_app.command("targets")
 @handle_errors
-def replay_targets(as_json: JsonFlag = False) -> None:
+def replay_targets(
+    as_json: JsonFlag = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
+) -> None:
     """List the systems workscope exports workloads for."""
     from workscope.replay.exporters import registry as reg
 
+    if markdown:
+        sys.stdout.write(reg.targets_markdown())
+        return
     items = [reg.get(n).describe() for n in reg.names()]
     if as_json:
         _emit_json({"targets": items})
