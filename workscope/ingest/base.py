@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import shutil
 import tarfile
 import zipfile
@@ -105,6 +104,31 @@ class ScanContext:
         return self.staging / f"{self._counter:05d}-{safe}"
 
 
+def resolve_options(owner: str, declared: dict[str, Option], given: dict[str, Any] | None) -> dict[str, Any]:
+    """Declared options with defaults, overridden by ``given`` after a type check.
+
+    Strings from the command line are converted ('true'/'false' for booleans); an unknown
+    key or a value of the wrong type raises OptionError naming ``owner``.
+    """
+    out = {k: o.default for k, o in declared.items()}
+    for key, value in (given or {}).items():
+        if key not in declared:
+            raise OptionError(f"{owner} has no option {key!r}{did_you_mean(key, declared)}; "
+                              f"options: {', '.join(sorted(declared)) or 'none'}")
+        want = declared[key].type
+        try:
+            if want is bool and isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                value = value.lower() in ("true", "1", "yes")
+            else:
+                value = want(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"option {key!r} of {owner} must be {want.__name__}, got {value!r}") from None
+        out[key] = value
+    return out
+
+
 class Reader:
     """Base class of readers. Subclasses set the class attributes and implement scan."""
 
@@ -125,27 +149,7 @@ class Reader:
 
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Check ``given`` against the declared options, convert types, add defaults."""
-        out = {k: o.default for k, o in self.options.items()}
-        for key, value in (given or {}).items():
-            if key not in self.options:
-                raise OptionError(
-                    f"format {self.name!r} has no option {key!r}{did_you_mean(key, self.options)}"
-                    f"; options: {', '.join(sorted(self.options)) or 'none'}"
-                )
-            want = self.options[key].type
-            try:
-                if want is bool and isinstance(value, str):
-                    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                        raise ValueError(value)
-                    value = value.lower() in ("true", "1", "yes")
-                else:
-                    value = want(value)
-            except (TypeError, ValueError):
-                raise OptionError(
-                    f"option {key!r} of format {self.name!r} must be {want.__name__}, got {value!r}"
-                ) from None
-            out[key] = value
-        return out
+        return resolve_options(f"format {self.name!r}", self.options, given)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description (for `workscope formats`)."""

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from workscope.errors import DataError, SourceError
 
 if TYPE_CHECKING:
-    from workscope.store import Trace
+    pass
 
 FORMAT = "workscope.workload_model"
 VERSION = 1

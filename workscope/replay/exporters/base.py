@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workscope.errors import OptionError, did_you_mean
-from workscope.ingest.base import Option
+from workscope.ingest.base import Option, resolve_options
 from workscope.replay.workload import Workload
 
 
@@ -52,20 +51,7 @@ class Exporter:
 
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Check ``given`` against the declared options, convert types, add defaults."""
-        out = {k: o.default for k, o in self.options.items()}
-        for key, value in (given or {}).items():
-            if key not in self.options:
-                raise OptionError(f"exporter {self.name!r} has no option {key!r}"
-                                  f"{did_you_mean(key, self.options)}; options: "
-                                  f"{', '.join(sorted(self.options)) or 'none'}")
-            want = self.options[key].type
-            try:
-                out[key] = (value.lower() in ("1", "true", "yes") if want is bool and isinstance(value, str)
-                            else want(value))
-            except (TypeError, ValueError):
-                raise OptionError(f"option {key!r} of exporter {self.name!r} must be {want.__name__}, "
-                                  f"got {value!r}") from None
-        return out
+        return resolve_options(f"exporter {self.name!r}", self.options, given)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (for `workscope replay targets`)."""
