@@ -50,12 +50,16 @@ class Engine(Protocol):
 class DuckDBEngine:
     """The embedded DuckDB engine (in memory; data stays in the Parquet files)."""
 
-    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None,
+                 temp_directory: str | None = None) -> None:
         self.con = duckdb.connect(":memory:")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        if temp_directory:
+            # where DuckDB spills sorts and aggregates that exceed memory_limit
+            self.con.execute(f"SET temp_directory = {quote_literal(temp_directory)}")
         self.views: list[str] = []
 
     def register(self, view: str, parquet_glob: str, schema: str | None = None) -> None:

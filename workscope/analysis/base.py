@@ -67,6 +67,11 @@ class Options:
         metadata={"help": "keep-alive windows (minutes) for the cold-start sweep"},
     )
     top_groups: int = field(default=10, metadata={"help": "groups shown in per-group tables"})
+    memory_mb: int = field(
+        default=256,
+        metadata={"help": "DuckDB memory limit; larger sorts spill to a temporary directory, so "
+                          "memory stays flat as traces grow (0 = DuckDB's default)"},
+    )
     seed: int = field(default=0, metadata={"help": "seed of every sample"})
 
 
@@ -154,8 +159,24 @@ class Context:
     def __init__(self, trace: Trace, options: Options | None = None, engine: DuckDBEngine | None = None):
         self.trace = trace
         self.options = options or Options()
-        self.engine = engine or trace.engine()
+        self.engine = engine or self._engine(trace)
         self._filled: dict[tuple[str, str], bool] = {}
+
+    def _engine(self, trace: Trace) -> DuckDBEngine:
+        import shutil
+        import tempfile
+        import weakref
+
+        from workscope.engine import DuckDBEngine
+
+        mb = int(self.options.memory_mb)
+        if mb <= 0:
+            return trace.engine()
+        spill = tempfile.mkdtemp(prefix="workscope-duckdb-")
+        weakref.finalize(self, shutil.rmtree, spill, True)
+        eng = DuckDBEngine(memory_limit=f"{mb}MB", temp_directory=spill)
+        eng.register_trace(trace, default=True)
+        return eng
 
     # ------------------------------------------------------------------ what the trace holds
     def has(self, table: str, *columns: str) -> bool:
