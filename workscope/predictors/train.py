@@ -1,0 +1,302 @@
+"""Training, prediction, evaluation and safetensors checkpoints for the neural predictors.
+
+:func:`train` fits one model from :data:`workscope.predictors.models.MODELS` on a
+:class:`~workscope.predictors.dataset.Dataset`: inputs are standardized with training
+statistics only (``Dataset.normalized``), batches are drawn by indexing tensors that already
+live on the device, the loss is log-cosh in fp32 on standardized targets, the optimizer is
+AdamW with a linear warm-up then cosine decay, and early stopping on the validation split
+restores the best weights. On CUDA the forward pass runs under bf16 autocast.
+
+Checkpoints are ``model.safetensors`` + ``config.json``; nothing is pickled and
+``torch.load`` is never used.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from workscope.predictors.dataset import Dataset
+from workscope.predictors.models import ModelConfig, Regressor, build
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (optimizer, schedule, stopping, device)."""
+
+    epochs: int = field(default=100, metadata={"help": "maximum passes over the training split"})
+    batch_size: int = field(default=256, metadata={"help": "windows per optimizer step"})
+    lr: float = field(default=1e-3, metadata={"help": "peak learning rate (after warm-up)"})
+    weight_decay: float = field(default=1e-2, metadata={"help": "AdamW decoupled weight decay"})
+    warmup_frac: float = field(default=0.05, metadata={"help": "fraction of all steps spent warming up"})
+    patience: int = field(default=10, metadata={"help": "epochs without validation improvement before stopping"})
+    seed: int = field(default=0, metadata={"help": "seeds initialization, shuffling and dropout"})
+    device: str = field(default="auto", metadata={"help": "'auto' (CUDA if available), 'cpu', 'cuda', ..."})
+    bf16: bool = field(default=True, metadata={"help": "bf16 autocast for the forward pass on CUDA"})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model for training"})
+
+
+@dataclass
+class TrainResult:
+    """A trained model and what happened while training it."""
+
+    name: str
+    model: Regressor
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    metrics: list[str]
+    target: str
+    ratio_target: bool
+    stats: dict[str, torch.Tensor]  # input normalization: per-metric "mean" and "std" (train split)
+    history: list[dict[str, float]]  # per epoch: train_loss, val_loss, lr, seconds
+    initial_val_loss: float  # the untrained model's validation loss (learning yardstick)
+    best_epoch: int
+    best_val_loss: float
+    val: dict[str, float]  # evaluate() on the validation split (best weights)
+    test: dict[str, float]  # evaluate() on the test split (best weights)
+    device: str
+    train_seconds: float
+    train_windows_per_s: float
+    predict_windows_per_s: float
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; anything else as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def log_cosh(d: torch.Tensor) -> torch.Tensor:
+    """Mean log(cosh(d)), computed stably in fp32 (cosh overflows for |d| > ~89)."""
+    d = d.float()
+    return (d + torch.nn.functional.softplus(-2.0 * d) - math.log(2.0)).mean()
+
+
+def _lr_lambda(total: int, warmup: int):
+    def f(step: int) -> float:
+        if warmup > 0 and step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return f
+
+
+def _batches(idx: torch.Tensor, size: int) -> list[torch.Tensor]:
+    return [idx[i : i + size] for i in range(0, idx.numel(), size)]
+
+
+def _loss_on(model: torch.nn.Module, ds: Dataset, idx: torch.Tensor, scale: float, bs: int,
+             autocast: bool) -> float:
+    """Mean log-cosh of the standardized error over ``idx`` (eval mode, no grad)."""
+    if idx.numel() == 0:
+        return float("nan")
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for b in _batches(idx, bs):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                pred = model(ds.x_seq[b], ds.mask[b], ds.x_sys[b])
+            total += log_cosh((pred.float() - ds.y[b]) / scale).item() * b.numel()
+    return total / idx.numel()
+
+
+def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
+          train_cfg: TrainConfig | None = None) -> TrainResult:
+    """Train model ``name`` on ``ds`` (raw, un-normalized) and evaluate it on val and test.
+
+    The returned model holds its normalization statistics and target scaling as buffers, so
+    :func:`predict` works on raw datasets and :func:`save`/:func:`load` round-trip exactly.
+    On CPU the run is deterministic under ``train_cfg.seed``. ``None`` configs mean defaults.
+    """
+    model_cfg = model_cfg if model_cfg is not None else ModelConfig()
+    train_cfg = train_cfg if train_cfg is not None else TrainConfig()
+    if ds.split.train.numel() == 0:
+        raise ValueError("the training split is empty")
+    device = resolve_device(train_cfg.device)
+    autocast = device.type == "cuda" and train_cfg.bf16
+    t = ds.x_seq.shape[1]
+    if t > model_cfg.max_len:
+        log.info("window of %d steps exceeds max_len=%d; raising max_len", t, model_cfg.max_len)
+        model_cfg = replace(model_cfg, max_len=t)
+
+    torch.manual_seed(train_cfg.seed)
+    gen = torch.Generator(device="cpu").manual_seed(train_cfg.seed)
+    norm, stats = ds.normalized()
+    norm = norm.to(device)
+    tr, va, te = (s.to(device) for s in (ds.split.train, ds.split.val, ds.split.test))
+
+    model = build(name, len(ds.metrics), model_cfg, ds.ratio_target)
+    y_tr = ds.y[ds.split.train].float()
+    y_loc = float(y_tr.mean())
+    y_std = float(y_tr.std()) if y_tr.numel() > 1 else 1.0
+    if not math.isfinite(y_std) or y_std < 1e-6:
+        y_std = 1.0
+    with torch.no_grad():
+        model.x_mean.copy_(stats["mean"])
+        model.x_std.copy_(stats["std"])
+        if not ds.ratio_target:  # ratio models end in a sigmoid and need no rescaling
+            model.y_loc.fill_(y_loc)
+            model.y_scale.fill_(y_std)
+    model.to(device)
+    # Errors are divided by the training target's std so that log-cosh sits in its
+    # quadratic-to-linear transition for any target scale (ratios included).
+    scale = y_std
+    fwd = torch.compile(model) if train_cfg.compile else model
+
+    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    steps_per_epoch = math.ceil(tr.numel() / train_cfg.batch_size)
+    total = max(1, steps_per_epoch * train_cfg.epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, int(train_cfg.warmup_frac * total)))
+
+    stop_idx = va if va.numel() > 0 else tr  # no validation windows: stop on training loss
+    initial = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast)
+    best, best_epoch, best_state = initial, 0, copy.deepcopy(model.state_dict())
+    history: list[dict[str, float]] = []
+    seen, t_train = 0, 0.0
+    for epoch in range(1, train_cfg.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        perm = tr[torch.randperm(tr.numel(), generator=gen).to(device)]
+        run, n = 0.0, 0
+        for b in _batches(perm, train_cfg.batch_size):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                pred = fwd(norm.x_seq[b], norm.mask[b], norm.x_sys[b])
+            loss = log_cosh((pred.float() - norm.y[b]) / scale)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            run += loss.item() * b.numel()
+            n += b.numel()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        dt = time.perf_counter() - t0
+        t_train += dt
+        seen += n
+        val_loss = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast)
+        history.append({"epoch": epoch, "train_loss": run / max(1, n), "val_loss": val_loss,
+                        "lr": sched.get_last_lr()[0], "seconds": dt})
+        log.debug("%s epoch %d train %.4g val %.4g", name, epoch, run / max(1, n), val_loss)
+        if val_loss < best:
+            best, best_epoch, best_state = val_loss, epoch, copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= train_cfg.patience:
+            log.info("%s: early stop at epoch %d (best %d)", name, epoch, best_epoch)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+
+    t0 = time.perf_counter()
+    val_pred = predict(model, norm, va)
+    test_pred = predict(model, norm, te)
+    t_pred = time.perf_counter() - t0
+    n_pred = va.numel() + te.numel()
+    return TrainResult(
+        name=name, model=model, model_cfg=model_cfg, train_cfg=train_cfg, metrics=list(ds.metrics),
+        target=ds.target, ratio_target=ds.ratio_target,
+        stats={k: v.detach().cpu() for k, v in stats.items()}, history=history,
+        initial_val_loss=initial, best_epoch=best_epoch, best_val_loss=best,
+        val=evaluate(ds.y[ds.split.val], val_pred), test=evaluate(ds.y[ds.split.test], test_pred),
+        device=str(device), train_seconds=t_train,
+        train_windows_per_s=seen / t_train if t_train > 0 else float("nan"),
+        predict_windows_per_s=n_pred / t_pred if t_pred > 0 and n_pred else float("nan"),
+    )
+
+
+def predict(result_or_model: TrainResult | Regressor, ds: Dataset, idx: torch.Tensor | None = None,
+            batch_size: int = 1024) -> torch.Tensor:
+    """Predictions [len(idx)] (CPU, float32) for windows ``idx`` of ``ds`` (all when None).
+
+    ``ds`` may be raw or already normalized (``ds.meta["normalized"]``); raw inputs are
+    standardized with the statistics stored in the model, never with ``ds``'s own. Runs in
+    fp32 so that predictions are reproducible across save/load.
+    """
+    model = result_or_model.model if isinstance(result_or_model, TrainResult) else result_or_model
+    device = next(model.parameters()).device
+    if idx is None:
+        idx = torch.arange(ds.n)
+    idx = idx.to(ds.x_seq.device)
+    normalized = bool(ds.meta.get("normalized"))
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for b in _batches(idx, batch_size):
+            x_seq, mask, x_sys = ds.x_seq[b].to(device), ds.mask[b].to(device), ds.x_sys[b].to(device)
+            if not normalized:
+                x_seq = (x_seq - model.x_mean) / model.x_std * mask.unsqueeze(-1).to(x_seq.dtype)
+                x_sys = (x_sys - model.x_mean) / model.x_std
+            out.append(model(x_seq, mask, x_sys).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def evaluate(y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[str, float]:
+    """MAE, RMSE and MAPE (percent) of ``y_pred`` against ``y_true``.
+
+    MAPE averages ``|err| / |y|`` over targets that are not zero only (a zero target has no
+    relative error); it is NaN when every target is zero or there are no samples.
+    """
+    y_true = torch.as_tensor(y_true, dtype=torch.float64).flatten().cpu()
+    y_pred = torch.as_tensor(y_pred, dtype=torch.float64).flatten().cpu()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"shape mismatch: {tuple(y_true.shape)} vs {tuple(y_pred.shape)}")
+    if y_true.numel() == 0:
+        return {"mae": float("nan"), "rmse": float("nan"), "mape": float("nan")}
+    err = y_pred - y_true
+    nz = y_true != 0
+    mape = float((err[nz].abs() / y_true[nz].abs()).mean() * 100) if nz.any() else float("nan")
+    return {"mae": float(err.abs().mean()), "rmse": float(err.pow(2).mean().sqrt()), "mape": mape}
+
+
+def save(result: TrainResult, directory: str | Path) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` into ``directory``; returns it."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
+    save_file(state, str(d / "model.safetensors"))
+    config: dict[str, Any] = {
+        "version": CHECKPOINT_VERSION,
+        "model": result.name,
+        "model_config": asdict(result.model_cfg),
+        "train_config": asdict(result.train_cfg),
+        "seed": result.train_cfg.seed,
+        "n_metrics": len(result.metrics),
+        "metrics": list(result.metrics),
+        "target": result.target,
+        "ratio_target": result.ratio_target,
+        "normalization": {k: v.tolist() for k, v in result.stats.items()},
+        "target_scaling": {"loc": float(result.model.y_loc), "scale": float(result.model.y_scale)},
+        "best_epoch": result.best_epoch,
+        "val": result.val,
+        "test": result.test,
+        "train_windows_per_s": result.train_windows_per_s,
+    }
+    (d / "config.json").write_text(json.dumps(config, indent=2, allow_nan=True))
+    return d
+
+
+def load(directory: str | Path, device: str = "cpu") -> Regressor:
+    """The model saved by :func:`save` (eval mode), read via safetensors only."""
+    d = Path(directory)
+    config = json.loads((d / "config.json").read_text())
+    if config.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"unsupported checkpoint version {config.get('version')!r}")
+    cfg = ModelConfig(**config["model_config"])
+    model = build(config["model"], int(config["n_metrics"]), cfg, bool(config["ratio_target"]))
+    model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"), strict=True)
+    return model.to(resolve_device(device)).eval()
