@@ -44,6 +44,7 @@ CASES = [
     ("azure_vm/v2/trace_data/vmtable/vmtable.csv.gz", "azure_vm"),
     ("huawei_2023/private_dataset", "huawei_2023"),
     ("huawei_2025/cold_start_dataset", "huawei_2025"),
+    ("cloudperftrace", "cloudperftrace"),
 ]
 
 

@@ -668,5 +668,120 @@ def replay_fidelity(
         _emit_fidelity(report, False)
 
 
+predict_app = typer.Typer(help="Predictors: train and evaluate models on tasks built from traces.",
+                          no_args_is_help=True)
+app.add_typer(predict_app, name="predict")
+TraceOpt = Annotated[str | None, typer.Option("--trace", help="Trace to read (default: the task's source name).")]
+SizeOpt = Annotated[str, typer.Option("--size", help="tiny (seconds on a CPU) or paper (CloudFormer's sizes).")]
+
+
+@predict_app.command("tasks")
+@handle_errors
+def predict_tasks(as_json: JsonFlag = False) -> None:
+    """List the built-in prediction tasks."""
+    from workscope.predictors.run import describe_tasks
+
+    items = describe_tasks()
+    if as_json:
+        _emit_json({"tasks": items})
+        return
+    t = Table("task", "source trace", "target", "window", "horizon", "split", "description")
+    for d in items:
+        t.add_row(d["name"], d["source"], d["target"], str(d["window"]), str(d["horizon"]), d["split"],
+                  d["description"])
+    out.print(t)
+
+
+@predict_app.command("train")
+@handle_errors
+def predict_train(
+    task: Annotated[str, typer.Argument(help="Task name (see `workscope predict tasks`).")],
+    model: Annotated[str, typer.Option("--model", help="cloudformer, temporal, system, lstm or dlinear.")] = "cloudformer",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for model.safetensors + config.json.")] = None,
+    trace: TraceOpt = None,
+    size: SizeOpt = "tiny",
+    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train a neural model on a task; report its test metrics and save a checkpoint."""
+    from workscope.predictors.run import task as get_task
+    from workscope.predictors.run import train_model
+    from workscope.predictors.train import save
+
+    result, _ = train_model(_store(home), get_task(task, trace), model, seed=seed, size=size, epochs=epochs)
+    saved = str(save(result, out_dir)) if out_dir else None
+    doc = {"task": task, "model": model, "seed": seed, "test": result.test, "val": result.val,
+           "best_epoch": result.best_epoch, "device": result.device,
+           "train_windows_per_s": result.train_windows_per_s, "checkpoint": saved}
+    if as_json:
+        _emit_json(doc)
+    else:
+        out.print(f"{model} on {task}: test MAE {result.test['mae']:.4g}, RMSE {result.test['rmse']:.4g} "
+                  f"(best epoch {result.best_epoch}, {result.device})" + (f"; saved to {saved}" if saved else ""))
+
+
+@predict_app.command("eval")
+@handle_errors
+def predict_eval(
+    task: Annotated[str, typer.Argument(help="Task name.")],
+    models: Annotated[str, typer.Option("--models", help="Comma-separated models (default: all).")] = "",
+    seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds (splits and inits).")] = "0,1,2",
+    trace: TraceOpt = None,
+    size: SizeOpt = "tiny",
+    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the leaderboard as Markdown.")] = False,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A leaderboard: MAE, RMSE, MAPE per model on the task's test split, over seeds."""
+    from workscope.predictors import leaderboard
+    from workscope.predictors.run import evaluate, model_names
+    from workscope.predictors.run import task as get_task
+
+    names = [m.strip() for m in models.split(",") if m.strip()] or model_names()
+    try:
+        seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds expects integers, got {seeds!r}") from None
+    per_seed, summary = evaluate(_store(home), get_task(task, trace), names, seed_list, size=size, epochs=epochs)
+    if as_json:
+        _emit_json({"task": task, "summary": leaderboard.to_dict(summary)["rows"],
+                    "runs": leaderboard.to_dict(per_seed)["rows"]})
+    elif markdown:
+        sys.stdout.write(leaderboard.to_markdown(summary) + "\n")
+    else:
+        t = Table(*summary.columns, title=f"leaderboard: {task} (test split, {len(seed_list)} seeds)")
+        for row in summary.iter_rows():
+            t.add_row(*["" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        out.print(t)
+
+
+@predict_app.command("run")
+@handle_errors
+def predict_run(
+    task: Annotated[str, typer.Argument(help="Task name.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet file of test-split predictions.")],
+    model: Annotated[str, typer.Option("--model")] = "cloudformer",
+    trace: TraceOpt = None,
+    size: SizeOpt = "tiny",
+    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train a model on a task and write its predictions for the test split to Parquet."""
+    from workscope.predictors.run import predictions, train_model
+    from workscope.predictors.run import task as get_task
+
+    result, ds = train_model(_store(home), get_task(task, trace), model, seed=seed, size=size, epochs=epochs)
+    path = predictions(result, ds, out_path)
+    if as_json:
+        _emit_json({"out": str(path), "rows": int(ds.split.test.numel()), "test": result.test})
+    else:
+        out.print(f"wrote {ds.split.test.numel():,} predictions to {path} (test MAE {result.test['mae']:.4g})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

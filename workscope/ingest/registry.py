@@ -42,6 +42,7 @@ BUILTIN: dict[str, str] = {
     "azure_vm_noise": "workscope.ingest.azure_vm_noise",
     "azure_vm": "workscope.ingest.azure_vm",
     "philly": "workscope.ingest.philly",
+    "cloudperftrace": "workscope.ingest.cloudperftrace",
     # generic
     "mapped": "workscope.ingest.mapped",
 }

@@ -1,0 +1,69 @@
+"""The predict CLI: tasks, train with a checkpoint, a leaderboard, predictions to Parquet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import workscope
+from tests.conftest import DATA
+from workscope.cli import app
+from workscope.predictors import tasks
+from workscope.predictors.train import load
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    h = tmp_path_factory.mktemp("predict-cli") / "store"
+    workscope.open(h).ingest(DATA / "planetlab" / "20110303", format="planetlab", name="pl")
+    return str(h)
+
+
+def invoke(*args: str) -> dict:
+    r = runner.invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_tasks_lists_the_builtin_specs() -> None:
+    assert [t["name"] for t in invoke("predict", "tasks")["tasks"]] == list(tasks.BUILTIN)
+
+
+def test_train_saves_a_checkpoint_that_loads(home: str, tmp_path: Path) -> None:
+    doc = invoke("predict", "train", "planetlab_cpu", "--trace", "pl", "--model", "dlinear", "--epochs", "5",
+                 "--out", str(tmp_path / "ck"), "--home", home)
+    assert doc["test"]["mae"] > 0 and Path(doc["checkpoint"]).is_dir()
+    assert (tmp_path / "ck" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["model"] == "dlinear"
+    load(tmp_path / "ck")
+
+
+def test_eval_leaderboard_ranks_by_mae(home: str) -> None:
+    doc = invoke("predict", "eval", "planetlab_cpu", "--trace", "pl", "--models", "persistence,group_median",
+                 "--seeds", "0,1", "--home", home)
+    maes = [r["mae_mean"] for r in doc["summary"]]
+    assert maes == sorted(maes) and len(doc["runs"]) == 4
+    assert {r["model"] for r in doc["runs"]} == {"persistence", "group_median"}
+
+
+def test_run_writes_test_predictions(home: str, tmp_path: Path) -> None:
+    out = tmp_path / "p.parquet"
+    doc = invoke("predict", "run", "planetlab_cpu", "--trace", "pl", "--model", "dlinear", "--epochs", "3",
+                 "--out", str(out), "--home", home)
+    df = pl.read_parquet(out)
+    assert df.height == doc["rows"] > 0 and df.columns == ["entity", "t_end_s", "y_true", "y_pred"]
+    mae = (df["y_true"] - df["y_pred"]).abs().mean()
+    assert mae == pytest.approx(doc["test"]["mae"], rel=1e-4)
+
+
+def test_unknown_task_and_model_exit_2(home: str) -> None:
+    r = runner.invoke(app, ["predict", "train", "planetlab_cpuu", "--home", home])
+    assert r.exit_code == 2 and "did you mean 'planetlab_cpu'" in r.stderr
+    r = runner.invoke(app, ["predict", "eval", "planetlab_cpu", "--trace", "pl", "--models", "xgb", "--home", home])
+    assert r.exit_code == 2 and "unknown model" in r.stderr

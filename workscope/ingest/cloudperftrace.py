@@ -1,0 +1,183 @@
+"""CloudPerfTrace (CloudFormer, Shahbazinia et al., arXiv 2509.03394): runs of system metrics
+with a performance-ratio label, into ``usage``.
+
+Layout assumed (as the dataset is described; see tests/data/cloudperftrace/FIXTURE.md)::
+
+    <root>/tasks=<application>/<any>.parquet
+
+One row per run. ``perf_ori`` (float) is the run's performance as a ratio to its
+interference-free performance. The metric columns are ``tr_self``, ``tr_oth``, ``lin_self``,
+``lin_oth``, ``td_self``, ``td_oth`` (those present are read): each is a list that reshapes
+to a (T, 1+k) matrix whose column 0 is a Unix timestamp (s) and columns 1..k are metric
+values. Two encodings are read: a nested list (``list<list<float>>``, T rows of 1+k), or,
+with the option ``row_width`` = 1+k, a flat row-major ``list<float>``. An optional
+``run_id`` column names runs; otherwise a run is ``<application>/<file stem>/<row>``.
+
+Mapping (``usage``):
+
+- ``entity_id`` = the run id, ``metric`` = ``<column>_<j>`` for matrix column j = 1..k
+  (e.g. ``tr_self_3``), ``t_s`` = timestamp - origin (earliest timestamp of all files),
+  ``value`` = the cell;
+- the label is one more ``usage`` row, metric ``perf_ori``, at the run's **last** timestamp,
+  with ``attrs`` = ``{"app": <application>}`` (only on that row, to keep the table small);
+  predictors use it as a run-level target that is never an input.
+
+Timestamps are Unix seconds (UTC). Null or non-finite cells are rejected by the usage rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+
+from workscope.errors import SourceError
+from workscope.ingest.base import (
+    FILE,
+    LINE,
+    REASON,
+    Option,
+    Reader,
+    ScanContext,
+    ScanResult,
+    TablePart,
+    iter_files,
+)
+from workscope.ingest.timefmt import origin_meta
+
+COLUMNS = ("tr_self", "tr_oth", "lin_self", "lin_oth", "td_self", "td_oth")
+TARGET = "perf_ori"
+PARTITION = "tasks"
+
+
+def app_of(path: Path) -> str | None:
+    """The application from the nearest ``tasks=<app>`` directory of ``path``."""
+    for part in reversed(path.parts[:-1]):
+        if part.startswith(PARTITION + "="):
+            return part.partition("=")[2]
+    return None
+
+
+class CloudPerfTraceReader(Reader):
+    """CloudPerfTrace runs (Parquet partitioned by ``tasks=<app>``) into ``usage``."""
+
+    name = "cloudperftrace"
+    version = "1"
+    description = "CloudPerfTrace: per-run system metric matrices and perf_ori labels, by application"
+    tables = ("usage",)
+    doc_url = "https://arxiv.org/abs/2509.03394"
+    options: ClassVar[dict[str, Option]] = {
+        "row_width": Option(int, 0, "1+k for flat list columns (0: the lists are nested, T x (1+k))"),
+    }
+
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir():
+            if not (path.name.startswith(PARTITION + "=")
+                    or any(p.name.startswith(PARTITION + "=") for p in path.iterdir())):
+                return False
+            path = next(iter(sorted(path.rglob("*.parquet"))), None)
+            if path is None:
+                return False
+        if path.suffix != ".parquet":
+            return False
+        try:
+            names = pl.read_parquet_schema(path)
+        except (pl.exceptions.PolarsError, OSError):  # sniffing is best effort
+            return False
+        return TARGET in names and any(c in names for c in COLUMNS)
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        files = [f for f in iter_files(paths) if f.suffix == ".parquet"]
+        if not files:
+            raise SourceError(paths[0], "no .parquet files found",
+                              hint="pass the dataset root holding tasks=<app>/ directories")
+        width = int(ctx.options.get("row_width", 0))
+        staged = []
+        for f in files:
+            app = app_of(f.resolve())
+            if app is None:
+                raise SourceError(f, "path has no tasks=<application> directory",
+                                  hint="keep the dataset's tasks=<app>/ layout")
+            try:
+                schema = pl.read_parquet_schema(f)
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise SourceError(f, f"cannot read as Parquet: {exc}") from None
+            cols = [c for c in COLUMNS if c in schema]
+            if TARGET not in schema or not cols:
+                raise SourceError(f, f"needs {TARGET} and at least one of {', '.join(COLUMNS)}; "
+                                     f"has {list(schema)[:20]}")
+            for c in cols:
+                nested = isinstance(schema[c], pl.List) and isinstance(schema[c].inner, pl.List)
+                if not nested and width < 2:
+                    raise SourceError(f, f"column {c} is a flat list; its row width is unknown",
+                                      hint="pass the option row_width=1+k")
+            lf = pl.scan_parquet(f).with_row_index(LINE, offset=1).with_columns(
+                pl.col(LINE).cast(pl.Int64), pl.lit(str(f)).alias(FILE))
+            run = (pl.col("run_id").cast(pl.String) if "run_id" in schema
+                   else pl.lit(f"{app}/{f.stem}/") + pl.col(LINE).cast(pl.String))
+            staged.append((f, app, lf.with_columns(run.alias("entity_id")), cols, schema))
+
+        long_parts = []
+        for f, app, lf, cols, schema in staged:
+            for c in cols:
+                nested = isinstance(schema[c], pl.List) and isinstance(schema[c].inner, pl.List)
+                long_parts.append((f, app, c, _cells(lf, c, None if nested else width)))
+        # origin: one pass over the timestamps only (column 0 of every matrix)
+        origin = pl.concat([p.filter(pl.col("j") == 0).select(pl.col("v").min()) for *_, p in long_parts]
+                           ).select(pl.col("v").min()).collect().item()
+        origin = float(origin) if origin is not None else 0.0
+
+        parts = []
+        for f, app, c, cells in long_parts:
+            ts = cells.filter(pl.col("j") == 0).select(FILE, LINE, "entity_id", "r", pl.col("v").alias("ts"))
+            vals = cells.filter(pl.col("j") > 0).join(ts, on=[FILE, LINE, "entity_id", "r"], how="left")
+            frame = vals.select(
+                FILE, LINE,
+                (pl.col("ts") - origin).alias("t_s"), "entity_id",
+                (pl.lit(c + "_") + pl.col("j").cast(pl.String)).alias("metric"),
+                pl.col("v").alias("value"),
+                pl.lit(None, pl.String).alias(REASON),
+            )
+            parts.append(TablePart(frame, _raw(), str(f)))
+        for f, app, lf, cols, schema in staged:
+            # the label sits at the run's last timestamp, over all its matrices
+            nested = isinstance(schema[cols[0]], pl.List) and isinstance(schema[cols[0]].inner, pl.List)
+            last = (_cells(lf, cols[0], None if nested else width).filter(pl.col("j") == 0)
+                    .group_by(FILE, LINE, "entity_id").agg(pl.col("v").max().alias("ts")))
+            frame = lf.select(FILE, LINE, "entity_id", pl.col(TARGET).cast(pl.Float64, strict=False)
+                              .alias("value")).join(last, on=[FILE, LINE, "entity_id"], how="left")
+            frame = frame.select(
+                FILE, LINE, (pl.col("ts") - origin).alias("t_s"), "entity_id",
+                pl.lit(TARGET).alias("metric"), "value",
+                pl.struct(app=pl.lit(app)).struct.json_encode().alias("attrs"),
+                pl.lit(None, pl.String).alias(REASON),
+            )
+            parts.append(TablePart(frame, _raw(), str(f)))
+
+        meta = origin_meta(round(origin * 1e9), assumed_utc=False, resolution_s=None)
+        meta["applications"] = sorted({app for _, app, *_ in staged})
+        return ScanResult({"usage": parts}, files, meta)
+
+
+def _cells(lf: pl.LazyFrame, col: str, width: int | None) -> pl.LazyFrame:
+    """One row per matrix cell: run, row r, column j, value v."""
+    base = lf.select(FILE, LINE, "entity_id", pl.col(col).alias("m"))
+    if width is None:
+        rows = (base.with_columns(pl.int_ranges(0, pl.col("m").list.len()).alias("r"))
+                .explode("m", "r"))
+        return (rows.with_columns(pl.int_ranges(0, pl.col("m").list.len()).alias("j"))
+                .explode("m", "j").select(FILE, LINE, "entity_id", "r", "j",
+                                          pl.col("m").cast(pl.Float64).alias("v")))
+    flat = base.with_columns(pl.int_ranges(0, pl.col("m").list.len()).alias("p")).explode("m", "p")
+    return flat.select(FILE, LINE, "entity_id", (pl.col("p") // width).alias("r"),
+                       (pl.col("p") % width).alias("j"), pl.col("m").cast(pl.Float64).alias("v"))
+
+
+def _raw() -> pl.Expr:
+    return pl.concat_str([pl.col("entity_id"), pl.col("metric"), pl.col("t_s").cast(pl.String),
+                          pl.col("value").cast(pl.String)], separator=",", ignore_nulls=True)
+
+
+READER = CloudPerfTraceReader()

@@ -1,0 +1,250 @@
+"""Prediction tasks: what to predict from which trace, and how to split it without leaks.
+
+A :class:`TaskSpec` names a trace table, the input metrics, the target, the window and the
+horizon (both in steps), the split, and an optional target transform. :func:`build` turns
+a spec and an ingested trace into a :class:`~workscope.predictors.dataset.Dataset`.
+
+Leakage rules kept here (tests check each):
+
+- entity split: an entity's windows all go to one of train / val / test; with
+  ``test_groups`` whole groups (e.g. CloudPerfTrace applications) are held out;
+- time split: see :func:`~workscope.predictors.windowing.split_time` (every train target is
+  earlier than every test window's first input);
+- ``ratio_to_group_median`` divides the target metric (input column and ``y``) by its
+  group's median computed from **training** rows only (train entities, or the train period);
+  a group unseen in training falls back to the median of all training rows;
+- input normalization is left to :meth:`Dataset.normalized` (training windows only).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+
+from workscope.predictors import windowing as W
+from workscope.predictors.dataset import Dataset, Split
+
+log = logging.getLogger(__name__)
+
+EVENT_TABLES = ("requests", "invocations")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One prediction task (see the module docstring).
+
+    ``metrics`` None means every metric of the table (minus the target when
+    ``target_is_input`` is False). ``step_s`` None infers the step from the data.
+    ``align`` is "grid" (regular time grid) or "sequence" (each sample time is a step).
+    ``group_key`` names the ``attrs`` field grouping entities (SKU, application); it is used
+    by ``ratio_to_group_median`` and by ``test_groups`` (groups held out as test).
+    """
+
+    name: str
+    description: str
+    source: str
+    table: str = "usage"
+    metrics: tuple[str, ...] | None = None
+    target: str = "rate"
+    window: int = 12
+    horizon: int = 1
+    step_s: float | None = None
+    split: str = "entity"
+    target_transform: str = "none"
+    group_key: str | None = None
+    ratio_target: bool = False
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    align: str = "grid"
+    target_is_input: bool = True
+    test_groups: tuple[str, ...] | None = None
+
+
+def _usage_frame(store, spec: TaskSpec) -> pl.DataFrame:
+    tr = store.trace(spec.source)
+    if spec.table == "usage":
+        cols = ["t_s", "entity_id", "metric", "value", "attrs"]
+        return tr.scan("usage").select(cols).collect()
+    if spec.table in EVENT_TABLES:
+        if spec.step_s is None:
+            raise ValueError("a rate task needs step_s (the counting bin)")
+        ev = tr.scan(spec.table).select("arrival_s").collect()
+        return W.rate_series(ev, spec.step_s).with_columns(pl.lit(None, pl.String).alias("attrs"))
+    raise ValueError(f"table {spec.table!r} is not usage or an event table {EVENT_TABLES}")
+
+
+def _entity_groups(usage: pl.DataFrame, key: str, entities: list[str]) -> np.ndarray:
+    groups = (usage.filter(pl.col("attrs").is_not_null())
+              .group_by("entity_id")
+              .agg(pl.col("attrs").str.json_path_match(f"$.{key}").drop_nulls().first().alias("g")))
+    lut = dict(zip(groups["entity_id"].to_list(), groups["g"].to_list()))
+    return np.array([lut.get(e) or "" for e in entities], dtype=object)
+
+
+def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
+    """Windows, split and target transform of ``spec`` over the trace ``spec.source``."""
+    usage = _usage_frame(store, spec)
+    target = W.RATE_METRIC if spec.table in EVENT_TABLES else spec.target
+    if spec.metrics is not None:
+        inputs = list(spec.metrics)
+    else:
+        inputs = sorted(usage["metric"].unique().to_list())
+        if not spec.target_is_input:
+            inputs = [m for m in inputs if m != target]
+    if spec.target_is_input and target not in inputs:
+        inputs.append(target)
+    if not spec.target_is_input and target in inputs:
+        raise ValueError(f"target {target!r} is listed as an input but target_is_input is False")
+    if spec.horizon < 0 or (spec.horizon == 0 and spec.target_is_input):
+        # horizon 0 with the target among the inputs would show the answer in the window
+        raise ValueError("horizon must be >= 1 (or 0 only when the target is not an input)")
+    cols = inputs + ([] if target in inputs else [target])
+    al = W.align(usage, cols, spec.step_s, spec.align)
+    w = W.make_windows(al, spec.window, spec.horizon, target, horizon_zero_ok=not spec.target_is_input)
+    if w.y.size == 0:
+        raise ValueError(f"task {spec.name}: no window has an observed target")
+    x = w.x_seq[..., [cols.index(m) for m in inputs]]
+    y = w.y.copy()
+    groups = (_entity_groups(usage, spec.group_key, al.entities)
+              if spec.group_key else np.array([""] * len(al.entities), dtype=object))
+
+    if spec.split == "entity":
+        if spec.test_groups is not None:
+            tr, va, te, info = _split_groups(w, groups, spec, seed)
+        else:
+            tr, va, te, info = W.split_entity(w, len(al.entities), spec.test_fraction,
+                                              spec.val_fraction, seed)
+    elif spec.split == "time":
+        tr, va, te, info = W.split_time(w, spec.test_fraction, spec.val_fraction)
+    else:
+        raise ValueError(f"unknown split {spec.split!r}: use 'entity' or 'time'")
+    if tr.size == 0 or te.size == 0:
+        raise ValueError(f"task {spec.name}: split left {tr.size} train and {te.size} test windows")
+
+    meta: dict = {"task": spec.name, "step_s": al.step_s, "window": spec.window,
+                  "horizon": spec.horizon, "seed": seed, "source": spec.source}
+    if spec.target_transform == "ratio_to_group_median":
+        if not spec.group_key:
+            raise ValueError("ratio_to_group_median needs group_key")
+        med = _train_medians(usage, target, al, groups, w, tr, spec.split, info)
+        scale = np.array([med.get(groups[e], med["__all__"]) for e in w.entity_idx])
+        y = y / scale
+        if target in inputs:
+            j = inputs.index(target)
+            x[..., j] = x[..., j] / scale[:, None]
+        meta["group_medians"] = med
+    elif spec.target_transform != "none":
+        raise ValueError(f"unknown target_transform {spec.target_transform!r}")
+
+    x_seq = torch.from_numpy(x.astype(np.float32))
+    mask = torch.from_numpy(w.mask)
+    split = Split(train=torch.from_numpy(tr).long(), val=torch.from_numpy(va).long(),
+                  test=torch.from_numpy(te).long(), kind=spec.split, info={**info, "seed": seed})
+    return Dataset(
+        x_seq=x_seq, mask=mask, x_sys=W.system_branch(x_seq, mask),
+        y=torch.from_numpy(y.astype(np.float32)),
+        entity=[al.entities[i] for i in w.entity_idx], t_end=torch.from_numpy(w.t_end),
+        metrics=inputs, split=split, target=target, ratio_target=spec.ratio_target,
+        meta={**meta, "target_time": torch.from_numpy(w.target_time),
+              "first_time": torch.from_numpy(w.first_time),
+              "group": [groups[i] for i in w.entity_idx]},
+    )
+
+
+def _split_groups(w: W.Windows, groups: np.ndarray, spec: TaskSpec, seed: int):
+    """Held-out groups in test; validation = a seeded fraction of the other entities."""
+    g = groups[w.entity_idx]
+    test_groups = set(spec.test_groups or ())
+    te = np.flatnonzero(np.isin(g, list(test_groups)))
+    rest = np.unique(w.entity_idx[~np.isin(g, list(test_groups))])
+    rng = np.random.default_rng(seed)
+    order = rest[rng.permutation(rest.size)]
+    n_val = min(int(np.ceil(rest.size * spec.val_fraction)) if spec.val_fraction > 0 else 0,
+                max(rest.size - 1, 0))
+    val_e = order[:n_val]
+    train_e = order[n_val:]
+    info = {"test_groups": sorted(test_groups),
+            "train_groups": sorted(set(groups[train_e].tolist())),
+            "train_entities": int(train_e.size), "val_entities": int(val_e.size)}
+    return (np.flatnonzero(np.isin(w.entity_idx, train_e)), np.flatnonzero(np.isin(w.entity_idx, val_e)),
+            te, info)
+
+
+def _train_medians(usage: pl.DataFrame, target: str, al: W.Aligned, groups: np.ndarray,
+                   w: W.Windows, train: np.ndarray, split: str, info: dict) -> dict:
+    """Group medians of the target metric from training rows only (see module docstring)."""
+    rows = usage.filter(pl.col("metric") == target)
+    if split == "time":
+        rows = rows.filter(pl.col("t_s") < info["val_start_s"])
+    else:
+        train_entities = [al.entities[i] for i in np.unique(w.entity_idx[train])]
+        rows = rows.filter(pl.col("entity_id").is_in(train_entities))
+    lut = dict(zip(al.entities, groups.tolist()))
+    rows = rows.with_columns(pl.col("entity_id").replace_strict(lut, default="").alias("g"))
+    med = {g: float(v) for g, v in rows.group_by("g").agg(pl.col("value").median()).iter_rows()}
+    med["__all__"] = float(rows["value"].median())
+    return med
+
+
+# ---------------------------------------------------------------- built-in tasks
+
+GENAI_POD = TaskSpec(
+    name="genai_pod_queue_time",
+    description="Alibaba GenAI 2026: a pod's GPU duty cycle, GPU memory, memory utilisation, "
+                "QPS and queue time -> its queue time (queue_rt) one step later; unseen pods in test",
+    source="alibaba_genai",
+    metrics=("gpu_duty_cycle_pct", "gpu_memory_used_bytes", "memory_util", "qps_generative",
+             "queue_time_s"),
+    target="queue_time_s", window=8, horizon=1, split="entity",
+)
+
+AZURE_VM_NOISE = TaskSpec(
+    name="azure_vm_noise",
+    description="Azure VM noise: a VM's next Sysbench CPU result as a ratio to its SKU's "
+                "median (training VMs only); each benchmark run is one step; unseen VMs in test",
+    source="azure_vm_noise",
+    metrics=("Sysbench/Test:_CPU/Events Per Second",),
+    target="Sysbench/Test:_CPU/Events Per Second", window=8, horizon=1, split="entity",
+    align="sequence", target_transform="ratio_to_group_median", group_key="vm_sku",
+)
+
+PLANETLAB_CPU = TaskSpec(
+    name="planetlab_cpu",
+    description="PlanetLab: a VM's CPU utilisation at the next 5-minute step; unseen VMs in test",
+    source="planetlab", metrics=("cpu_util_pct",), target="cpu_util_pct",
+    window=12, horizon=1, step_s=300.0, split="entity",
+)
+
+PLANETLAB_CPU_TIME = TaskSpec(
+    name="planetlab_cpu_time",
+    description="PlanetLab: a VM's CPU utilisation at the next step; the last 20% of time in test",
+    source="planetlab", metrics=("cpu_util_pct",), target="cpu_util_pct",
+    window=12, horizon=1, step_s=300.0, split="time",
+)
+
+AZURE_LLM_RATE = TaskSpec(
+    name="azure_llm_rate",
+    description="Azure LLM inference 2023: requests per 10 s, next bin; the last 20% of time in test",
+    source="azure_llm_2023", table="requests", target="rate",
+    window=30, horizon=1, step_s=10.0, split="time",
+)
+
+#: CloudPerfTrace's paper split: 7 applications for training, 4 unseen in test. The names
+#: are those of the test fixture; pass your own with dataclasses.replace(test_groups=...).
+CLOUDPERFTRACE_TEST_APPS = ("redis", "nginx", "ffmpeg", "xgboost")
+
+CLOUDPERFTRACE = TaskSpec(
+    name="cloudperftrace",
+    description="CloudPerfTrace: a run's system metrics (tr/lin/td x self/oth) -> its performance "
+                "ratio perf_ori; 4 applications unseen in test (paper split)",
+    source="cloudperftrace", target="perf_ori", window=16, horizon=0, step_s=1.0,
+    split="entity", ratio_target=True, target_is_input=False, group_key="app",
+    test_groups=CLOUDPERFTRACE_TEST_APPS,
+)
+
+BUILTIN: dict[str, TaskSpec] = {s.name: s for s in (
+    GENAI_POD, AZURE_VM_NOISE, PLANETLAB_CPU, PLANETLAB_CPU_TIME, AZURE_LLM_RATE, CLOUDPERFTRACE)}
