@@ -20,4 +20,4 @@ def test_notebook_runs(tmp_path: Path, name: str) -> None:
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
-    assert len(svgs) >= 2, "charts must render offline as SVG"
+    assert svgs, "charts must render offline as SVG"

@@ -67,3 +67,13 @@ def test_unknown_task_and_model_exit_2(home: str) -> None:
     assert r.exit_code == 2 and "did you mean 'planetlab_cpu'" in r.stderr
     r = runner.invoke(app, ["predict", "eval", "planetlab_cpu", "--trace", "pl", "--models", "xgb", "--home", home])
     assert r.exit_code == 2 and "unknown model" in r.stderr
+
+
+def test_every_model_runs_on_a_real_task(home: str) -> None:
+    from workscope.predictors import run
+
+    store = workscope.open(home)
+    spec = run.task("planetlab_cpu", "pl")
+    per_seed, summary = run.evaluate(store, spec, run.model_names(), [0], size="tiny", epochs=2)
+    assert set(per_seed["model"]) == set(run.model_names())
+    assert per_seed["mae"].is_finite().all() and (per_seed["n_test"] > 0).all()

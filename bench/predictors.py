@@ -1,0 +1,85 @@
+"""Predictor benchmark: the leaderboard on every task whose data is in the repo, and
+training throughput (windows per second) of each neural model.
+
+    .venv/bin/python bench/predictors.py [--seeds 0,1,2] [--epochs 30] [--size tiny]
+
+Data: the bundled Azure LLM 2023 samples and the real slices in tests/data (PlanetLab,
+Alibaba GenAI, Mooncake, the CloudPerfTrace fixture). The full traces give longer series;
+ingest them under the tasks' source names and pass --home to use them. On a machine with
+CUDA the neural models train there (bf16 autocast); this script prints the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SOURCES = {  # task source name -> (format, path)
+    "azure_llm_2023": ("azure_llm", ROOT / "workscope" / "samples" / "azure_llm_2023"),
+    "planetlab": ("planetlab", DATA / "planetlab" / "20110303"),
+    "alibaba_genai": ("alibaba_genai", DATA / "alibaba_genai_2026"),
+    "mooncake": ("mooncake", DATA / "mooncake" / "synthetic_trace.jsonl"),
+    "cloudperftrace": ("cloudperftrace", DATA / "cloudperftrace"),
+    "datacenter_aggregates": ("datacenter_aggregates", DATA / "datacenter_aggregates"),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--size", default="tiny", choices=["tiny", "paper"])
+    ap.add_argument("--home", default=None, help="a store that already holds the source traces")
+    args = ap.parse_args()
+    import torch
+
+    import workscope
+    from workscope.errors import WorkscopeError
+    from workscope.predictors import leaderboard, run, tasks
+    from workscope.predictors.train import resolve_device
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    store = workscope.open(args.home or Path(tempfile.mkdtemp()) / "store")
+    for name, (fmt, path) in SOURCES.items():
+        if name not in store and path.exists():
+            try:
+                store.ingest(path, format=fmt, name=name)
+            except WorkscopeError as exc:
+                print(f"skip source {name}: {exc}", file=sys.stderr)
+    print(f"device: {resolve_device('auto')}  torch {torch.__version__}  size {args.size}  "
+          f"epochs <= {args.epochs}  seeds {seeds}\n")
+    for spec in tasks.BUILTIN.values():
+        if spec.source not in store:
+            print(f"## {spec.name}: skipped (no trace {spec.source!r} in the store)\n")
+            continue
+        t0 = time.perf_counter()
+        try:
+            _, summary = run.evaluate(store, spec, run.model_names(), seeds, size=args.size, epochs=args.epochs)
+        except WorkscopeError as exc:
+            print(f"## {spec.name}: cannot run here ({exc})\n")
+            continue
+        best = summary.row(0, named=True)
+        print(f"## {spec.name} ({time.perf_counter() - t0:.1f} s) — best: {best['model']} "
+              f"(MAE {best['mae_mean']:.4g})\n")
+        print(leaderboard.to_markdown(summary) + "\n")
+        neural = summary.filter(summary["model"].is_in(run.NEURAL))
+        base = summary.filter(~summary["model"].is_in(run.NEURAL))
+        if neural.height and base.height:
+            gain = 1 - neural["mae_mean"].min() / base["mae_mean"].min()
+            print(f"best neural vs best baseline MAE: {gain:+.1%} (positive = neural better)\n")
+    spec = tasks.BUILTIN["planetlab_cpu"]
+    if spec.source in store:
+        print("## training throughput (planetlab_cpu)\n\n| model | device | train windows/s | predict windows/s |")
+        print("|---|---|---:|---:|")
+        for m in run.NEURAL:
+            res, _ = run.train_model(store, spec, m, seed=0, size=args.size, epochs=5)
+            print(f"| {m} | {res.device} | {res.train_windows_per_s:,.0f} | {res.predict_windows_per_s:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
