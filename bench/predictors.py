@@ -25,7 +25,8 @@ SOURCES = {  # task source name -> (format, path)
     "alibaba_genai": ("alibaba_genai", DATA / "alibaba_genai_2026"),
     "mooncake": ("mooncake", DATA / "mooncake" / "synthetic_trace.jsonl"),
     "cloudperftrace": ("cloudperftrace", DATA / "cloudperftrace"),
-    "datacenter_aggregates": ("datacenter_aggregates", DATA / "datacenter_aggregates"),
+    "datacenter_alibaba2018": ("datacenter_aggregates", DATA / "datacenter_aggregates" / "alibaba2018"
+                               / "machine_usage_days_1_to_8_grouped_300_seconds.csv"),
 }
 
 

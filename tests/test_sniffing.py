@@ -45,6 +45,7 @@ CASES = [
     ("huawei_2023/private_dataset", "huawei_2023"),
     ("huawei_2025/cold_start_dataset", "huawei_2025"),
     ("cloudperftrace", "cloudperftrace"),
+    ("datacenter_aggregates", "datacenter_aggregates"),
 ]
 
 

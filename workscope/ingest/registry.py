@@ -43,6 +43,7 @@ BUILTIN: dict[str, str] = {
     "azure_vm": "workscope.ingest.azure_vm",
     "philly": "workscope.ingest.philly",
     "cloudperftrace": "workscope.ingest.cloudperftrace",
+    "datacenter_aggregates": "workscope.ingest.datacenter_aggregates",
     # generic
     "mapped": "workscope.ingest.mapped",
 }

@@ -248,3 +248,9 @@ CLOUDPERFTRACE = TaskSpec(
 
 BUILTIN: dict[str, TaskSpec] = {s.name: s for s in (
     GENAI_POD, AZURE_VM_NOISE, PLANETLAB_CPU, PLANETLAB_CPU_TIME, AZURE_LLM_RATE, CLOUDPERFTRACE)}
+
+# Tasks on the datacenter aggregates and the Mooncake trace live in tasks_extra (which
+# imports TaskSpec from here); they join the built-ins once both modules are loaded.
+from workscope.predictors.tasks_extra import EXTRA as _EXTRA  # noqa: E402
+
+BUILTIN.update(_EXTRA)
