@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/characterize.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/predictors.py
 
 clean:
 	rm -rf $(VENV) workscope-data bench/.cache
