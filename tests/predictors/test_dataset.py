@@ -36,3 +36,14 @@ def test_normalization_statistics_come_from_training_windows_only() -> None:
     z = norm.x_seq[tr][ds.mask[tr]]
     assert torch.allclose(z.mean(dim=0), torch.zeros(3), atol=1e-5)
     assert norm.meta["normalized"] is True and norm.n == 40
+
+
+def test_metric_constant_in_training_is_not_blown_up() -> None:
+    ds = _ds()
+    x = ds.x_seq.clone()
+    x[:20, :, 0] = 0.0  # metric 0 is constant (zero) over every training window
+    x[30:, :, 0] = 14.1  # and not in the test windows (as in the GenAI pod slice)
+    d2 = Dataset(x, ds.mask, x.mean(dim=1), ds.y, ds.entity, ds.t_end, ds.metrics, ds.split, ds.target)
+    norm, stats = d2.normalized()
+    assert stats["std"][0] == 1.0 and stats["mean"][0] == 0.0
+    assert norm.x_seq[30:, :, 0].abs().max() == 14.1  # centred, not divided by a tiny floor

@@ -59,7 +59,8 @@ class Dataset:
         """Inputs standardized with the training split's mean and std (per metric).
 
         Only training windows, and only their real (unmasked) steps, contribute to the
-        statistics, so nothing about validation or test data leaks into training.
+        statistics, so nothing about validation or test data leaks into training. A metric
+        that is constant in training is only centred (scale 1).
         """
         tr = self.split.train
         seq = self.x_seq[tr]
@@ -67,7 +68,9 @@ class Dataset:
         count = m.sum(dim=(0, 1)).clamp_min(1.0)
         mean = (seq * m).sum(dim=(0, 1)) / count
         var = (((seq - mean) ** 2) * m).sum(dim=(0, 1)) / count
-        std = var.sqrt().clamp_min(1e-6)
+        # A metric constant over the training windows gets scale 1 (as scikit-learn's
+        # StandardScaler does): a tiny floor would blow an unseen test value up by 1e6.
+        std = torch.where(var.sqrt() > 1e-6, var.sqrt(), torch.ones_like(var))
         x_seq = (self.x_seq - mean) / std * self.mask.unsqueeze(-1).to(seq.dtype)
         x_sys = (self.x_sys - mean) / std
         stats = {"mean": mean, "std": std}
