@@ -12,9 +12,7 @@ import decimal
 import functools
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -298,14 +296,10 @@ def sql(
     eng.register_store(store, default=trace)
     result = eng.sql_polars(query)
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_file.parent, suffix=".parquet.tmp")
-        os.close(fd)
-        try:
+        from workscope.atomic import atomic_path
+
+        with atomic_path(out_file) as tmp:
             result.write_parquet(tmp, compression="zstd")
-            os.replace(tmp, out_file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         if as_json:
             _emit_json({"rows": result.height, "columns": result.columns, "out": str(out_file)})
         else:

@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from workscope import __version__
+from workscope.atomic import write_atomic
 from workscope.errors import (
     DataError,
     InvalidNameError,
@@ -107,15 +108,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with builtins.open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -369,7 +361,7 @@ class Store:
             "rejects": {"rows": sum(m["rows_rejected"] for m in tables_meta.values()),
                         "top_reasons": self._top_reasons(rejects_dir, 10)},
         }
-        _atomic_write_text(build / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False, default=str))
+        write_atomic(build / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False, default=str))
         return manifest
 
     def _sink_part(self, table: str, part: TablePart, ok_path: Path, rej_path: Path,

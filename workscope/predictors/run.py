@@ -88,7 +88,7 @@ def evaluate(store: Store, spec: tasks.TaskSpec, models: list[str], seeds: list[
 def predictions(result: TrainResult, ds: Dataset, out: str | Path) -> Path:
     """Write the test-split predictions of a trained model to Parquet (atomically)."""
     from workscope.predictors.train import predict
-    from workscope.replay.exporters.base import atomic_path
+    from workscope.atomic import atomic_path
 
     idx = ds.split.test
     y_hat = predict(result, ds, idx).detach().cpu().numpy()

@@ -98,7 +98,7 @@ class WorkloadModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model as JSON (atomically)."""
-        from workscope.replay.exporters.base import atomic_path
+        from workscope.atomic import atomic_path
 
         path = Path(path)
         with atomic_path(path) as tmp:

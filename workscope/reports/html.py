@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workscope import __version__
+from workscope.atomic import write_atomic
 from workscope.analysis.base import json_ready
 
 if TYPE_CHECKING:
@@ -62,18 +61,6 @@ class ReportFiles:
         """JSON-ready form."""
         return {"html": str(self.html), "markdown": str(self.markdown),
                 "pngs": [str(p) for p in self.pngs], "charts": self.charts}
-
-
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _script_json(obj: Any) -> str:
@@ -143,7 +130,7 @@ def _bundle() -> str:
 def _png(chart: Any, path: Path) -> Path:
     import vl_convert
 
-    _atomic_write(path, vl_convert.vegalite_to_png(chart.to_json(), scale=1.5))
+    write_atomic(path, vl_convert.vegalite_to_png(chart.to_json(), scale=1.5))
     return path
 
 
@@ -190,8 +177,8 @@ def write_report(profile: Profile, out: str | Path, *, png: bool = True,
         page.body.append("<h2 id=\"skipped\">Not applicable</h2>" + _kv_table(profile.skipped))
         md += ["## Not applicable", ""] + [f"- {_md(k)}: {_md(v)}" for k, v in profile.skipped.items()] + [""]
     files = ReportFiles(out / "report.html", out / "summary.md", pngs, len(page.specs))
-    _atomic_write(files.html, page.render(_bundle()))
-    _atomic_write(files.markdown, "\n".join(md) + "\n")
+    write_atomic(files.html, page.render(_bundle()))
+    write_atomic(files.markdown, "\n".join(md) + "\n")
     return files
 
 
@@ -228,8 +215,8 @@ def write_compare(a: Profile, b: Profile, out: str | Path, *, png: bool = True) 
         page.body.append("<h2>Only in one trace</h2>" + _kv_table(
             {n: a.trace if n in a.results else b.trace for n in only}))
     files = ReportFiles(out / "report.html", out / "summary.md", pngs, len(page.specs))
-    _atomic_write(files.html, page.render(_bundle()))
-    _atomic_write(files.markdown, "\n".join(md) + "\n")
+    write_atomic(files.html, page.render(_bundle()))
+    write_atomic(files.markdown, "\n".join(md) + "\n")
     return files
 
 

@@ -7,14 +7,11 @@ writing, the workload is linted (replay.workload.check): a violation is an error
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from workscope.atomic import atomic_path  # noqa: F401 - the exporters write through it
 from workscope.ingest.base import Option, resolve_options
 from workscope.replay.workload import Workload
 
@@ -59,17 +56,3 @@ class Exporter:
                 "suffix": self.suffix, "doc_url": self.doc_url,
                 "options": {k: {"type": o.type.__name__, "default": o.default, "help": o.help}
                             for k, o in self.options.items()}}
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
