@@ -7,8 +7,6 @@ stderr. Exit codes: 0 ok, 1 data or run error, 2 usage error.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import decimal
 import functools
 import json
 import logging
@@ -22,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workscope import __version__
+from workscope.jsonable import json_ready
 from workscope.errors import UsageError, WorkscopeError
 
 app = typer.Typer(
@@ -45,17 +44,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON d
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _json_default(value: Any) -> Any:
-    # DuckDB sums are 128-bit decimals; JSON readers expect plain numbers.
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
-        return value.isoformat() if hasattr(value, "isoformat") else value.total_seconds()
-    return str(value)
-
-
 def _emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    sys.stdout.write(json.dumps(json_ready(doc), indent=2) + "\n")
 
 
 def handle_errors(fn: F) -> F:
@@ -341,8 +331,6 @@ def characterize(
     if as_json:
         _emit_json(profile.to_dict())
         return
-    from workscope.analysis.base import json_ready
-
     for r in profile.results.values():
         t = Table("figure", "value", title=r.title, title_justify="left")
         for k, v in r.summary.items():

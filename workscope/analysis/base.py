@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from workscope.errors import UsageError
+from workscope.jsonable import json_ready  # noqa: F401 - part of this module's API
 
 if TYPE_CHECKING:
     from workscope.engine import DuckDBEngine
@@ -130,24 +130,6 @@ class Result:
 def _short(v: Any) -> str:
     text = json.dumps(json_ready(v))
     return text if len(text) < 300 else text[:297] + "..."
-
-
-def json_ready(value: Any) -> Any:
-    """Convert numpy / polars scalars, NaN and infinities into plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (int, str, bool)) or value is None:
-        return value
-    return str(value)
 
 
 _IDENT = re.compile(r"\{(\w+)\}")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from workscope import __version__
 from workscope.atomic import write_atomic
-from workscope.analysis.base import json_ready
+from workscope.jsonable import json_ready
 
 if TYPE_CHECKING:
     from workscope.analysis import Profile
