@@ -467,9 +467,8 @@ class _SourceHasher:
     """sha256 and size of every source file, computed now or in a background thread."""
 
     def __init__(self, paths: list[Path]) -> None:
+        # No data files is the reader's to report: it knows what it expected to find.
         self.files = list(iter_files(paths))
-        if not self.files:
-            raise SourceError(paths[0], "no files found", hint="check the path")
         self.roots = [p.parent if p.is_file() else p for p in paths]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

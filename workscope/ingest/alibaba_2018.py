@@ -223,7 +223,7 @@ class Alibaba2018Reader(Reader):
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         staged: list[tuple[str, str, Path]] = []  # (kind, display, plain path)
         skipped: list[str] = []
-        files = [f for f in iter_files(paths) if not f.name.endswith((".md", ".txt", ".sh"))]
+        files = list(iter_files(paths))
         used: list[Path] = []
         for f in files:
             if f.name.endswith((".tar.gz", ".tgz", ".tar")):

@@ -86,8 +86,7 @@ class AlibabaDLRMReader(Reader):
         return bool(lines) and [c.strip() for c in lines[0].split(",")] == HEADER
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths)
-                 if not f.name.lower().endswith((".md", ".txt")) and f.name != "LICENSE"]
+        files = list(iter_files(paths))
         parts = []
         for f in files:
             plain = plain_file(f, ctx)

@@ -133,7 +133,6 @@ METRICS: dict[str, tuple[str, str | None, float]] = {
 }
 MISSING_IP = ("NULL", "None", "null", "none")
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
-_IGNORED_SUFFIXES = (".md", ".txt", ".jpg", ".png", ".ipynb", ".pdf")
 
 
 def _stem(name: str) -> str:
@@ -221,9 +220,7 @@ class AlibabaGenAIReader(Reader):
         return False
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths)
-                 if not f.name.lower().endswith(_IGNORED_SUFFIXES)
-                 and not f.name.upper().startswith("LICENSE")]
+        files = list(iter_files(paths))
         sources: list[tuple[str, Path, list[str], str]] = []  # display, plain, header, kind
         skipped: list[dict[str, str]] = []
         seen_requests: set[str] = set()

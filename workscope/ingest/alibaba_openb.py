@@ -110,8 +110,6 @@ class AlibabaOpenbReader(Reader):
         nodes: list[tuple[Path, Path]] = []
         dirs = [Path(p) for p in paths if Path(p).is_dir()]
         for f in iter_files(paths):
-            if f.name.lower().endswith((".md", ".txt", ".yaml", ".yml", ".sh", ".py")) or f.name == "LICENSE":
-                continue
             # Inside a directory only the CSV lists count (the release also ships YAML, scripts).
             if any(f.is_relative_to(d) for d in dirs) and ".csv" not in f.name.lower():
                 continue

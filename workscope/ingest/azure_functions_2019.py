@@ -96,7 +96,6 @@ MEM_PCTS: dict[int, str | None] = {1: "memory_p1_mb", 5: None, 25: "memory_p25_m
 MINUTES_PER_DAY = 1440
 DAY_RE = re.compile(r"(?:^|[._-])d(\d{1,3})(?:[._-]|$)")
 _TAR_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar", ".txz")
-_IGNORED = (".md", ".txt", ".pdf", ".ipynb", ".png", ".jpg")
 
 
 @dataclass
@@ -166,8 +165,7 @@ class AzureFunctions2019Reader(Reader):
 
     # ------------------------------------------------------------------ scan
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths)
-                 if not f.name.lower().endswith(_IGNORED) and not f.name.upper().startswith("LICENSE")]
+        files = list(iter_files(paths))
         sources: list[_Source] = []
         undated: list[str] = []
         for f in files:

@@ -73,8 +73,7 @@ class AzureFunctions2021Reader(Reader):
         return bool(lines) and [c.strip().strip('"') for c in lines[0].split(",")] == HEADER
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths)
-                 if not f.name.lower().endswith(".md") and not f.name.upper().startswith("LICENSE")]
+        files = list(iter_files(paths))
         parts = []
         for f in files:
             if f.name.lower().endswith(".rar"):

@@ -88,10 +88,11 @@ class AzureLLMReader(Reader):
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         # Files named explicitly are read (a wrong one fails loudly); files found by walking a
         # directory are read only if their header is this format's (LICENSE, README, ...).
-        files, skipped = [], []
+        files: list[Path] = []
+        skipped: list[Path] = []
         for p in paths:
             if p.is_dir():
-                for f in iter_files([p]):
+                for f in iter_files([p], skipped=skipped):
                     (files if self.sniff(f) else skipped).append(f)
             else:
                 files.append(p)

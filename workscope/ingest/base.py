@@ -166,14 +166,32 @@ class Reader:
 
 # ---------------------------------------------------------------- files and compression
 
-def iter_files(paths: Iterable[Path], pattern: str = "*") -> Iterator[Path]:
-    """Regular files under ``paths`` (directories walked, sorted, dotfiles skipped)."""
+SIDE_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "README", "SOURCE", "FIXTURE", "CHANGELOG", "CITATION")
+SIDE_SUFFIXES = (".md", ".rst", ".txt", ".pdf", ".ipynb", ".png", ".jpg", ".jpeg", ".svg", ".html",
+                 ".jsonld", ".toml", ".yaml", ".yml", ".sh", ".py")
+
+
+def is_side_file(path: Path) -> bool:
+    """True for documentation, licences and scripts that trace releases ship beside the data."""
+    name = path.name
+    return name.upper().startswith(SIDE_NAMES) or name.lower().endswith(SIDE_SUFFIXES)
+
+
+def iter_files(paths: Iterable[Path], pattern: str = "*", skipped: list[Path] | None = None) -> Iterator[Path]:
+    """Regular files under ``paths``: named files as given; directories walked (sorted), with
+    dotfiles and side files (:func:`is_side_file`: README, LICENSE, notebooks...) skipped;
+    skipped side files are appended to ``skipped`` when given (for the manifest)."""
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(p.rglob(pattern)):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    yield f
+                if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if is_side_file(f):
+                    if skipped is not None:
+                        skipped.append(f)
+                    continue
+                yield f
         elif p.exists():
             yield p
         else:
