@@ -145,3 +145,16 @@ def test_fidelity_identity_is_zero_and_thinning_keeps_shape(tmp_path: Path) -> N
     md = rep.to_markdown()
     assert "| interarrival_normalized |" in md and "(thin)" in md
     assert json.loads(rep.to_json())["rows"][0]["quantity"] == "interarrival_s"
+
+
+def test_fit_model_is_reproducible_under_its_seed(tmp_path: Path) -> None:
+    from workscope.replay.fit import fit_model
+
+    store = workscope.open(tmp_path / "s")
+    store.ingest(SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv", format="azure_llm", name="conv")
+    tr = store.trace("conv")
+    # max_gaps below the windows' gap counts forces the seeded subsample
+    a, b = fit_model(tr, max_gaps=200, seed=3).to_dict(), fit_model(tr, max_gaps=200, seed=3).to_dict()
+    assert a == b
+    assert a["groups"]["conv"]["windows"][0]["rate_per_s"] == pytest.approx(
+        tr.sql("SELECT count(*) AS n FROM requests WHERE arrival_s < 600")["n"][0] / 600)

@@ -220,9 +220,19 @@ class Context:
         query = "\n".join(
             _IDENT.sub(sub, line.split("--", 1)[0]) + ("--" + line.split("--", 1)[1] if "--" in line else "")
             for line in text.splitlines())
+        # DuckDB reproduces a REPEATABLE(seed) sample only when one thread draws it, so a
+        # sampling query runs single-threaded: same seed, same sample, same figures.
+        sampled = "REPEATABLE" in query.upper()
         try:
-            rel = self.engine.con.sql(query, params=params or None)
-            out = pl.from_arrow(rel.to_arrow_table())
+            if sampled:
+                threads = self.engine.con.execute("SELECT current_setting('threads')").fetchone()[0]
+                self.engine.con.execute("SET threads = 1")
+            try:
+                rel = self.engine.con.sql(query, params=params or None)
+                out = pl.from_arrow(rel.to_arrow_table())
+            finally:
+                if sampled:
+                    self.engine.con.execute(f"SET threads = {int(threads)}")
         except Exception as exc:  # duckdb raises many types; one clear error for the caller
             from workscope.errors import QueryError
 

@@ -43,10 +43,12 @@ def fit_model(trace: Trace, *, window_s: float = 600.0, length_window_s: float =
             SELECT {gexpr} AS g, arrival_s, floor(arrival_s / $w) AS win
             FROM requests WHERE arrival_s IS NOT NULL),
         d AS (
-            SELECT g, win, arrival_s - lag(arrival_s) OVER (PARTITION BY g, win ORDER BY arrival_s) AS gap
+            SELECT g, win, arrival_s,
+                   arrival_s - lag(arrival_s) OVER (PARTITION BY g, win ORDER BY arrival_s) AS gap
             FROM r)
         SELECT g, win, count(*) AS n, avg(gap) AS mean_gap, stddev_samp(gap) AS sd_gap,
-               list(gap ORDER BY random()) FILTER (WHERE gap IS NOT NULL) AS gaps
+               -- in time order: the seeded numpy draw below does the sampling, reproducibly
+               list(gap ORDER BY arrival_s) FILTER (WHERE gap IS NOT NULL) AS gaps
         FROM d GROUP BY g, win ORDER BY g, win
     """.replace("$w", repr(float(window_s))))
     lengths = eng.sql_polars(f"""
