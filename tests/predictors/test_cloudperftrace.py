@@ -85,7 +85,9 @@ def test_task_holds_out_whole_applications(store) -> None:
     src = _source()
     store.ingest(ROOT, format="cloudperftrace", name="cloudperftrace")
     ds = T.build(store, T.CLOUDPERFTRACE, seed=0)
-    assert ds.x_seq.shape == (22, 16, 14) and ds.mask.shape == (22, 16) and ds.x_sys.shape == (22, 14)
+    longest = max(len(m) for m in src["tr_self"].to_list())
+    assert longest == 8  # whole runs: the window is the longest run
+    assert ds.x_seq.shape == (22, 8, 14) and ds.mask.shape == (22, 8) and ds.x_sys.shape == (22, 14)
     assert "perf_ori" not in ds.metrics and ds.ratio_target
     groups = np.array(ds.meta["group"])
     test_apps = set(groups[ds.split.test.numpy()])
@@ -97,7 +99,8 @@ def test_task_holds_out_whole_applications(store) -> None:
     for i, e in enumerate(ds.entity):
         assert ds.y[i].item() == pytest.approx(lut[e][0])
         assert int(ds.mask[i].sum()) == lut[e][1]
-        assert bool(ds.mask[i, -1]) and not bool(ds.mask[i, 0])  # padded at the start
+        assert bool(ds.mask[i, -1])
+        assert bool(ds.mask[i, 0]) == (lut[e][1] == longest)  # shorter runs padded at the start
     # the split is configurable by application list
     alt = T.build(store, replace(T.CLOUDPERFTRACE, test_groups=("mysql",)), seed=0)
     assert {alt.entity[i] for i in alt.split.test.tolist()} == {"mysql-0", "mysql-1"}

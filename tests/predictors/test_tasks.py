@@ -109,6 +109,46 @@ def test_genai_pod_queue_time(store) -> None:
         assert fine.y[i].item() == pytest.approx(lut[(fine.entity[i], float(fine.t_end[i]) + 57.0)])
 
 
+def _raw_pod_latency() -> pl.DataFrame:
+    """The slice's pipeline latencies straight from the archive (ms -> s), not via the reader."""
+    import io
+    import tarfile
+
+    with tarfile.open(DATA / "alibaba_genai_2026_pods" / "pipeline_inference_data_anon.tar.gz") as tf:
+        raw = tf.extractfile(tf.getmembers()[0]).read()
+    return pl.read_csv(io.BytesIO(raw)).select(
+        pl.col("container_ip").alias("pod"), pl.col("timestamp_anon").alias("ts"),
+        (pl.col("value") / 1000.0).alias("latency_s"))
+
+
+def test_genai_pod_latency_targets_are_next_window_means(store) -> None:
+    store.ingest(DATA / "alibaba_genai_2026_pods", format="alibaba_genai", name="alibaba_genai")
+    spec = T.GENAI_POD_LATENCY
+    ds = T.build(store, spec, seed=0)
+    assert ds.x_seq.shape[1:] == (12, 6) and ds.metrics == list(spec.metrics)
+    assert ds.target == "pipeline_inference_latency_s" and ds.meta["step_s"] == 300.0
+    ents = [{ds.entity[i] for i in part.tolist()} for part in (ds.split.train, ds.split.val, ds.split.test)]
+    assert all(ents) and not (ents[0] & ents[2]) and not (ents[0] & ents[1]) and not (ents[1] & ents[2])
+    assert len(set(ds.entity)) == 6
+    # Independent figure: the grid origin is the slice's first timestamp of any metric; the
+    # target of a window ending in cell k is the mean latency of the pod's samples in cell k+1.
+    raw = _raw_pod_latency()
+    u = store.trace("alibaba_genai").read("usage")
+    origin_shift = float(u["t_s"].min())  # the store's t_s origin is the earliest row: 0 here
+    assert origin_shift == 0.0
+    t0 = min(float(raw["ts"].min()), 1662858720.0)
+    cells = (raw.with_columns(((pl.col("ts") - t0) // 300).cast(pl.Int64).alias("k"))
+             .group_by("pod", "k").agg(pl.col("latency_s").mean()))
+    want = {(p, k): v for p, k, v in cells.rows()}
+    for i in range(ds.n):
+        k = int(round(float(ds.t_end[i]) / 300.0)) + 1
+        assert ds.y[i].item() == pytest.approx(want[(ds.entity[i], k)], rel=1e-5)
+    # every observed next cell whose pod has an earlier step yields a window
+    firsts = u.group_by("entity_id").agg(pl.col("t_s").min()).rows()
+    first_cell = {e: int(t // 300) for e, t in firsts}
+    assert ds.n == sum(1 for (p, k) in want if k > first_cell[p])
+
+
 def test_azure_llm_rate(store) -> None:
     src = SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
     store.ingest(src, format="azure_llm", name="azure_llm_2023")

@@ -45,7 +45,12 @@ class Regressor(nn.Module):
     """Base class: target scaling, input statistics and the output head shared by all models.
 
     Subclasses implement :meth:`features` (a [B, F] representation) and set ``self.head``.
+    A subclass whose output does not change when leading, fully masked steps are cut from
+    a window sets ``length_invariant = True``; training and prediction then trim batches
+    (see :func:`workscope.predictors.train.trim`).
     """
+
+    length_invariant: bool = False
 
     def __init__(self, n_metrics: int, cfg: ModelConfig, ratio_target: bool) -> None:
         super().__init__()
@@ -94,7 +99,14 @@ def _encoder(cfg: ModelConfig) -> nn.TransformerEncoder:
 
 
 class TemporalBranch(nn.Module):
-    """Each step's metric vector -> dense token; class token; sinusoidal positions; masked encoder."""
+    """Each step's metric vector -> dense token; class token; sinusoidal positions; masked encoder.
+
+    Positions count back from the window's end (the last step is position 1, the class
+    token position 0). Windows are padded at the front, so a real step keeps its position
+    however much padding precedes it: cutting leading padded steps (which the key padding
+    mask already hides) leaves the output unchanged. Training relies on this to trim each
+    batch to a length bucket.
+    """
 
     def __init__(self, n_metrics: int, cfg: ModelConfig) -> None:
         super().__init__()
@@ -110,7 +122,7 @@ class TemporalBranch(nn.Module):
         b, t, _ = x_seq.shape
         if t > self.max_len:
             raise ValueError(f"window of {t} steps exceeds max_len={self.max_len}")
-        tok = self.embed(x_seq) + self.pe[1 : t + 1]
+        tok = self.embed(x_seq) + self.pe[1 : t + 1].flip(0)
         tok = torch.cat([self.cls.expand(b, -1, -1) + self.pe[:1], tok], dim=1)
         keep = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=mask.device), mask.bool()], dim=1)
         out = self.encoder(tok, src_key_padding_mask=~keep)
@@ -161,9 +173,15 @@ class CloudFormer(Regressor):
     mean and std (buffers ``y_loc``/``y_scale``) rather than in raw units; the system branch
     takes the masked mean computed by the dataset rather than averaging inside the model.
 
+    Positions count back from the window's end (see :class:`TemporalBranch`), which makes
+    the model invariant to leading padding (``length_invariant``); the paper does not say
+    which end it counts from.
+
     ``branches`` selects which branches feed the fusion MLP; the ablations
     :class:`TemporalOnly` and :class:`SystemOnly` are this class with one branch.
     """
+
+    length_invariant = True
 
     def __init__(self, n_metrics: int, cfg: ModelConfig = ModelConfig(), ratio_target: bool = False,
                  branches: tuple[str, ...] = ("temporal", "system")) -> None:

@@ -47,6 +47,13 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "'auto' (CUDA if available), 'cpu', 'cuda', ..."})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast for the forward pass on CUDA"})
     compile: bool = field(default=False, metadata={"help": "torch.compile the model for training"})
+    bucket: bool = field(default=True, metadata={
+        "help": "batch windows of similar real length and cut their leading padding to a "
+                "power-of-two length (length-invariant models only; exact, fewer FLOPs, few "
+                "distinct shapes for torch.compile)"})
+    loss_scale: float = field(default=1.0, metadata={
+        "help": "log-cosh transition, in training-target stds: errors well below it are "
+                "penalised quadratically, above it linearly (small values approach MAE)"})
 
 
 @dataclass
@@ -99,17 +106,83 @@ def _batches(idx: torch.Tensor, size: int) -> list[torch.Tensor]:
     return [idx[i : i + size] for i in range(0, idx.numel(), size)]
 
 
-def _loss_on(model: torch.nn.Module, ds: Dataset, idx: torch.Tensor, scale: float, bs: int,
-             autocast: bool) -> float:
+def lead_padding(mask: torch.Tensor) -> torch.Tensor:
+    """Leading padded (False) steps of each window: [N, T] bool -> [N] int64."""
+    return (~mask.bool()).to(torch.int64).cumprod(dim=1).sum(dim=1)
+
+
+def bucket_length(real: int, t: int) -> int:
+    """The length a batch whose longest real span is ``real`` steps is cut to: the next power
+    of two, at most ``t`` (the full window) and at least 1."""
+    return min(t, 1 << max(0, int(real) - 1).bit_length())
+
+
+def trim(x_seq: torch.Tensor, mask: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last ``keep`` steps of each window (views; the cut steps must all be padding)."""
+    t = x_seq.shape[1]
+    return (x_seq, mask) if keep >= t else (x_seq[:, t - keep :], mask[:, t - keep :])
+
+
+def _train_plan(idx: torch.Tensor, lead: torch.Tensor | None, t: int, size: int,
+                gen: torch.Generator) -> list[tuple[torch.Tensor, int]]:
+    """One epoch of (batch indices, steps to keep), shuffled with ``gen``.
+
+    Without ``lead`` (no bucketing) the batches are a plain permutation at full length.
+    With it, windows are grouped by the bucket of their real length, shuffled inside their
+    bucket, and the batches of all buckets are then shuffled together.
+    """
+    perm = torch.randperm(idx.numel(), generator=gen)
+    if lead is None:
+        return [(b, t) for b in _batches(idx[perm.to(idx.device)], size)]
+    keep = torch.tensor([bucket_length(t - int(v), t) for v in lead.tolist()])[perm]
+    shuffled = idx[perm.to(idx.device)]
+    plan: list[tuple[torch.Tensor, int]] = []
+    for k in torch.unique(keep).tolist():
+        sel = torch.nonzero(keep == k).flatten().to(idx.device)
+        plan += [(b, int(k)) for b in _batches(shuffled[sel], size)]
+    order = torch.randperm(len(plan), generator=gen).tolist()
+    return [plan[i] for i in order]
+
+
+def _eval_plan(idx: torch.Tensor, lead: torch.Tensor | None, t: int, size: int
+               ) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    """(positions in ``idx``, batch indices, steps to keep) covering ``idx`` once.
+
+    With ``lead``, windows are sorted by real length so that each batch is cut to the
+    longest real span it holds.
+    """
+    pos = torch.arange(idx.numel(), device=idx.device)
+    if lead is None:
+        return [(p, idx[p], t) for p in _batches(pos, size)]
+    order = torch.argsort(lead.to(idx.device), descending=True, stable=True)
+    plan = []
+    for p in _batches(pos[order], size):
+        shortest_lead = int(lead[p.cpu()].min())
+        plan.append((p, idx[p], t - shortest_lead))
+    return plan
+
+
+def _lead_of(model: Regressor, ds: Dataset, idx: torch.Tensor, enabled: bool = True
+             ) -> torch.Tensor | None:
+    """Leading padding of windows ``idx`` (CPU) when ``model`` may be trimmed, else None."""
+    if not (enabled and getattr(model, "length_invariant", False)):
+        return None
+    return lead_padding(ds.mask[idx]).cpu()
+
+
+def _loss_on(model: Regressor, ds: Dataset, idx: torch.Tensor, scale: float, bs: int,
+             autocast: bool, bucket: bool = True) -> float:
     """Mean log-cosh of the standardized error over ``idx`` (eval mode, no grad)."""
     if idx.numel() == 0:
         return float("nan")
     model.eval()
     total = 0.0
+    t = ds.x_seq.shape[1]
     with torch.no_grad():
-        for b in _batches(idx, bs):
+        for _, b, keep in _eval_plan(idx, _lead_of(model, ds, idx, bucket), t, bs):
+            x_seq, mask = trim(ds.x_seq[b], ds.mask[b], keep)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                pred = model(ds.x_seq[b], ds.mask[b], ds.x_sys[b])
+                pred = model(x_seq, mask, ds.x_sys[b])
             total += log_cosh((pred.float() - ds.y[b]) / scale).item() * b.numel()
     return total / idx.numel()
 
@@ -154,7 +227,9 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
     model.to(device)
     # Errors are divided by the training target's std so that log-cosh sits in its
     # quadratic-to-linear transition for any target scale (ratios included).
-    scale = y_std
+    if not (train_cfg.loss_scale > 0 and math.isfinite(train_cfg.loss_scale)):
+        raise ValueError(f"loss_scale must be a positive number, got {train_cfg.loss_scale}")
+    scale = y_std * train_cfg.loss_scale
     fwd = torch.compile(model) if train_cfg.compile else model
 
     opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
@@ -163,18 +238,19 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, int(train_cfg.warmup_frac * total)))
 
     stop_idx = va if va.numel() > 0 else tr  # no validation windows: stop on training loss
-    initial = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast)
+    initial = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast, train_cfg.bucket)
+    tr_lead = _lead_of(model, norm, tr, train_cfg.bucket)
     best, best_epoch, best_state = initial, 0, copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []
     seen, t_train = 0, 0.0
     for epoch in range(1, train_cfg.epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        perm = tr[torch.randperm(tr.numel(), generator=gen).to(device)]
         run, n = 0.0, 0
-        for b in _batches(perm, train_cfg.batch_size):
+        for b, keep in _train_plan(tr, tr_lead, t, train_cfg.batch_size, gen):
+            x_seq, mask = trim(norm.x_seq[b], norm.mask[b], keep)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                pred = fwd(norm.x_seq[b], norm.mask[b], norm.x_sys[b])
+                pred = fwd(x_seq, mask, norm.x_sys[b])
             loss = log_cosh((pred.float() - norm.y[b]) / scale)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -188,7 +264,7 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
         dt = time.perf_counter() - t0
         t_train += dt
         seen += n
-        val_loss = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast)
+        val_loss = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast, train_cfg.bucket)
         history.append({"epoch": epoch, "train_loss": run / max(1, n), "val_loss": val_loss,
                         "lr": sched.get_last_lr()[0], "seconds": dt})
         log.debug("%s epoch %d train %.4g val %.4g", name, epoch, run / max(1, n), val_loss)
@@ -233,16 +309,18 @@ def predict(result_or_model: TrainResult | Regressor, ds: Dataset, idx: torch.Te
     normalized = bool(ds.meta.get("normalized"))
     was_training = model.training
     model.eval()
-    out = []
+    out = torch.zeros(idx.numel(), dtype=torch.float32)
+    t = ds.x_seq.shape[1]
     with torch.no_grad():
-        for b in _batches(idx, batch_size):
-            x_seq, mask, x_sys = ds.x_seq[b].to(device), ds.mask[b].to(device), ds.x_sys[b].to(device)
+        for pos, b, keep in _eval_plan(idx, _lead_of(model, ds, idx), t, batch_size):
+            x_seq, mask = trim(ds.x_seq[b], ds.mask[b], keep)
+            x_seq, mask, x_sys = x_seq.to(device), mask.to(device), ds.x_sys[b].to(device)
             if not normalized:
                 x_seq = (x_seq - model.x_mean) / model.x_std * mask.unsqueeze(-1).to(x_seq.dtype)
                 x_sys = (x_sys - model.x_mean) / model.x_std
-            out.append(model(x_seq, mask, x_sys).float().cpu())
+            out[pos.cpu()] = model(x_seq, mask, x_sys).float().cpu()
     model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0)
+    return out
 
 
 def evaluate(y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[str, float]:
