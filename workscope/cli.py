@@ -655,6 +655,19 @@ predict_app = typer.Typer(help="Predictors: train and evaluate models on tasks b
 app.add_typer(predict_app, name="predict")
 TraceOpt = Annotated[str | None, typer.Option("--trace", help="Trace to read (default: the task's source name).")]
 SizeOpt = Annotated[str, typer.Option("--size", help="tiny (seconds on a CPU) or paper (CloudFormer's sizes).")]
+TaskArg = Annotated[str, typer.Argument(help="Task name (see `workscope predict tasks`) or a .toml task spec.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")]
+CompileOpt = Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the model for training.")]
+Bf16Opt = Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bf16 autocast on CUDA (default on).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", min=1, help="Windows per optimizer step (default 256).")]
+LrOpt = Annotated[float | None, typer.Option("--lr", min=0.0, help="Peak learning rate (default 1e-3).")]
+LossScaleOpt = Annotated[float | None, typer.Option(
+    "--loss-scale", min=0.0, help="log-cosh transition in target stds (default 1; small values approach MAE).")]
+
+
+def _train_overrides(**given: Any) -> dict[str, Any]:
+    """The TrainConfig fields set on the command line (None = keep the preset's value)."""
+    return {k: v for k, v in given.items() if v is not None}
 
 
 @predict_app.command("tasks")
@@ -677,13 +690,19 @@ def predict_tasks(as_json: JsonFlag = False) -> None:
 @predict_app.command("train")
 @handle_errors
 def predict_train(
-    task: Annotated[str, typer.Argument(help="Task name (see `workscope predict tasks`).")],
+    task: TaskArg,
     model: Annotated[str, typer.Option("--model", help="cloudformer, temporal, system, lstm or dlinear.")] = "cloudformer",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for model.safetensors + config.json.")] = None,
     trace: TraceOpt = None,
     size: SizeOpt = "tiny",
-    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: DeviceOpt = None,
+    compile_: CompileOpt = None,
+    bf16: Bf16Opt = None,
+    batch_size: BatchOpt = None,
+    lr: LrOpt = None,
+    loss_scale: LossScaleOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -692,7 +711,10 @@ def predict_train(
     from workscope.predictors.run import train_model
     from workscope.predictors.train import save
 
-    result, _ = train_model(_store(home), get_task(task, trace), model, seed=seed, size=size, epochs=epochs)
+    overrides = _train_overrides(device=device, compile=compile_, bf16=bf16, batch_size=batch_size, lr=lr,
+                                 loss_scale=loss_scale)
+    result, _ = train_model(_store(home), get_task(task, trace), model, seed=seed, size=size, epochs=epochs,
+                            overrides=overrides)
     saved = str(save(result, out_dir)) if out_dir else None
     doc = {"task": task, "model": model, "seed": seed, "test": result.test, "val": result.val,
            "best_epoch": result.best_epoch, "device": result.device,
@@ -707,13 +729,19 @@ def predict_train(
 @predict_app.command("eval")
 @handle_errors
 def predict_eval(
-    task: Annotated[str, typer.Argument(help="Task name.")],
+    task: TaskArg,
     models: Annotated[str, typer.Option("--models", help="Comma-separated models (default: all).")] = "",
     seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds (splits and inits).")] = "0,1,2",
     trace: TraceOpt = None,
     size: SizeOpt = "tiny",
-    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the leaderboard as Markdown.")] = False,
+    device: DeviceOpt = None,
+    compile_: CompileOpt = None,
+    bf16: Bf16Opt = None,
+    batch_size: BatchOpt = None,
+    lr: LrOpt = None,
+    loss_scale: LossScaleOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -727,7 +755,12 @@ def predict_eval(
         seed_list = [int(x) for x in seeds.split(",") if x.strip()]
     except ValueError:
         raise UsageError(f"--seeds expects integers, got {seeds!r}") from None
-    per_seed, summary = evaluate(_store(home), get_task(task, trace), names, seed_list, size=size, epochs=epochs)
+    if not seed_list:
+        raise UsageError("--seeds needs at least one seed")
+    overrides = _train_overrides(device=device, compile=compile_, bf16=bf16, batch_size=batch_size, lr=lr,
+                                 loss_scale=loss_scale)
+    per_seed, summary = evaluate(_store(home), get_task(task, trace), names, seed_list, size=size, epochs=epochs,
+                                 overrides=overrides)
     if as_json:
         _emit_json({"task": task, "summary": leaderboard.to_dict(summary)["rows"],
                     "runs": leaderboard.to_dict(per_seed)["rows"]})
@@ -743,26 +776,45 @@ def predict_eval(
 @predict_app.command("run")
 @handle_errors
 def predict_run(
-    task: Annotated[str, typer.Argument(help="Task name.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Parquet file of test-split predictions.")],
+    task: TaskArg,
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet file of predictions.")],
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Predict with this saved model (from `predict train --out`) instead of training.")] = None,
+    split: Annotated[str, typer.Option("--split", help="test (unseen windows) or all.")] = "test",
     model: Annotated[str, typer.Option("--model")] = "cloudformer",
     trace: TraceOpt = None,
     size: SizeOpt = "tiny",
-    epochs: Annotated[int | None, typer.Option("--epochs")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: DeviceOpt = None,
+    compile_: CompileOpt = None,
+    bf16: Bf16Opt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Train a model on a task and write its predictions for the test split to Parquet."""
-    from workscope.predictors.run import predictions, train_model
+    """Write a model's predictions (test split, or all windows) to Parquet: trained here, or
+    loaded from --checkpoint."""
+    import polars as pl
+
+    from workscope.predictors.leaderboard import score
+    from workscope.predictors.run import from_checkpoint, predictions, train_model
     from workscope.predictors.run import task as get_task
 
-    result, ds = train_model(_store(home), get_task(task, trace), model, seed=seed, size=size, epochs=epochs)
-    path = predictions(result, ds, out_path)
-    if as_json:
-        _emit_json({"out": str(path), "rows": int(ds.split.test.numel()), "test": result.test})
+    store, spec = _store(home), get_task(task, trace)
+    if checkpoint is not None:
+        predictor, ds, _ = from_checkpoint(store, spec, checkpoint)
     else:
-        out.print(f"wrote {ds.split.test.numel():,} predictions to {path} (test MAE {result.test['mae']:.4g})")
+        overrides = _train_overrides(device=device, compile=compile_, bf16=bf16)
+        predictor, ds = train_model(store, spec, model, seed=seed, size=size, epochs=epochs, overrides=overrides)
+    path = predictions(predictor, ds, out_path, split=split)
+    df = pl.read_parquet(path, columns=["split", "y_true", "y_pred"]).filter(pl.col("split") == "test")
+    test = score(df["y_true"].to_numpy(), df["y_pred"].to_numpy()) if df.height else {}
+    rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    if as_json:
+        _emit_json({"out": str(path), "rows": rows, "split": split, "test": test})
+    else:
+        mae = f" (test MAE {test['mae']:.4g})" if test else ""
+        out.print(f"wrote {rows:,} predictions to {path}{mae}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,3 +135,11 @@ class StoreError(DataError):
 
 class QueryError(DataError):
     """An SQL query failed."""
+
+
+class TaskSpecError(UsageError, ValueError):
+    """A prediction task, model or training setting that cannot be (a ValueError too)."""
+
+
+class TaskDataError(DataError, ValueError):
+    """The trace cannot give a task's windows, or a checkpoint cannot be read (a ValueError too)."""

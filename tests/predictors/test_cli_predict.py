@@ -57,7 +57,8 @@ def test_run_writes_test_predictions(home: str, tmp_path: Path) -> None:
     doc = invoke("predict", "run", "planetlab_cpu", "--trace", "pl", "--model", "dlinear", "--epochs", "3",
                  "--out", str(out), "--home", home)
     df = pl.read_parquet(out)
-    assert df.height == doc["rows"] > 0 and df.columns == ["entity", "t_end_s", "y_true", "y_pred"]
+    assert df.height == doc["rows"] > 0 and df.columns == ["entity", "t_end_s", "split", "y_true", "y_pred"]
+    assert set(df["split"]) == {"test"}
     mae = (df["y_true"] - df["y_pred"]).abs().mean()
     assert mae == pytest.approx(doc["test"]["mae"], rel=1e-4)
 

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
+import torch
 
 from workscope.errors import UnknownNameError
 from workscope.predictors import baselines, leaderboard, tasks
 from workscope.predictors.dataset import Dataset
 
 if TYPE_CHECKING:
-    from workscope.predictors.models import ModelConfig
+    from workscope.predictors.models import ModelConfig, Regressor
     from workscope.predictors.train import TrainConfig, TrainResult
     from workscope.store import Store
 
@@ -34,15 +35,22 @@ def model_names() -> list[str]:
 
 
 def task(name: str, trace: str | None = None) -> tasks.TaskSpec:
-    """The built-in task called ``name``, its source trace optionally renamed."""
-    if name not in tasks.BUILTIN:
+    """The built-in task called ``name`` (or the TOML spec file at that path, see
+    :func:`~workscope.predictors.tasks.load_spec`), its source trace optionally renamed."""
+    if name.endswith(".toml") or (name not in tasks.BUILTIN and Path(name).is_file()):
+        spec = tasks.load_spec(name)
+    elif name not in tasks.BUILTIN:
         raise UnknownNameError("task", name, tasks.BUILTIN)
-    spec = tasks.BUILTIN[name]
+    else:
+        spec = tasks.BUILTIN[name]
     return replace(spec, source=trace) if trace else spec
 
 
-def configs(size: str, epochs: int | None, seed: int) -> tuple[ModelConfig, TrainConfig]:
-    """Model and training configs for a size preset."""
+def configs(size: str, epochs: int | None, seed: int,
+            overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """Model and training configs for a size preset; ``overrides`` replaces TrainConfig fields."""
+    from dataclasses import fields
+
     from workscope.predictors.models import ModelConfig
     from workscope.predictors.train import TrainConfig
 
@@ -52,32 +60,41 @@ def configs(size: str, epochs: int | None, seed: int) -> tuple[ModelConfig, Trai
                                                                fusion_hidden=32)
     tcfg = TrainConfig(epochs=epochs or (100 if size == "paper" else 30), seed=seed,
                        patience=10 if size == "paper" else 5)
+    if overrides:
+        known = {f.name for f in fields(TrainConfig)}
+        for key in overrides:
+            if key not in known:
+                raise UnknownNameError("training setting", key, known)
+        tcfg = replace(tcfg, **overrides)
     return mcfg, tcfg
 
 
 def train_model(store: Store, spec: tasks.TaskSpec, model: str, *, seed: int = 0, size: str = "tiny",
-                epochs: int | None = None) -> tuple[TrainResult, Dataset]:
+                epochs: int | None = None, overrides: dict[str, Any] | None = None
+                ) -> tuple[TrainResult, Dataset]:
     """Train one neural model on a task (entity or time split as the task says)."""
     from workscope.predictors.train import train
 
     if model not in NEURAL:
         raise UnknownNameError("neural model", model, NEURAL)
+    mcfg, tcfg = configs(size, epochs, seed, overrides)
     ds = tasks.build(store, spec, seed)
-    mcfg, tcfg = configs(size, epochs, seed)
     return train(model, ds, mcfg, tcfg), ds
 
 
 def evaluate(store: Store, spec: tasks.TaskSpec, models: list[str], seeds: list[int], *,
-             size: str = "tiny", epochs: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+             size: str = "tiny", epochs: int | None = None, overrides: dict[str, Any] | None = None
+             ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-seed results, summary ranked by MAE) of ``models`` on the task's test split."""
     from workscope.predictors.train import predict, train
 
     for m in models:
         if m not in model_names():
             raise UnknownNameError("model", m, model_names())
+    configs(size, epochs, 0, overrides)  # reject bad settings before any work
 
     def train_fn(name: str, ds: Dataset, seed: int) -> np.ndarray:
-        mcfg, tcfg = configs(size, epochs, seed)
+        mcfg, tcfg = configs(size, epochs, seed, overrides)
         result = train(name, ds, mcfg, tcfg)
         return predict(result, ds, ds.split.test).detach().cpu().numpy().astype(np.float64)
 
@@ -85,16 +102,27 @@ def evaluate(store: Store, spec: tasks.TaskSpec, models: list[str], seeds: list[
     return per_seed, leaderboard.summarize(per_seed)
 
 
-def predictions(result: TrainResult, ds: Dataset, out: str | Path) -> Path:
-    """Write the test-split predictions of a trained model to Parquet (atomically)."""
-    from workscope.predictors.train import predict
-    from workscope.atomic import atomic_path
+SPLITS = ("test", "all")
 
-    idx = ds.split.test
-    y_hat = predict(result, ds, idx).detach().cpu().numpy()
+
+def predictions(model: TrainResult | Regressor, ds: Dataset, out: str | Path, split: str = "test") -> Path:
+    """Write a trained model's predictions to Parquet (atomically): the test windows, or
+    ``split="all"`` for every window. Columns: entity, t_end_s, split, y_true, y_pred."""
+    from workscope.atomic import atomic_path
+    from workscope.predictors.train import predict
+
+    if split not in SPLITS:
+        raise UnknownNameError("prediction split", split, SPLITS)
+    part = np.full(ds.n, "", dtype=object)
+    for name, rows in (("train", ds.split.train), ("val", ds.split.val), ("test", ds.split.test)):
+        part[rows.cpu().numpy()] = name
+    idx = ds.split.test if split == "test" else torch.arange(ds.n)
+    y_hat = predict(model, ds, idx).detach().cpu().numpy()
+    rows = idx.cpu().numpy()
     df = pl.DataFrame({
-        "entity": [ds.entity[i] for i in idx.tolist()],
+        "entity": [ds.entity[i] for i in rows.tolist()],
         "t_end_s": ds.t_end[idx].cpu().numpy(),
+        "split": part[rows].tolist(),
         "y_true": ds.y[idx].cpu().numpy().astype(np.float64),
         "y_pred": y_hat.astype(np.float64),
     })
@@ -102,6 +130,26 @@ def predictions(result: TrainResult, ds: Dataset, out: str | Path) -> Path:
     with atomic_path(out) as tmp:
         df.write_parquet(tmp, compression="zstd")
     return out
+
+
+def from_checkpoint(store: Store, spec: tasks.TaskSpec, directory: str | Path
+                    ) -> tuple[Regressor, Dataset, dict[str, Any]]:
+    """(model, dataset, checkpoint config): a saved model and the task's windows it predicts.
+
+    The dataset is built with the checkpoint's seed, so its split is the one the model was
+    trained on; its input metrics must be the checkpoint's, in order.
+    """
+    from workscope.errors import TaskSpecError
+    from workscope.predictors.train import checkpoint_config, load
+
+    model = load(directory)
+    config = checkpoint_config(directory)
+    ds = tasks.build(store, spec, int(config.get("seed", 0)))
+    if list(config["metrics"]) != list(ds.metrics) or config["target"] != ds.target:
+        raise TaskSpecError(f"{directory}: the checkpoint reads {config['metrics']} -> {config['target']}, "
+                            f"task {spec.name} gives {ds.metrics} -> {ds.target}; use the task it was "
+                            "trained on")
+    return model, ds, config
 
 
 def describe_tasks() -> list[dict[str, Any]]:

@@ -19,12 +19,15 @@ Leakage rules kept here (tests check each):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import torch
 
+from workscope.errors import TaskDataError, TaskSpecError
 from workscope.predictors import windowing as W
 from workscope.predictors.dataset import Dataset, Split
 
@@ -68,6 +71,103 @@ class TaskSpec:
     whole_run: bool = False
 
 
+_STR = ("name", "description", "source", "table", "target", "split", "target_transform", "align")
+_KINDS: dict[str, tuple[str, bool]] = {  # field -> (kind, may be null)
+    **{f: ("str", False) for f in _STR}, "group_key": ("str", True),
+    "window": ("int", False), "horizon": ("int", False),
+    "test_fraction": ("float", False), "val_fraction": ("float", False), "step_s": ("float", True),
+    "ratio_target": ("bool", False), "target_is_input": ("bool", False), "whole_run": ("bool", False),
+    "metrics": ("strs", True), "test_groups": ("strs", True),
+}
+_CHOICES = {"table": ("usage", *EVENT_TABLES), "split": ("entity", "time"), "align": ("grid", "sequence"),
+            "target_transform": ("none", "ratio_to_group_median")}
+
+
+def validate(spec: TaskSpec) -> TaskSpec:
+    """``spec`` itself if its settings are consistent; else :class:`TaskSpecError` saying which."""
+    for key, choices in _CHOICES.items():
+        if getattr(spec, key) not in choices:
+            raise TaskSpecError(f"task {spec.name}: {key} must be one of {', '.join(choices)}, "
+                                f"got {getattr(spec, key)!r}")
+    if spec.window < 1:
+        raise TaskSpecError(f"task {spec.name}: window must be >= 1 step, got {spec.window}")
+    if spec.horizon < 0 or (spec.horizon == 0 and spec.target_is_input):
+        # horizon 0 with the target among the inputs would show the answer in the window
+        raise TaskSpecError(f"task {spec.name}: horizon must be >= 1 (or 0 only when the target is "
+                            f"not an input), got {spec.horizon}")
+    for key in ("test_fraction", "val_fraction"):
+        v = getattr(spec, key)
+        if not 0 <= v < 1:
+            raise TaskSpecError(f"task {spec.name}: {key} must lie in [0, 1), got {v}")
+    if spec.step_s is not None and not spec.step_s > 0:
+        raise TaskSpecError(f"task {spec.name}: step_s must be > 0 seconds, got {spec.step_s}")
+    if spec.table in EVENT_TABLES and spec.step_s is None:
+        raise TaskSpecError(f"task {spec.name}: a rate task (table {spec.table}) needs step_s, the counting bin")
+    if spec.target_transform == "ratio_to_group_median" and not spec.group_key:
+        raise TaskSpecError(f"task {spec.name}: ratio_to_group_median needs group_key")
+    if spec.test_groups is not None and not spec.group_key:
+        raise TaskSpecError(f"task {spec.name}: test_groups needs group_key")
+    return spec
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """A task from a TOML file of :class:`TaskSpec` fields.
+
+    ``extends = "<built-in task>"`` starts from that task and overrides the listed fields;
+    otherwise ``name``, ``source`` and ``target`` are required. Unknown keys and values of the
+    wrong type fail with :class:`TaskSpecError` naming the file (and the line, for TOML syntax).
+    """
+    import tomllib
+
+    from workscope.errors import did_you_mean
+
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TaskSpecError(f"{p}: cannot read the task spec ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TaskSpecError(f"{p}: not a valid TOML task spec: {exc}") from None
+    base: dict[str, Any] = {}
+    parent = doc.pop("extends", None)
+    if parent is not None:
+        if parent not in BUILTIN:
+            raise TaskSpecError(f"{p}: extends = {parent!r} is not a built-in task"
+                                f"{did_you_mean(str(parent), BUILTIN)}")
+        base = {f.name: getattr(BUILTIN[parent], f.name) for f in fields(TaskSpec)}
+    for key, value in doc.items():
+        if key not in _KINDS:
+            raise TaskSpecError(f"{p}: unknown key {key!r}{did_you_mean(key, _KINDS)}; "
+                                f"keys are extends, {', '.join(_KINDS)}")
+        base[key] = _coerce(p, key, value)
+    missing = [k for k in ("name", "source", "target") if k not in base]
+    if missing:
+        raise TaskSpecError(f"{p}: missing {', '.join(missing)} (or name a built-in task in extends)")
+    base.setdefault("description", f"user task from {p.name}")
+    try:
+        return validate(TaskSpec(**base))
+    except TaskSpecError as exc:
+        raise TaskSpecError(f"{p}: {exc}") from None
+
+
+def _coerce(path: Path, key: str, value: Any) -> Any:
+    kind, nullable = _KINDS[key]
+    ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
+          "int": isinstance(value, int) and not isinstance(value, bool),
+          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "strs": isinstance(value, list) and all(isinstance(v, str) for v in value)}[kind]
+    if not ok:
+        want = {"str": "a string", "bool": "true or false", "int": "an integer", "float": "a number",
+                "strs": "a list of strings"}[kind]
+        hint = " (TOML has no null: leave the key out)" if nullable else ""
+        raise TaskSpecError(f"{path}: {key} must be {want}, got {value!r}{hint}")
+    if kind == "float":
+        return float(value)
+    if kind == "strs":
+        return tuple(value)
+    return value
+
+
 def _usage_frame(store, spec: TaskSpec) -> pl.DataFrame:
     tr = store.trace(spec.source)
     if spec.table == "usage":
@@ -75,10 +175,10 @@ def _usage_frame(store, spec: TaskSpec) -> pl.DataFrame:
         return tr.scan("usage").select(cols).collect()
     if spec.table in EVENT_TABLES:
         if spec.step_s is None:
-            raise ValueError("a rate task needs step_s (the counting bin)")
+            raise TaskSpecError("a rate task needs step_s (the counting bin)")
         ev = tr.scan(spec.table).select("arrival_s").collect()
         return W.rate_series(ev, spec.step_s).with_columns(pl.lit(None, pl.String).alias("attrs"))
-    raise ValueError(f"table {spec.table!r} is not usage or an event table {EVENT_TABLES}")
+    raise TaskSpecError(f"table {spec.table!r} is not usage or an event table {EVENT_TABLES}")
 
 
 def _entity_groups(usage: pl.DataFrame, key: str, entities: list[str]) -> np.ndarray:
@@ -90,7 +190,22 @@ def _entity_groups(usage: pl.DataFrame, key: str, entities: list[str]) -> np.nda
 
 
 def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
-    """Windows, split and target transform of ``spec`` over the trace ``spec.source``."""
+    """Windows, split and target transform of ``spec`` over the trace ``spec.source``.
+
+    Raises :class:`~workscope.errors.TaskDataError` (naming the task and the trace) when the
+    trace cannot give the task's windows, :class:`~workscope.errors.TaskSpecError` when the
+    spec itself is inconsistent.
+    """
+    try:
+        return _build(store, spec, seed)
+    except TaskDataError as exc:
+        raise TaskDataError(f"task {spec.name} on trace {spec.source!r}: {exc}. Check that the trace "
+                            "holds the task's metrics (workscope sql \"select distinct metric from "
+                            "usage\") or pass another --trace") from None
+
+
+def _build(store, spec: TaskSpec, seed: int) -> Dataset:
+    validate(spec)
     usage = _usage_frame(store, spec)
     target = W.RATE_METRIC if spec.table in EVENT_TABLES else spec.target
     if spec.metrics is not None:
@@ -102,16 +217,13 @@ def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
     if spec.target_is_input and target not in inputs:
         inputs.append(target)
     if not spec.target_is_input and target in inputs:
-        raise ValueError(f"target {target!r} is listed as an input but target_is_input is False")
-    if spec.horizon < 0 or (spec.horizon == 0 and spec.target_is_input):
-        # horizon 0 with the target among the inputs would show the answer in the window
-        raise ValueError("horizon must be >= 1 (or 0 only when the target is not an input)")
+        raise TaskSpecError(f"target {target!r} is listed as an input but target_is_input is False")
     cols = inputs + ([] if target in inputs else [target])
     al = W.align(usage, cols, spec.step_s, spec.align)
     window = int((al.stop - al.start).max()) if spec.whole_run else spec.window
     w = W.make_windows(al, window, spec.horizon, target, horizon_zero_ok=not spec.target_is_input)
     if w.y.size == 0:
-        raise ValueError(f"task {spec.name}: no window has an observed target")
+        raise TaskDataError(f"task {spec.name}: no window has an observed target")
     x = w.x_seq[..., [cols.index(m) for m in inputs]]
     y = w.y.copy()
     groups = (_entity_groups(usage, spec.group_key, al.entities)
@@ -126,15 +238,13 @@ def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
     elif spec.split == "time":
         tr, va, te, info = W.split_time(w, spec.test_fraction, spec.val_fraction)
     else:
-        raise ValueError(f"unknown split {spec.split!r}: use 'entity' or 'time'")
+        raise TaskSpecError(f"unknown split {spec.split!r}: use 'entity' or 'time'")
     if tr.size == 0 or te.size == 0:
-        raise ValueError(f"task {spec.name}: split left {tr.size} train and {te.size} test windows")
+        raise TaskDataError(f"task {spec.name}: split left {tr.size} train and {te.size} test windows")
 
     meta: dict = {"task": spec.name, "step_s": al.step_s, "window": window,
                   "horizon": spec.horizon, "seed": seed, "source": spec.source}
     if spec.target_transform == "ratio_to_group_median":
-        if not spec.group_key:
-            raise ValueError("ratio_to_group_median needs group_key")
         med = _train_medians(usage, target, al, groups, w, tr, spec.split, info)
         scale = np.array([med.get(groups[e], med["__all__"]) for e in w.entity_idx])
         y = y / scale
@@ -143,7 +253,7 @@ def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
             x[..., j] = x[..., j] / scale[:, None]
         meta["group_medians"] = med
     elif spec.target_transform != "none":
-        raise ValueError(f"unknown target_transform {spec.target_transform!r}")
+        raise TaskSpecError(f"unknown target_transform {spec.target_transform!r}")
 
     x_seq = torch.from_numpy(x.astype(np.float32))
     mask = torch.from_numpy(w.mask)

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from workscope.errors import TaskDataError, TaskSpecError
 from workscope.predictors.dataset import Dataset
 from workscope.predictors.models import ModelConfig, Regressor, build
 
@@ -198,7 +199,7 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
     model_cfg = model_cfg if model_cfg is not None else ModelConfig()
     train_cfg = train_cfg if train_cfg is not None else TrainConfig()
     if ds.split.train.numel() == 0:
-        raise ValueError("the training split is empty")
+        raise TaskDataError("the training split is empty")
     device = resolve_device(train_cfg.device)
     autocast = device.type == "cuda" and train_cfg.bf16
     t = ds.x_seq.shape[1]
@@ -228,7 +229,7 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
     # Errors are divided by the training target's std so that log-cosh sits in its
     # quadratic-to-linear transition for any target scale (ratios included).
     if not (train_cfg.loss_scale > 0 and math.isfinite(train_cfg.loss_scale)):
-        raise ValueError(f"loss_scale must be a positive number, got {train_cfg.loss_scale}")
+        raise TaskSpecError(f"loss_scale must be a positive number, got {train_cfg.loss_scale}")
     scale = y_std * train_cfg.loss_scale
     fwd = torch.compile(model) if train_cfg.compile else model
 
@@ -371,10 +372,26 @@ def save(result: TrainResult, directory: str | Path) -> Path:
 def load(directory: str | Path, device: str = "cpu") -> Regressor:
     """The model saved by :func:`save` (eval mode), read via safetensors only."""
     d = Path(directory)
-    config = json.loads((d / "config.json").read_text())
-    if config.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"unsupported checkpoint version {config.get('version')!r}")
-    cfg = ModelConfig(**config["model_config"])
-    model = build(config["model"], int(config["n_metrics"]), cfg, bool(config["ratio_target"]))
-    model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"), strict=True)
+    if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
+        raise TaskDataError(f"{d}: not a checkpoint directory (expected config.json and "
+                            "model.safetensors, as `workscope predict train --out` writes)")
+    try:
+        config = json.loads((d / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TaskDataError(f"{d / 'config.json'}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("version") != CHECKPOINT_VERSION:
+        config = config if isinstance(config, dict) else {}
+        raise TaskDataError(f"{d}: unsupported checkpoint version {config.get('version')!r} "
+                            f"(this workscope reads version {CHECKPOINT_VERSION})")
+    try:
+        cfg = ModelConfig(**config["model_config"])
+        model = build(config["model"], int(config["n_metrics"]), cfg, bool(config["ratio_target"]))
+        model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"), strict=True)
+    except Exception as exc:  # KeyError, TypeError, RuntimeError, SafetensorError: all "damaged"
+        raise TaskDataError(f"{d}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
     return model.to(resolve_device(device)).eval()
+
+
+def checkpoint_config(directory: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint (call :func:`load` first to validate it)."""
+    return json.loads((Path(directory) / "config.json").read_text())

@@ -33,6 +33,8 @@ import numpy as np
 import polars as pl
 import torch
 
+from workscope.errors import TaskDataError, TaskSpecError
+
 log = logging.getLogger(__name__)
 
 RATE_ENTITY = "all"
@@ -68,7 +70,7 @@ def infer_step(usage: pl.DataFrame) -> float:
         .filter(pl.col("d") > 0)
     )
     if gaps.height == 0:
-        raise ValueError("cannot infer a time step: no entity has two samples of one metric; "
+        raise TaskDataError("cannot infer a time step: no entity has two samples of one metric; "
                          "set step_s in the task spec")
     return float(gaps["d"].median())
 
@@ -80,7 +82,7 @@ def rate_series(events: pl.DataFrame, step_s: float, time_col: str = "arrival_s"
     """
     t = events.get_column(time_col).drop_nulls().to_numpy().astype(np.float64)
     if t.size == 0:
-        raise ValueError(f"no {time_col} values to count")
+        raise TaskDataError(f"no {time_col} values to count")
     t0 = float(t.min())
     k = np.floor((t - t0) / step_s + 1e-9).astype(np.int64)
     counts = np.bincount(k)
@@ -102,7 +104,7 @@ def align(usage: pl.DataFrame, metrics: Sequence[str], step_s: float | None,
     metrics = list(metrics)
     u = usage.select("t_s", "entity_id", "metric", "value").filter(pl.col("metric").is_in(metrics))
     if u.height == 0:
-        raise ValueError(f"no usage rows for metrics {metrics}")
+        raise TaskDataError(f"no usage rows for metrics {metrics}")
     if mode == "grid":
         if step_s is None:
             step_s = infer_step(u)
@@ -114,7 +116,7 @@ def align(usage: pl.DataFrame, metrics: Sequence[str], step_s: float | None,
         u = u.with_columns(pl.col("t_s").rank("dense").over("entity_id").cast(pl.Int64).sub(1).alias("k"))
         cell_time = pl.col("t_s_cell")
     else:
-        raise ValueError(f"unknown alignment mode {mode!r}: use 'grid' or 'sequence'")
+        raise TaskSpecError(f"unknown alignment mode {mode!r}: use 'grid' or 'sequence'")
 
     cells = (u.group_by("entity_id", "k", "metric")
              .agg(pl.col("value").mean(), pl.col("t_s").min().alias("t_s_cell")))
@@ -172,7 +174,7 @@ def make_windows(al: Aligned, window: int, horizon: int, target: str,
     the target is not among the inputs (a run-level label such as CloudPerfTrace's perf_ori).
     """
     if window < 1 or horizon < (0 if horizon_zero_ok else 1):
-        raise ValueError("window must be >= 1 step and horizon >= 1 step")
+        raise TaskSpecError("window must be >= 1 step and horizon >= 1 step")
     j = al.metrics.index(target)
     ent = al.row_entity
     g = np.arange(al.values.shape[0], dtype=np.int64)
@@ -199,7 +201,7 @@ def split_entity(w: Windows, n_entities: int, test_fraction: float, val_fraction
     """Unseen entities in test (and val): entities with windows, shuffled with ``seed``."""
     have = np.unique(w.entity_idx)
     if have.size < 2:
-        raise ValueError(f"an entity split needs windows from at least 2 entities, got {have.size}")
+        raise TaskDataError(f"an entity split needs windows from at least 2 entities, got {have.size}")
     rng = np.random.default_rng(seed)
     order = have[rng.permutation(have.size)]
     n_test = min(_take(have.size, test_fraction, 1), have.size - 1)
