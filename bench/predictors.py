@@ -22,7 +22,7 @@ DATA = ROOT / "tests" / "data"
 SOURCES = {  # task source name -> (format, path)
     "azure_llm_2023": ("azure_llm", ROOT / "workscope" / "samples" / "azure_llm_2023"),
     "planetlab": ("planetlab", DATA / "planetlab" / "20110303"),
-    "alibaba_genai": ("alibaba_genai", DATA / "alibaba_genai_2026"),
+    "alibaba_genai": ("alibaba_genai", DATA / "alibaba_genai_2026_pods"),
     "mooncake": ("mooncake", DATA / "mooncake" / "synthetic_trace.jsonl"),
     "cloudperftrace": ("cloudperftrace", DATA / "cloudperftrace"),
     "datacenter_alibaba2018": ("datacenter_aggregates", DATA / "datacenter_aggregates" / "alibaba2018"
@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--size", default="tiny", choices=["tiny", "paper"])
     ap.add_argument("--home", default=None, help="a store that already holds the source traces")
+    ap.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     args = ap.parse_args()
     import torch
 
@@ -54,7 +55,8 @@ def main() -> None:
                 print(f"skip source {name}: {exc}", file=sys.stderr)
     print(f"device: {resolve_device('auto')}  torch {torch.__version__}  size {args.size}  "
           f"epochs <= {args.epochs}  seeds {seeds}\n")
-    for spec in tasks.BUILTIN.values():
+    wanted = [t for t in args.tasks.split(",") if t] or list(tasks.BUILTIN)
+    for spec in (tasks.BUILTIN[t] for t in wanted):
         if spec.source not in store:
             print(f"## {spec.name}: skipped (no trace {spec.source!r} in the store)\n")
             continue
@@ -75,11 +77,35 @@ def main() -> None:
             print(f"best neural vs best baseline MAE: {gain:+.1%} (positive = neural better)\n")
     spec = tasks.BUILTIN["planetlab_cpu"]
     if spec.source in store:
-        print("## training throughput (planetlab_cpu)\n\n| model | device | train windows/s | predict windows/s |")
-        print("|---|---|---:|---:|")
+        throughput(store, spec, args.size)
+
+
+def throughput(store, spec, size: str) -> None:
+    """Train windows/s of every neural model, then CloudFormer's variants: without length
+    bucketing, compiled, and on CUDA with and without bf16 autocast."""
+    import torch
+
+    from workscope.predictors import run
+
+    print(f"## training throughput ({spec.name}, size {size}, 5 epochs)\n")
+    print("| model | device | settings | train windows/s | predict windows/s |\n|---|---|---|---:|---:|")
+
+    def row(model: str, label: str, **overrides) -> None:
+        res, _ = run.train_model(store, spec, model, seed=0, size=size, epochs=5, overrides=overrides)
+        print(f"| {model} | {res.device} | {label} | {res.train_windows_per_s:,.0f} | "
+              f"{res.predict_windows_per_s:,.0f} |", flush=True)
+
+    for m in run.NEURAL:
+        row(m, "eager, fp32", device="cpu")
+    row("cloudformer", "eager, fp32, no bucketing", device="cpu", bucket=False)
+    row("cloudformer", "torch.compile, fp32", device="cpu", compile=True)
+    if torch.cuda.is_available():
         for m in run.NEURAL:
-            res, _ = run.train_model(store, spec, m, seed=0, size=args.size, epochs=5)
-            print(f"| {m} | {res.device} | {res.train_windows_per_s:,.0f} | {res.predict_windows_per_s:,.0f} |")
+            row(m, "eager, bf16 autocast", device="cuda")
+        row("cloudformer", "eager, fp32", device="cuda", bf16=False)
+        row("cloudformer", "torch.compile, bf16 autocast", device="cuda", compile=True)
+        row("cloudformer", "torch.compile, fp32", device="cuda", compile=True, bf16=False)
+        row("cloudformer", "torch.compile, bf16, batch 4096", device="cuda", compile=True, batch_size=4096)
 
 
 if __name__ == "__main__":
