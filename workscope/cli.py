@@ -672,11 +672,19 @@ def _train_overrides(**given: Any) -> dict[str, Any]:
 
 @predict_app.command("tasks")
 @handle_errors
-def predict_tasks(as_json: JsonFlag = False) -> None:
+def predict_tasks(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference page (docs/predictors.md).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """List the built-in prediction tasks."""
     from workscope.predictors.run import describe_tasks
 
     items = describe_tasks()
+    if markdown and not as_json:
+        from workscope.predictors.reference import reference_markdown
+
+        sys.stdout.write(reference_markdown())
+        return
     if as_json:
         _emit_json({"tasks": items})
         return

@@ -64,3 +64,15 @@ def test_task_trains_and_evaluates_from_the_cli(task: str, home: str, tmp_path: 
     again = invoke("predict", "eval", task, "--models", "cloudformer", "--seeds", "0", "--epochs", "1",
                    "--home", home)
     assert again["runs"][0]["mae"] == pytest.approx(trained["test"]["mae"], rel=1e-4)
+
+
+def test_docs_predictors_md_is_current() -> None:
+    from workscope.predictors.reference import reference_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "predictors.md"
+    assert doc.read_text() == reference_markdown(), (
+        "docs/predictors.md is stale: run `workscope predict tasks --markdown > docs/predictors.md`")
+    r = runner.invoke(app, ["predict", "tasks", "--markdown"])
+    assert r.exit_code == 0 and r.stdout == doc.read_text()
+    for name in tasks.BUILTIN:
+        assert f"| `{name}` |" in r.stdout

@@ -307,3 +307,11 @@ def fit(name: str, ds: Dataset, seed: int = 0) -> Baseline:
 def fit_predict(name: str, ds: Dataset, seed: int = 0) -> np.ndarray:
     """Fit baseline ``name`` and return its predictions for ``ds.split.test`` (float64)."""
     return fit(name, ds, seed).predict(ds.split.test)
+#: One line per baseline, for the reference page.
+DESCRIPTIONS: dict[str, str] = {
+    "persistence": "the target's last observed value in the window",
+    "group_median": "median training target of the entity's group (global median for unseen groups)",
+    "linear": "ridge regression on per-window mean/std/min/max/last of each metric; penalty chosen on validation",
+    "random_forest": f"scikit-learn random forest ({RF_TREES} trees) on the same aggregates",
+    "gradient_boosting": "scikit-learn histogram gradient boosting on the same aggregates, early-stopped on validation",
+}

@@ -71,6 +71,32 @@ class TaskSpec:
     whole_run: bool = False
 
 
+#: One line per TaskSpec field, for the reference page (docs/predictors.md).
+SPEC_HELP: dict[str, str] = {
+    "name": "task name",
+    "description": "one line for `predict tasks` (default: `user task from <file>`)",
+    "source": "trace to read, by store name (`--trace` overrides it)",
+    "table": "`usage`, or an event table (`requests`, `invocations`) counted per `step_s` into metric `rate`",
+    "metrics": "input metrics in order (default: every metric of the table)",
+    "target": "metric to predict (`rate` for event tables)",
+    "window": "input steps per window",
+    "horizon": "steps from the window's last step to the target (0 only when the target is not an input)",
+    "step_s": "grid step in seconds (default: the median sampling gap)",
+    "split": "`entity`: unseen entities in test; `time`: the last `test_fraction` of time in test",
+    "target_transform": "`none` or `ratio_to_group_median` (target / its group's median over training rows)",
+    "group_key": "`attrs` field grouping entities (SKU, application)",
+    "ratio_target": "the target lies in [0, 1]: neural models end in a sigmoid",
+    "test_fraction": "share of entities (or of time) in test",
+    "val_fraction": "share of entities (or of time) in validation (early stopping, model choice)",
+    "align": "`grid` (regular time grid) or `sequence` (each sample time of an entity is a step)",
+    "target_is_input": "the target's own history is an input",
+    "test_groups": "groups held out as test (with `group_key`), e.g. unseen applications",
+    "whole_run": "windows reach back to the entity's first step (`window` = the longest entity)",
+}
+
+#: Fields a TOML spec must give unless it ``extends`` a built-in task.
+REQUIRED = ("name", "source", "target")
+
 _STR = ("name", "description", "source", "table", "target", "split", "target_transform", "align")
 _KINDS: dict[str, tuple[str, bool]] = {  # field -> (kind, may be null)
     **{f: ("str", False) for f in _STR}, "group_key": ("str", True),
@@ -140,7 +166,7 @@ def load_spec(path: str | Path) -> TaskSpec:
             raise TaskSpecError(f"{p}: unknown key {key!r}{did_you_mean(key, _KINDS)}; "
                                 f"keys are extends, {', '.join(_KINDS)}")
         base[key] = _coerce(p, key, value)
-    missing = [k for k in ("name", "source", "target") if k not in base]
+    missing = [k for k in REQUIRED if k not in base]
     if missing:
         raise TaskSpecError(f"{p}: missing {', '.join(missing)} (or name a built-in task in extends)")
     base.setdefault("description", f"user task from {p.name}")
