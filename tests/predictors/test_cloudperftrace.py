@@ -29,8 +29,11 @@ def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _source() -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(f).with_columns(pl.lit(f.parent.name[6:]).alias("app"))
-                      for f in sorted(ROOT.rglob("*.parquet"))])
+    """The fixture's rows, with the run id the reader gives them (``<id>/<stem>/<row>``)."""
+    return pl.concat([pl.read_parquet(f).with_row_index("row", offset=1).with_columns(
+        pl.lit(f.parent.name[6:]).alias("app"),
+        (pl.lit(f"{f.parent.name[6:]}/{f.stem}/") + pl.col("row").cast(pl.String)).alias("run_id"))
+        for f in sorted(ROOT.rglob("*.parquet"))])
 
 
 def test_reader_maps_every_cell_and_the_label(store) -> None:
@@ -42,16 +45,16 @@ def test_reader_maps_every_cell_and_the_label(store) -> None:
     assert m["tables"]["usage"]["rows_rejected"] == 0
     assert len(m["meta"]["applications"]) == 11
     origin = min(row[0] for c in WIDTH for mat in src[c].to_list() for row in mat)
-    # hand check: redis-1, tr_self matrix row 2, column 3
-    run = src.filter(pl.col("run_id") == "redis-1").row(0, named=True)
+    # hand check: Redis (task 5) run 2, tr_self matrix row 2, column 3
+    run = src.filter(pl.col("run_id") == "5/part-0/2").row(0, named=True)
     ts, v = run["tr_self"][2][0], run["tr_self"][2][3]
-    got = u.filter((pl.col("entity_id") == "redis-1") & (pl.col("metric") == "tr_self_3")
+    got = u.filter((pl.col("entity_id") == "5/part-0/2") & (pl.col("metric") == "tr_self_3")
                    & (pl.col("t_s") == ts - origin))
     assert got["value"].to_list() == [v]
-    lab = u.filter((pl.col("entity_id") == "redis-1") & (pl.col("metric") == "perf_ori"))
+    lab = u.filter((pl.col("entity_id") == "5/part-0/2") & (pl.col("metric") == "perf_ori"))
     assert lab["value"].to_list() == [run["perf_ori"]]
     assert lab["t_s"].item() == run["tr_self"][-1][0] - origin  # the run's last time
-    assert json.loads(lab["attrs"].item()) == {"app": "redis"}
+    assert json.loads(lab["attrs"].item()) == {"app": "5", "app_name": "Redis", "workload": 2.0}
 
 
 def test_reader_sniffs_root_not_other_parquet(tmp_path: Path) -> None:
@@ -102,5 +105,5 @@ def test_task_holds_out_whole_applications(store) -> None:
         assert bool(ds.mask[i, -1])
         assert bool(ds.mask[i, 0]) == (lut[e][1] == longest)  # shorter runs padded at the start
     # the split is configurable by application list
-    alt = T.build(store, replace(T.CLOUDPERFTRACE, test_groups=("mysql",)), seed=0)
-    assert {alt.entity[i] for i in alt.split.test.tolist()} == {"mysql-0", "mysql-1"}
+    alt = T.build(store, replace(T.CLOUDPERFTRACE, test_groups=("4",)), seed=0)
+    assert {alt.entity[i] for i in alt.split.test.tolist()} == {"4/part-0/1", "4/part-0/2"}

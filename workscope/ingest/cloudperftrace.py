@@ -19,8 +19,15 @@ Mapping (``usage``):
   (e.g. ``tr_self_3``), ``t_s`` = timestamp - origin (earliest timestamp of all files),
   ``value`` = the cell;
 - the label is one more ``usage`` row, metric ``perf_ori``, at the run's **last** timestamp,
-  with ``attrs`` = ``{"app": <application>}`` (only on that row, to keep the table small);
-  predictors use it as a run-level target that is never an input.
+  with ``attrs`` = ``{"app": <partition value>, "app_name": <application>, "workload": <level>}``
+  (only on that row, to keep the table small; ``app_name`` for the released task IDs 4-16,
+  ``workload`` when the column exists); predictors use it as a run-level target that is
+  never an input.
+
+The released dataset (``parquet_ds/tasks=<id>/``, CC-BY-4.0) numbers its applications:
+4 Data Serving, 5 Redis, 6 Web Search, 7 Graph Analytics, 9 Data Analytics, 10 MLPerf,
+11 HBase, 13 Alluxio, 14 Minio, 15 TPC-C, 16 Flink; it has a ``workload`` (double) column
+and no run id.
 
 Timestamps are Unix seconds (UTC). Null or non-finite cells are rejected by the usage rules.
 """
@@ -48,6 +55,10 @@ from workscope.ingest.base import (
 from workscope.ingest.timefmt import origin_meta
 
 COLUMNS = ("tr_self", "tr_oth", "lin_self", "lin_oth", "td_self", "td_oth")
+#: The released partitions: task ID -> application (the dataset card's table).
+APPLICATIONS = {"4": "Data Serving", "5": "Redis", "6": "Web Search", "7": "Graph Analytics",
+                "9": "Data Analytics", "10": "MLPerf", "11": "HBase", "13": "Alluxio", "14": "Minio",
+                "15": "TPC-C", "16": "Flink"}
 TARGET = "perf_ori"
 PARTITION = "tasks"
 
@@ -146,12 +157,18 @@ class CloudPerfTraceReader(Reader):
             nested = isinstance(schema[cols[0]], pl.List) and isinstance(schema[cols[0]].inner, pl.List)
             last = (_cells(lf, cols[0], None if nested else width).filter(pl.col("j") == 0)
                     .group_by(FILE, LINE, "entity_id").agg(pl.col("v").max().alias("ts")))
+            fields = {"app": pl.lit(app)}
+            if app in APPLICATIONS:
+                fields["app_name"] = pl.lit(APPLICATIONS[app])
+            if "workload" in schema:
+                fields["workload"] = pl.col("workload").cast(pl.Float64, strict=False)
             frame = lf.select(FILE, LINE, "entity_id", pl.col(TARGET).cast(pl.Float64, strict=False)
-                              .alias("value")).join(last, on=[FILE, LINE, "entity_id"], how="left")
+                              .alias("value"), *[e.alias(k) for k, e in fields.items()]
+                              ).join(last, on=[FILE, LINE, "entity_id"], how="left")
             frame = frame.select(
                 FILE, LINE, (pl.col("ts") - origin).alias("t_s"), "entity_id",
                 pl.lit(TARGET).alias("metric"), "value",
-                pl.struct(app=pl.lit(app)).struct.json_encode().alias("attrs"),
+                pl.struct(*fields).struct.json_encode().alias("attrs"),
                 pl.lit(None, pl.String).alias(REASON),
             )
             parts.append(TablePart(frame, _raw(), str(f)))
