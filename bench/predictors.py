@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--size", default="tiny", choices=["tiny", "paper"])
     ap.add_argument("--home", default=None, help="a store that already holds the source traces")
     ap.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    ap.add_argument("--no-throughput", action="store_true", help="skip the training-throughput table")
     args = ap.parse_args()
     import torch
 
@@ -76,7 +77,7 @@ def main() -> None:
             gain = 1 - neural["mae_mean"].min() / base["mae_mean"].min()
             print(f"best neural vs best baseline MAE: {gain:+.1%} (positive = neural better)\n")
     spec = tasks.BUILTIN["planetlab_cpu"]
-    if spec.source in store:
+    if spec.source in store and not args.no_throughput:
         throughput(store, spec, args.size)
 
 

@@ -10,25 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 import workscope
-from tests.conftest import DATA
+from tests.predictors.conftest import invoke
 from workscope.cli import app
 from workscope.predictors import tasks
 from workscope.predictors.train import load
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> str:
-    h = tmp_path_factory.mktemp("predict-cli") / "store"
-    workscope.open(h).ingest(DATA / "planetlab" / "20110303", format="planetlab", name="pl")
-    return str(h)
-
-
-def invoke(*args: str) -> dict:
-    r = runner.invoke(app, [*args, "--json"])
-    assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)
 
 
 def test_tasks_lists_the_builtin_specs() -> None:

@@ -3,7 +3,6 @@ its fixture): the issue's five tasks end to end, as a user runs them."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 import workscope
 from tests.conftest import DATA, SAMPLES
 from tests.predictors.test_tasks import _noise_three_vms
+from tests.predictors.conftest import invoke
 from workscope.cli import app
 from workscope.predictors import tasks
 
@@ -38,12 +38,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> str:
         store.ingest(path, format=fmt, name=name)
     store.ingest(_noise_three_vms(root), format="azure_vm_noise", name="azure_vm_noise")
     return str(root / "store")
-
-
-def invoke(*args: str) -> dict:
-    r = runner.invoke(app, [*args, "--json"])
-    assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)
 
 
 def test_every_builtin_task_has_a_slice() -> None:

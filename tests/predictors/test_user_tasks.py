@@ -3,7 +3,6 @@ the CLI, and clear errors (exit 1 for data, 2 for usage; never a traceback)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,25 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 import workscope
-from tests.conftest import DATA
+from tests.predictors.conftest import invoke
 from workscope.cli import app
 from workscope.errors import TaskDataError, TaskSpecError
 from workscope.predictors import tasks
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> str:
-    h = tmp_path_factory.mktemp("user-tasks") / "store"
-    workscope.open(h).ingest(DATA / "planetlab" / "20110303", format="planetlab", name="pl")
-    return str(h)
-
-
-def invoke(*args: str) -> dict:
-    r = runner.invoke(app, [*args, "--json"])
-    assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)
 
 
 def write(tmp_path: Path, text: str) -> Path:
