@@ -805,9 +805,12 @@ def predict_run(
     import polars as pl
 
     from workscope.predictors.leaderboard import score
-    from workscope.predictors.run import from_checkpoint, predictions, train_model
+    from workscope.errors import UnknownNameError
+    from workscope.predictors.run import SPLITS, from_checkpoint, predictions, train_model
     from workscope.predictors.run import task as get_task
 
+    if split not in SPLITS:
+        raise UnknownNameError("prediction split", split, SPLITS)
     store, spec = _store(home), get_task(task, trace)
     if checkpoint is not None:
         predictor, ds, _ = from_checkpoint(store, spec, checkpoint)

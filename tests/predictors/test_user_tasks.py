@@ -3,6 +3,7 @@ the CLI, and clear errors (exit 1 for data, 2 for usage; never a traceback)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -117,3 +118,31 @@ def test_training_settings_from_the_cli(home: str) -> None:
     r = runner.invoke(app, ["predict", "train", "planetlab_cpu", "--trace", "pl", "--loss-scale", "0",
                             "--home", home])
     assert r.exit_code == 2 and "loss_scale must be a positive number" in r.stderr
+
+
+def test_bad_split_is_refused_before_training(home: str, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["predict", "run", "planetlab_cpu", "--trace", "pl", "--split", "tset",
+                            "--out", str(tmp_path / "p.parquet"), "--home", home])
+    assert r.exit_code == 2 and "did you mean 'test'" in r.stderr
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(home: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from workscope.predictors import run, train
+
+    res, ds = run.train_model(workscope.open(home), run.task("planetlab_cpu", "pl"), "dlinear", epochs=1)
+    train.save(res, tmp_path / "ck")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ck").iterdir()}
+
+    def crash(state, path):  # the weights writer dies half way through
+        Path(path).write_bytes(b"torn")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train.save(res, tmp_path / "ck")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "ck").iterdir()} == before
+    json.loads((tmp_path / "ck" / "config.json").read_text())  # strict JSON (NaN as null)
+    torch_equal = train.predict(train.load(tmp_path / "ck"), ds, ds.split.test)
+    assert torch_equal.shape == (ds.split.test.numel(),)

@@ -26,6 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from workscope.errors import TaskDataError, TaskSpecError
+from workscope.jsonable import json_ready
 from workscope.predictors.dataset import Dataset
 from workscope.predictors.models import ModelConfig, Regressor, build
 
@@ -343,11 +344,18 @@ def evaluate(y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[str, float]:
 
 
 def save(result: TrainResult, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` into ``directory``; returns it."""
+    """Write ``model.safetensors`` and ``config.json`` into ``directory``; returns it.
+
+    Each file is written atomically, weights first: an interrupted save leaves the previous
+    checkpoint, or weights without a config (which :func:`load` refuses), never a torn file.
+    """
+    from workscope.atomic import atomic_path, write_atomic
+
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
-    save_file(state, str(d / "model.safetensors"))
+    with atomic_path(d / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
     config: dict[str, Any] = {
         "version": CHECKPOINT_VERSION,
         "model": result.name,
@@ -365,7 +373,7 @@ def save(result: TrainResult, directory: str | Path) -> Path:
         "test": result.test,
         "train_windows_per_s": result.train_windows_per_s,
     }
-    (d / "config.json").write_text(json.dumps(config, indent=2, allow_nan=True))
+    write_atomic(d / "config.json", json.dumps(json_ready(config), indent=2))
     return d
 
 
