@@ -195,22 +195,31 @@ def _coerce(path: Path, key: str, value: Any) -> Any:
 
 
 def _usage_frame(store, spec: TaskSpec) -> pl.DataFrame:
+    """The rows the task reads: (t_s, entity_id, metric, value, group).
+
+    Filters run inside the lazy scan, so only the task's metrics are read into memory, and
+    ``attrs`` is reduced to the ``group_key`` field (null without one).
+    """
     tr = store.trace(spec.source)
     if spec.table == "usage":
-        cols = ["t_s", "entity_id", "metric", "value", "attrs"]
-        return tr.scan("usage").select(cols).collect()
+        lf = tr.scan("usage")
+        if spec.metrics is not None:
+            lf = lf.filter(pl.col("metric").is_in([*spec.metrics, spec.target]))
+        group = (pl.col("attrs").str.json_path_match(f"$.{spec.group_key}") if spec.group_key
+                 else pl.lit(None, pl.String))
+        return lf.select("t_s", "entity_id", "metric", "value", group.alias("group")).collect()
     if spec.table in EVENT_TABLES:
         if spec.step_s is None:
             raise TaskSpecError("a rate task needs step_s (the counting bin)")
         ev = tr.scan(spec.table).select("arrival_s").collect()
-        return W.rate_series(ev, spec.step_s).with_columns(pl.lit(None, pl.String).alias("attrs"))
+        return W.rate_series(ev, spec.step_s).with_columns(pl.lit(None, pl.String).alias("group"))
     raise TaskSpecError(f"table {spec.table!r} is not usage or an event table {EVENT_TABLES}")
 
 
-def _entity_groups(usage: pl.DataFrame, key: str, entities: list[str]) -> np.ndarray:
-    groups = (usage.filter(pl.col("attrs").is_not_null())
-              .group_by("entity_id")
-              .agg(pl.col("attrs").str.json_path_match(f"$.{key}").drop_nulls().first().alias("g")))
+def _entity_groups(usage: pl.DataFrame, entities: list[str]) -> np.ndarray:
+    """Each entity's group: the first non-null ``group`` among its rows ("" if none)."""
+    groups = (usage.filter(pl.col("group").is_not_null())
+              .group_by("entity_id").agg(pl.col("group").first().alias("g")))
     lut = dict(zip(groups["entity_id"].to_list(), groups["g"].to_list()))
     return np.array([lut.get(e) or "" for e in entities], dtype=object)
 
@@ -252,7 +261,7 @@ def _build(store, spec: TaskSpec, seed: int) -> Dataset:
         raise TaskDataError(f"task {spec.name}: no window has an observed target")
     x = w.x_seq[..., [cols.index(m) for m in inputs]]
     y = w.y.copy()
-    groups = (_entity_groups(usage, spec.group_key, al.entities)
+    groups = (_entity_groups(usage, al.entities)
               if spec.group_key else np.array([""] * len(al.entities), dtype=object))
 
     if spec.split == "entity":
