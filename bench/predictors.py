@@ -2,11 +2,18 @@
 training throughput (windows per second) of each neural model.
 
     .venv/bin/python bench/predictors.py [--seeds 0,1,2] [--epochs 30] [--size tiny]
+                                         [--tasks a,b] [--no-throughput] [--home STORE]
 
 Data: the bundled Azure LLM 2023 samples and the real slices in tests/data (PlanetLab,
-Alibaba GenAI, Mooncake, the CloudPerfTrace fixture). The full traces give longer series;
-ingest them under the tasks' source names and pass --home to use them. On a machine with
-CUDA the neural models train there (bf16 autocast); this script prints the device.
+Alibaba GenAI pods, Mooncake, datacenter aggregates, the CloudPerfTrace fixture). For the
+full traces, ingest them under the tasks' source names (``workscope predict tasks`` lists
+them) into a store and pass it with --home, e.g.
+
+    workscope ingest PATH/alibaba_genai_2026 --format alibaba_genai --name alibaba_genai --home STORE
+
+The throughput table covers every neural model on CPU, CloudFormer without length
+bucketing and compiled, and, when CUDA is present, the same on the GPU with and without
+bf16 autocast and torch.compile.
 """
 
 from __future__ import annotations
