@@ -15,6 +15,7 @@ from workscope.predictors.train import (
     _eval_plan,
     _train_plan,
     bucket_length,
+    bucket_lengths,
     lead_padding,
     predict,
     train,
@@ -45,6 +46,12 @@ def test_lead_padding_counts_only_leading_steps() -> None:
     (0, 12, 1), (600, 1024, 1024), (513, 600, 600)])
 def test_bucket_length(real: int, t: int, want: int) -> None:
     assert bucket_length(real, t) == want
+
+
+def test_vectorised_bucket_lengths_match_the_scalar_rule() -> None:
+    for t in (1, 2, 7, 12, 64, 600, 1024):
+        real = torch.arange(0, t + 1)
+        assert bucket_lengths(real, t).tolist() == [bucket_length(int(r), t) for r in real]
 
 
 def test_trim_keeps_the_last_steps_as_views() -> None:

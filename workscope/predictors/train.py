@@ -119,6 +119,15 @@ def bucket_length(real: int, t: int) -> int:
     return min(t, 1 << max(0, int(real) - 1).bit_length())
 
 
+def bucket_lengths(real: torch.Tensor, t: int) -> torch.Tensor:
+    """:func:`bucket_length` of every element of ``real`` (vectorised)."""
+    r = real.to(torch.int64).clamp_min(1)
+    # exact for the integers a window can have: the next power of two via the bit length of r-1
+    bits = torch.floor(torch.log2((r - 1).clamp_min(1).to(torch.float64))).to(torch.int64) + 1
+    pow2 = torch.where(r <= 1, torch.ones_like(r), torch.ones_like(r) << bits)
+    return pow2.clamp_max(t)
+
+
 def trim(x_seq: torch.Tensor, mask: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The last ``keep`` steps of each window (views; the cut steps must all be padding)."""
     t = x_seq.shape[1]
@@ -136,7 +145,7 @@ def _train_plan(idx: torch.Tensor, lead: torch.Tensor | None, t: int, size: int,
     perm = torch.randperm(idx.numel(), generator=gen)
     if lead is None:
         return [(b, t) for b in _batches(idx[perm.to(idx.device)], size)]
-    keep = torch.tensor([bucket_length(t - int(v), t) for v in lead.tolist()])[perm]
+    keep = bucket_lengths(t - lead, t)[perm]
     shuffled = idx[perm.to(idx.device)]
     plan: list[tuple[torch.Tensor, int]] = []
     for k in torch.unique(keep).tolist():
