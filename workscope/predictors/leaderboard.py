@@ -5,15 +5,8 @@ name is handed to an injected ``train_fn(name, ds, seed) -> predictions on ds.sp
 (the neural trainer lives in ``workscope.predictors.train`` and is wired by the caller, so
 this module works with the baselines alone and never imports torch training code).
 
-Metrics (all on the test split, in the target's units):
-
-* ``mae``  - mean absolute error;
-* ``rmse`` - root mean squared error;
-* ``mape`` - mean absolute percentage error as a *fraction* (0.1 = 10 %), like
-  ``sklearn.metrics.mean_absolute_percentage_error``, but samples whose target is exactly
-  zero are left out (their percentage error is undefined; sklearn would instead divide by
-  machine epsilon and report an astronomically large number). NaN when every target is 0.
-  ``n_mape`` says how many samples it used.
+Metrics (all on the test split, in the target's units) are those of
+:mod:`workscope.predictors.metrics`: MAE, RMSE and MAPE as a fraction.
 """
 
 from __future__ import annotations
@@ -24,59 +17,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from workscope.predictors.baselines import BASELINES, fit_predict
 from workscope.predictors.dataset import Dataset
+from workscope.predictors.metrics import mae, mape, rmse, score
+
+__all__ = ["METRICS", "evaluate_all", "mae", "mape", "rmse", "score", "summarize", "to_dict", "to_markdown"]
 
 log = logging.getLogger(__name__)
 
 TrainFn = Callable[[str, Dataset, int], Any]
 METRICS: tuple[str, ...] = ("mae", "rmse", "mape")
-
-
-def _arrays(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Both as 1-D float64 arrays of equal length (torch tensors accepted)."""
-    if hasattr(y_true, "detach"):
-        y_true = y_true.detach().cpu().numpy()
-    if hasattr(y_pred, "detach"):
-        y_pred = y_pred.detach().float().cpu().numpy()
-    t = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    p = np.asarray(y_pred, dtype=np.float64).reshape(-1)
-    if t.shape != p.shape:
-        raise ValueError(f"{p.size} predictions for {t.size} targets")
-    return t, p
-
-
-def mae(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute error (NaN on empty input)."""
-    t, p = _arrays(y_true, y_pred)
-    return float(np.abs(t - p).mean()) if t.size else math.nan
-
-
-def rmse(y_true: Any, y_pred: Any) -> float:
-    """Root mean squared error (NaN on empty input)."""
-    t, p = _arrays(y_true, y_pred)
-    return float(np.sqrt(((t - p) ** 2).mean())) if t.size else math.nan
-
-
-def mape(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute percentage error as a fraction, ignoring zero targets (NaN if none)."""
-    t, p = _arrays(y_true, y_pred)
-    nz = t != 0
-    if not nz.any():
-        return math.nan
-    return float((np.abs(t[nz] - p[nz]) / np.abs(t[nz])).mean())
-
-
-def score(y_true: Any, y_pred: Any) -> dict[str, float | int]:
-    """All metrics, plus ``n_test`` and ``n_mape`` (samples with a non-zero target)."""
-    t, p = _arrays(y_true, y_pred)
-    if not np.isfinite(p).all():
-        raise ValueError("predictions contain NaN or infinity")
-    return {"mae": mae(t, p), "rmse": rmse(t, p), "mape": mape(t, p),
-            "n_test": int(t.size), "n_mape": int((t != 0).sum())}
 
 
 def evaluate_all(ds_builder: Callable[[int], Dataset], models: Sequence[str], seeds: Sequence[int],

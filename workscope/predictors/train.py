@@ -335,21 +335,11 @@ def predict(result_or_model: TrainResult | Regressor, ds: Dataset, idx: torch.Te
 
 
 def evaluate(y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[str, float]:
-    """MAE, RMSE and MAPE (percent) of ``y_pred`` against ``y_true``.
+    """MAE, RMSE and MAPE (a fraction, zero targets left out) of ``y_pred`` against ``y_true``,
+    as :mod:`workscope.predictors.metrics` defines them (the leaderboard's figures)."""
+    from workscope.predictors.metrics import mae, mape, rmse
 
-    MAPE averages ``|err| / |y|`` over targets that are not zero only (a zero target has no
-    relative error); it is NaN when every target is zero or there are no samples.
-    """
-    y_true = torch.as_tensor(y_true, dtype=torch.float64).flatten().cpu()
-    y_pred = torch.as_tensor(y_pred, dtype=torch.float64).flatten().cpu()
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"shape mismatch: {tuple(y_true.shape)} vs {tuple(y_pred.shape)}")
-    if y_true.numel() == 0:
-        return {"mae": float("nan"), "rmse": float("nan"), "mape": float("nan")}
-    err = y_pred - y_true
-    nz = y_true != 0
-    mape = float((err[nz].abs() / y_true[nz].abs()).mean() * 100) if nz.any() else float("nan")
-    return {"mae": float(err.abs().mean()), "rmse": float(err.pow(2).mean().sqrt()), "mape": mape}
+    return {"mae": mae(y_true, y_pred), "rmse": rmse(y_true, y_pred), "mape": mape(y_true, y_pred)}
 
 
 def save(result: TrainResult, directory: str | Path) -> Path:
