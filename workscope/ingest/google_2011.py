@@ -227,6 +227,37 @@ def task_rows(
     )
 
 
+def task_part(agg: pl.LazyFrame, files: Sequence[tuple[str, object]], *, columns: Sequence[pl.Expr],
+              attrs: dict[str, pl.Expr], counts: dict[str, Sequence[int]], missing_key: str,
+              missing_submit: str, noun: str, raw_label: str) -> TablePart:
+    """The ``jobs`` part of aggregated task rows (:func:`task_rows`), shared by both Google readers.
+
+    ``columns`` are the reader's own jobs columns besides the ids and times; ``attrs`` its
+    attrs fields, followed by the event count, the ``counts`` per kind and the count of
+    records with missing information under ``missing_key``; ``missing_submit`` is the reject
+    reason for a task without a SUBMIT event; ``noun`` names the event files in the display
+    name ("task_events files") and ``raw_label`` opens each raw line ("task_events of job {}
+    task {}").
+    """
+    rows = agg.select(
+        pl.col("_job").cast(pl.String).alias("job_id"),
+        pl.col("_task").cast(pl.String).alias("task_id"),
+        pl.col("_submit").alias("submit_s"),
+        pl.col("_start").alias("start_s"),
+        pl.col("_end").alias("end_s"),
+        *columns,
+        attrs_json({**attrs, "events": pl.col("_n_events"), **{k: pl.col(f"_n_{k}") for k in counts},
+                    missing_key: pl.col("_n_missing")}).alias("attrs"),
+        pl.when(pl.col("_submit").is_null()).then(pl.lit(missing_submit)).alias(REASON),
+        *first_event([d for d, _ in files]),
+    )
+    display = files[0][0] if len(files) == 1 else f"{files[0][0]} (+{len(files) - 1} {noun})"
+    raw = pl.format(raw_label + " (aggregated; first event at {}:{}): {}",
+                    pl.col("job_id"), pl.col("task_id"), pl.col("~first_event_file"), pl.col(LINE),
+                    pl.col("attrs"))
+    return TablePart(rows, raw, display)
+
+
 # ---------------------------------------------------------------- the reader
 
 class Google2011Reader(Reader):
@@ -344,33 +375,16 @@ def _jobs(files: list[tuple[str, Path]]) -> list[TablePart]:
     latest = ["_machine", "_user", "_sched", "_prio", "_cpu", "_mem", "_disk", "_diff"]
     agg = task_rows(events, names=EVENT_NAMES, submit=0, schedule=1, terminal=[2, 3, 4, 5, 6],
                     lifecycle=list(range(7)), latest=latest, counts=counts)
-    rows = agg.select(
-        pl.col("_job").cast(pl.String).alias("job_id"),
-        pl.col("_task").cast(pl.String).alias("task_id"),
-        pl.col("_submit").alias("submit_s"),
-        pl.col("_start").alias("start_s"),
-        pl.col("_end").alias("end_s"),
-        pl.col("_user").alias("user"),
-        pl.col("_prio").alias("priority"),
-        pl.col("_status").alias("status"),
-        pl.col("_cpu").alias("cpu_req"),
-        attrs_json({
-            "mem_req_norm": pl.col("_mem"), "disk_req_norm": pl.col("_disk"),
-            "scheduling_class": pl.col("_sched"), "machine_id": pl.col("_machine"),
-            "different_machines": pl.col("_diff"), "events": pl.col("_n_events"),
-            **{k: pl.col(f"_n_{k}") for k in counts},
-            "missing_info_records": pl.col("_n_missing"),
-        }).alias("attrs"),
-        pl.when(pl.col("_submit").is_null())
-        .then(pl.lit("no SUBMIT event for this task in task_events (submit time unknown)"))
-        .alias(REASON),
-        *first_event([d for d, _ in files]),
-    )
-    display = files[0][0] if len(files) == 1 else f"{files[0][0]} (+{len(files) - 1} task_events files)"
-    raw = pl.format("task_events of job {} task {} (aggregated; first event at {}:{}): {}",
-                    pl.col("job_id"), pl.col("task_id"), pl.col("~first_event_file"), pl.col(LINE),
-                    pl.col("attrs"))
-    parts.append(TablePart(rows, raw, display))
+    parts.append(task_part(
+        agg, files,
+        columns=[pl.col("_user").alias("user"), pl.col("_prio").alias("priority"),
+                 pl.col("_status").alias("status"), pl.col("_cpu").alias("cpu_req")],
+        attrs={"mem_req_norm": pl.col("_mem"), "disk_req_norm": pl.col("_disk"),
+               "scheduling_class": pl.col("_sched"), "machine_id": pl.col("_machine"),
+               "different_machines": pl.col("_diff")},
+        counts=counts, missing_key="missing_info_records",
+        missing_submit="no SUBMIT event for this task in task_events (submit time unknown)",
+        noun="task_events files", raw_label="task_events of job {} task {}"))
     return parts
 
 

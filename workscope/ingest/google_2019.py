@@ -64,7 +64,6 @@ import polars as pl
 from workscope.errors import SourceError
 from workscope.ingest.alibaba_2018 import Metric, long_usage
 from workscope.ingest.base import (
-    LINE,
     REASON,
     Parsed,
     Reader,
@@ -83,7 +82,7 @@ from workscope.ingest.base import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.google_2011 import first_event, in_codes, seq, task_rows, us_time
+from workscope.ingest.google_2011 import in_codes, seq, task_part, task_rows, us_time
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -322,32 +321,17 @@ def _jobs(files: list[tuple[str, pl.LazyFrame]]) -> list[TablePart]:
     latest = ["_sched", "_ctype", "_prio", "_alloc", "_machine", "_cpu", "_mem"]
     agg = task_rows(events, names=EVENT_NAMES, submit=0, schedule=3, terminal=[4, 5, 6, 7, 8],
                     lifecycle=list(range(9)), latest=latest, counts=counts)
-    rows = agg.select(
-        pl.col("_job").cast(pl.String).alias("job_id"),
-        pl.col("_task").cast(pl.String).alias("task_id"),
-        pl.col("_submit").alias("submit_s"),
-        pl.col("_start").alias("start_s"),
-        pl.col("_end").alias("end_s"),
-        pl.col("_prio").alias("priority"),
-        pl.col("_status").alias("status"),
-        pl.col("_cpu").alias("cpu_req"),
-        attrs_json({
-            "mem_req_norm": pl.col("_mem"), "scheduling_class": pl.col("_sched"),
-            "collection_type": pl.col("_ctype"), "machine_id": pl.col("_machine"),
-            "alloc_collection_id": pl.col("_alloc"), "events": pl.col("_n_events"),
-            **{k: pl.col(f"_n_{k}") for k in counts},
-            "missing_records": pl.col("_n_missing"),
-        }).alias("attrs"),
-        pl.when(pl.col("_submit").is_null())
-        .then(pl.lit("no SUBMIT event for this instance in instance_events (submit time unknown)"))
-        .alias(REASON),
-        *first_event([d for d, _ in files]),
-    )
-    display = files[0][0] if len(files) == 1 else f"{files[0][0]} (+{len(files) - 1} instance_events shards)"
-    raw = pl.format("instance_events of collection {} instance {} (aggregated; first event at {}:{}): {}",
-                    pl.col("job_id"), pl.col("task_id"), pl.col("~first_event_file"), pl.col(LINE),
-                    pl.col("attrs"))
-    parts.append(TablePart(rows, raw, display))
+    parts.append(task_part(
+        agg, files,
+        columns=[pl.col("_prio").alias("priority"), pl.col("_status").alias("status"),
+                 pl.col("_cpu").alias("cpu_req")],
+        attrs={"mem_req_norm": pl.col("_mem"), "scheduling_class": pl.col("_sched"),
+               "collection_type": pl.col("_ctype"), "machine_id": pl.col("_machine"),
+               "alloc_collection_id": pl.col("_alloc")},
+        counts=counts, missing_key="missing_records",
+        missing_submit="no SUBMIT event for this instance in instance_events (submit time unknown)",
+        noun="instance_events shards",
+        raw_label="instance_events of collection {} instance {}"))
     return parts
 
 
