@@ -208,12 +208,8 @@ def _usage_frame(store, spec: TaskSpec) -> pl.DataFrame:
         group = (pl.col("attrs").str.json_path_match(f"$.{spec.group_key}") if spec.group_key
                  else pl.lit(None, pl.String))
         return lf.select("t_s", "entity_id", "metric", "value", group.alias("group")).collect()
-    if spec.table in EVENT_TABLES:
-        if spec.step_s is None:
-            raise TaskSpecError("a rate task needs step_s (the counting bin)")
-        ev = tr.scan(spec.table).select("arrival_s").collect()
-        return W.rate_series(ev, spec.step_s).with_columns(pl.lit(None, pl.String).alias("group"))
-    raise TaskSpecError(f"table {spec.table!r} is not usage or an event table {EVENT_TABLES}")
+    # an event table (validate() has checked the table name and that step_s is set)
+    return W.rate_series(tr.scan(spec.table), float(spec.step_s)).with_columns(pl.lit(None, pl.String).alias("group"))
 
 
 def _entity_groups(usage: pl.DataFrame, entities: list[str]) -> np.ndarray:
@@ -270,10 +266,8 @@ def _build(store, spec: TaskSpec, seed: int) -> Dataset:
         else:
             tr, va, te, info = W.split_entity(w, len(al.entities), spec.test_fraction,
                                               spec.val_fraction, seed)
-    elif spec.split == "time":
+    else:  # "time" (validate() admits only these two)
         tr, va, te, info = W.split_time(w, spec.test_fraction, spec.val_fraction)
-    else:
-        raise TaskSpecError(f"unknown split {spec.split!r}: use 'entity' or 'time'")
     if tr.size == 0 or te.size == 0:
         raise TaskDataError(f"task {spec.name}: split left {tr.size} train and {te.size} test windows")
 
@@ -287,8 +281,6 @@ def _build(store, spec: TaskSpec, seed: int) -> Dataset:
             j = inputs.index(target)
             x[..., j] = x[..., j] / scale[:, None]
         meta["group_medians"] = med
-    elif spec.target_transform != "none":
-        raise TaskSpecError(f"unknown target_transform {spec.target_transform!r}")
 
     x_seq = torch.from_numpy(x.astype(np.float32))
     mask = torch.from_numpy(w.mask)

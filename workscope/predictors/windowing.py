@@ -75,22 +75,29 @@ def infer_step(usage: pl.DataFrame) -> float:
     return float(gaps["d"].median())
 
 
-def rate_series(events: pl.DataFrame, step_s: float, time_col: str = "arrival_s") -> pl.DataFrame:
+def rate_series(events: pl.DataFrame | pl.LazyFrame, step_s: float,
+                time_col: str = "arrival_s") -> pl.DataFrame:
     """Arrivals counted per ``step_s`` as a usage-like frame (one entity, metric ``rate``).
 
     Empty bins count 0 (no arrival is an observation too). ``t_s`` is each bin's start.
+    The counting runs as a lazy group-by, so only one row per bin is ever in memory.
     """
-    t = events.get_column(time_col).drop_nulls().to_numpy().astype(np.float64)
-    if t.size == 0:
+    from workscope.ingest.base import exact_div
+
+    t = events.lazy().select(pl.col(time_col).drop_nulls().cast(pl.Float64).alias("t"))
+    t0 = t.select(pl.col("t").min()).collect().item()
+    if t0 is None:
         raise TaskDataError(f"no {time_col} values to count")
-    t0 = float(t.min())
-    k = np.floor((t - t0) / step_s + 1e-9).astype(np.int64)
-    counts = np.bincount(k)
+    # the tolerance keeps arrivals on an exact bin edge in that bin, not the one before
+    k = (exact_div(pl.col("t") - t0, step_s) + 1e-9).floor().cast(pl.Int64).alias("k")
+    bins = t.select(k).group_by("k").len().collect()
+    counts = np.zeros(int(bins["k"].max()) + 1, dtype=np.float64)
+    counts[bins["k"].to_numpy()] = bins["len"].to_numpy()
     return pl.DataFrame({
-        "t_s": t0 + np.arange(counts.size, dtype=np.float64) * step_s,
+        "t_s": float(t0) + np.arange(counts.size, dtype=np.float64) * step_s,
         "entity_id": [RATE_ENTITY] * counts.size,
         "metric": [RATE_METRIC] * counts.size,
-        "value": counts.astype(np.float64),
+        "value": counts,
     })
 
 
