@@ -8,6 +8,8 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
+from workscope.options import options_markdown
+
 
 def reference_markdown(title: str, command: str, kind: str, items: Sequence[Any]) -> str:
     """Markdown with a summary table and one section per item.
@@ -28,6 +30,5 @@ def reference_markdown(title: str, command: str, kind: str, items: Sequence[Any]
             out.append(f"· reference: <{i.doc_url}>")
         out += ["", inspect.cleandoc(module.__doc__ or i.description)]
         if i.options:
-            out += ["", "| option | type | default | meaning |", "|---|---|---|---|"]
-            out += [f"| `{k}` | {o.type.__name__} | `{o.default!r}` | {o.help} |" for k, o in i.options.items()]
+            out += ["", *options_markdown(i.options)]
     return "\n".join(out) + "\n"

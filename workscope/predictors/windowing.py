@@ -82,7 +82,7 @@ def rate_series(events: pl.DataFrame | pl.LazyFrame, step_s: float,
     Empty bins count 0 (no arrival is an observation too). ``t_s`` is each bin's start.
     The counting runs as a lazy group-by, so only one row per bin is ever in memory.
     """
-    from workscope.ingest.base import exact_div
+    from workscope.numeric import exact_div
 
     t = events.lazy().select(pl.col(time_col).drop_nulls().cast(pl.Float64).alias("t"))
     t0 = t.select(pl.col("t").min()).collect().item()

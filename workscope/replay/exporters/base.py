@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from workscope.atomic import atomic_path  # noqa: F401 - the exporters write through it
-from workscope.ingest.base import Option, resolve_options
+from workscope.options import Option, describe_options, resolve_options
 from workscope.replay.workload import Workload
 
 
@@ -54,5 +54,4 @@ class Exporter:
         """JSON-ready description (for `workscope replay targets`)."""
         return {"name": self.name, "description": self.description, "tables": list(self.tables),
                 "suffix": self.suffix, "doc_url": self.doc_url,
-                "options": {k: {"type": o.type.__name__, "default": o.default, "help": o.help}
-                            for k, o in self.options.items()}}
+                "options": describe_options(self.options)}

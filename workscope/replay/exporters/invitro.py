@@ -57,7 +57,7 @@ import numpy as np
 import polars as pl
 
 from workscope.errors import DataError, OptionError, UsageError
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
 from workscope.replay.exporters.parquet import lint_any
 from workscope.replay.workload import Workload

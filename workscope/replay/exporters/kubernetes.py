@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from workscope.errors import OptionError, UsageError
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
 from workscope.replay.exporters.batsim import json_string, number_text, stream_lines
 from workscope.replay.workload import Workload, check

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 import workscope
 from workscope.errors import SourceError, UsageError
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
 from workscope.replay.workload import TIME, LintError, Workload, check
 from workscope.schemas import SCHEMA_VERSION, TABLES, conform_exprs

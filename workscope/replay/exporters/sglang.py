@@ -53,7 +53,7 @@ import numpy as np
 import polars as pl
 
 from workscope.errors import UsageError
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
 from workscope.replay.workload import LintError, Workload, check
 

@@ -51,7 +51,7 @@ import polars as pl
 
 import workscope
 from workscope.errors import OptionError, UsageError
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
 from workscope.replay.workload import Workload, check
 

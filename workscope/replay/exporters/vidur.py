@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
 from workscope.replay.exporters.sglang import command, prepare, rebase_option, seconds_expr
 from workscope.replay.workload import Workload

@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from workscope.errors import UsageError
-from workscope.ingest.base import Option
+from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.exporters.sglang import (
     block_for,
