@@ -6,7 +6,7 @@ import pytest
 
 from workscope.errors import FormatDetectionError, UnknownFormatError
 from workscope.ingest import registry
-from workscope.ingest.base import Reader
+from workscope.ingest.reader import Reader
 from workscope.schemas import TABLES
 
 

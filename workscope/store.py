@@ -47,17 +47,9 @@ from workscope.errors import (
     WorkscopeError,
 )
 from workscope.ingest import registry
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    RAW_PREFIX,
-    REASON,
-    Reader,
-    ScanContext,
-    TablePart,
-    checked,
-    iter_files,
-)
+from workscope.ingest.files import iter_files
+from workscope.ingest.parse import checked
+from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, ScanContext, TablePart
 from workscope.schemas import REJECTS_SCHEMA, SCHEMA_VERSION, TABLES
 
 log = logging.getLogger(__name__)

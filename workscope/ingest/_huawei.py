@@ -26,17 +26,9 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 
 from workscope.errors import CorruptSourceError, SourceError
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    RAW_PREFIX,
-    Parsed,
-    ScanContext,
-    expect_file,
-    head_text,
-    plain_file,
-    src,
-)
+from workscope.ingest.files import expect_file, head_text, plain_file
+from workscope.ingest.parse import Parsed, src
+from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, ScanContext
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".zip")
 """What a directory walk picks up; notebooks, READMEs and PDFs next to the data are skipped."""

@@ -53,29 +53,20 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
-    REASON,
+from workscope.ingest.files import first_line, head_bytes, head_text, iter_files, plain_file, tar_members
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
-    first_line,
     first_reason,
-    head_bytes,
-    head_text,
-    iter_files,
     parse_float,
     parse_int,
     parse_text,
-    plain_file,
     raw_row,
     scan_text_csv,
     src,
-    tar_members,
 )
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)

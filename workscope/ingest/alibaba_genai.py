@@ -75,31 +75,23 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import EmptySourceError, MissingColumnError, SourceError
-from workscope.ingest.base import (
-    Option,
+from workscope.ingest.files import first_line, head_bytes, iter_files, plain_file, require_rows, tar_members
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
     check_header,
-    first_line,
-    head_bytes,
-    iter_files,
     parse_datetime,
     parse_float,
     parse_int,
     parse_text,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
-    tar_members,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import head_min_ns, origin_meta, seconds_since
+from workscope.options import Option
 
 log = logging.getLogger(__name__)
 

@@ -42,29 +42,22 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
-    Option,
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file, require_rows
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
     check_header,
-    first_line,
-    head_text,
-    iter_files,
     parse_float,
     parse_int,
     parse_text,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 POD_HEADER = ["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec", "qos",
               "pod_phase", "creation_time", "deletion_time", "scheduled_time"]

@@ -59,29 +59,21 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import OptionError, SourceError
-from workscope.ingest.base import (
-    Option,
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file, require_rows, tar_members
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
     check_header,
-    first_line,
-    head_text,
-    iter_files,
     parse_float,
     parse_text,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
-    tar_members,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 HEADERS: dict[str, str] = {
     "pai_job_table": "job_name,inst_id,user,status,start_time,end_time",

@@ -31,25 +31,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file, require_rows
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     build,
     check_header,
-    first_line,
-    head_text,
-    iter_files,
     parse_float,
     parse_text,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 HEADER = ["app", "func", "end_timestamp", "duration"]

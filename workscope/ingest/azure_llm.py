@@ -25,25 +25,18 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file, require_rows
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     build,
     check_header,
-    first_line,
-    head_text,
-    iter_files,
     parse_datetime,
     parse_int,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import head_min_ns, origin_meta, seconds_since
 
 HEADERS = (

@@ -42,26 +42,19 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
-    REASON,
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
-    first_line,
     first_reason,
-    head_text,
-    iter_files,
     parse_float,
     parse_text,
-    plain_file,
     raw_row,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 VMTABLE = ["vmid", "subscriptionid", "deploymentid", "vmcreated", "vmdeleted", "maxcpu",

@@ -36,27 +36,20 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file, require_rows
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
     check_header,
-    first_line,
-    head_text,
-    iter_files,
     parse_datetime,
     parse_float,
     parse_text,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import epoch_ns, origin_meta, seconds_since
 
 HEADER = ["value", "runtime", "starttime", "VM_id"]

@@ -41,18 +41,10 @@ from typing import ClassVar
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    REASON,
-    Option,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    iter_files,
-)
+from workscope.ingest.files import iter_files
+from workscope.ingest.reader import FILE, LINE, REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 COLUMNS = ("tr_self", "tr_oth", "lin_self", "lin_oth", "td_self", "td_oth")
 #: The released partitions: task ID -> application (the dataset card's table).

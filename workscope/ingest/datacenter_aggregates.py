@@ -36,24 +36,10 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
-    LINE,
-    Option,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    build,
-    first_line,
-    head_text,
-    iter_files,
-    parse_float,
-    plain_file,
-    raw_row,
-    require_rows,
-    scan_text_csv,
-    src,
-)
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file, require_rows
+from workscope.ingest.parse import build, parse_float, raw_row, scan_text_csv, src
+from workscope.ingest.reader import LINE, Reader, ScanContext, ScanResult, TablePart
+from workscope.options import Option
 
 # source name -> (header, time column or None, unit per metric column)
 SOURCES: dict[str, tuple[tuple[str, ...], str | None, dict[str, str]]] = {

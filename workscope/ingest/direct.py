@@ -17,7 +17,8 @@ from typing import Any
 import polars as pl
 
 from workscope.ingest import registry
-from workscope.ingest.base import REASON, ScanContext, checked
+from workscope.ingest.parse import checked
+from workscope.ingest.reader import REASON, ScanContext
 from workscope.schemas import TABLES
 
 

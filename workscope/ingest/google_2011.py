@@ -60,30 +60,22 @@ import polars as pl
 
 from workscope.errors import SourceError
 from workscope.ingest.alibaba_2018 import Metric, long_usage
-from workscope.ingest.base import (
-    LINE,
-    REASON,
+from workscope.ingest.files import first_line, head_text, iter_files, plain_file
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
-    exact_div,
-    first_line,
     first_reason,
-    head_text,
-    iter_files,
     parse_float,
     parse_int,
     parse_text,
-    plain_file,
     raw_row,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import LINE, REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.numeric import exact_div
 
 log = logging.getLogger(__name__)
 

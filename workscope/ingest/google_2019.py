@@ -63,26 +63,20 @@ import polars as pl
 
 from workscope.errors import SourceError
 from workscope.ingest.alibaba_2018 import Metric, long_usage
-from workscope.ingest.base import (
-    REASON,
+from workscope.ingest.files import head_text, iter_files, plain_file
+from workscope.ingest.google_2011 import in_codes, seq, task_part, task_rows, us_time
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
     first_reason,
-    head_text,
-    iter_files,
     parse_float,
     parse_int,
     parse_text,
-    plain_file,
     scan_text_csv,
     src,
 )
-from workscope.ingest.google_2011 import in_codes, seq, task_part, task_rows, us_time
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)

@@ -46,23 +46,11 @@ import polars as pl
 
 from workscope.errors import OptionError, SourceError
 from workscope.ingest import _huawei as hw
-from workscope.ingest.base import (
-    Option,
-    Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    build,
-    check_header,
-    first_line,
-    parse_float,
-    parse_int,
-    require_rows,
-    scan_text_csv,
-    src,
-)
+from workscope.ingest.files import first_line, require_rows
+from workscope.ingest.parse import Parsed, build, check_header, parse_float, parse_int, scan_text_csv, src
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 METRIC_RE = re.compile(
     r"^(requests|function_delay|platform_delay|cpu_usage|memory_usage|cpu_limit|memory_limit|instances)"

@@ -54,26 +54,22 @@ import polars as pl
 
 from workscope.errors import MissingColumnError, OptionError, SourceError
 from workscope.ingest import _huawei as hw
-from workscope.ingest.base import (
-    Option,
+from workscope.ingest.files import first_line, require_rows
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     attrs_json,
     build,
     check_header,
-    first_line,
     parse_float,
     parse_int,
     parse_text,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 COLD_START = ["day", "time", "clusterName", "funcName", "userID", "requestID", "totalCost_cold_start",
               "podAllocationCost", "deployCodeCost", "deployDependencyCost", "schedulingCost", "podID"]

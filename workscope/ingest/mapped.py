@@ -57,7 +57,7 @@ reach into nested objects with dots (``res.mem``); object and array values are k
 text. Wide usage files (``[metrics]``) give one row per metric per source row, so rows_in is
 their product; each metric is one pass over the file.
 
-Every value goes through the typed parsers of ingest.base, so a bad value rejects its row
+Every value goes through the typed parsers of ingest.parse, so a bad value rejects its row
 with a reason and the source line (for Parquet the 1-based row number, for JSON Lines the
 physical line). Nothing from the TOML is evaluated: it only names columns and constants.
 The mapping's SHA-256 joins the options (so editing the mapping makes a re-ingest rebuild)
@@ -91,31 +91,22 @@ from workscope.errors import (
     SourceError,
     did_you_mean,
 )
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    RAW_PREFIX,
-    Option,
+from workscope.ingest.files import expect_file, iter_files, plain_file, require_rows
+from workscope.ingest.parse import (
     Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
     build,
-    expect_file,
     first_reason,
-    iter_files,
     parse_datetime,
     parse_float,
     parse_int,
     parse_text,
-    plain_file,
     raw_row,
-    require_rows,
     scan_text_csv,
     src,
 )
+from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 from workscope.schemas import TABLES, Table
 
 TIME_POINTS = frozenset({"arrival_s", "submit_s", "start_s", "end_s", "t_s", "window_start_s"})

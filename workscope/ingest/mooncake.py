@@ -39,26 +39,20 @@ from typing import Any
 import polars as pl
 
 from workscope.errors import EmptySourceError, MissingColumnError, SourceError, did_you_mean
-from workscope.ingest.base import (
+from workscope.ingest.files import head_bytes, iter_files, plain_file
+from workscope.ingest.parse import Parsed, attrs_json, build, parse_float, parse_int
+from workscope.ingest.reader import (
     FILE,
     LINE,
     RAW_PREFIX,
     REASON,
-    Parsed,
     Reader,
     ScanContext,
     ScanResult,
     TablePart,
-    attrs_json,
-    build,
-    exact_div,
-    head_bytes,
-    iter_files,
-    parse_float,
-    parse_int,
-    plain_file,
 )
 from workscope.ingest.timefmt import origin_meta
+from workscope.numeric import exact_div
 
 LINE_COL = "line"
 """Name of the single raw text column of a JSON Lines source (``~line``)."""

@@ -59,33 +59,30 @@ import polars as pl
 
 from workscope.errors import CorruptSourceError, EmptySourceError, MissingColumnError, SourceError
 from workscope.ingest.alibaba_2018 import Metric, long_usage
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    Option,
-    Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    attrs_json,
-    build,
+from workscope.ingest.files import (
     expect_file,
     first_line,
-    first_reason,
     head_text,
     iter_files,
-    parse_float,
-    parse_text,
     plain_file,
-    raw_row,
     require_rows,
-    scan_text_csv,
-    src,
     tar_members,
 )
 from workscope.ingest.google_2019 import decode_lines
+from workscope.ingest.parse import (
+    Parsed,
+    attrs_json,
+    build,
+    first_reason,
+    parse_float,
+    parse_text,
+    raw_row,
+    scan_text_csv,
+    src,
+)
+from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import epoch_ns, origin_meta, seconds_since
+from workscope.options import Option
 
 log = logging.getLogger(__name__)
 

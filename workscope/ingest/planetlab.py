@@ -31,22 +31,11 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import EmptySourceError, SourceError
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    RAW_PREFIX,
-    Option,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    build,
-    head_bytes,
-    iter_files,
-    parse_float,
-    src,
-)
+from workscope.ingest.files import head_bytes, iter_files
+from workscope.ingest.parse import build, parse_float, src
+from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 DAY_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 VALUE_RE = re.compile(rb"^\s*\d{1,3}(\.\d+)?\s*$")

@@ -36,19 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.base import (
-    REASON,
-    Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    build,
-    parse_float,
-    parse_int,
-    parse_text,
-    plain_file,
-)
+from workscope.ingest.files import plain_file
 from workscope.ingest.mooncake import (
     check_keys,
     extra_attrs,
@@ -62,6 +50,8 @@ from workscope.ingest.mooncake import (
     sniff_json_keys,
     source_files,
 )
+from workscope.ingest.parse import Parsed, build, parse_float, parse_int, parse_text
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 KEYS = ("chat_id", "parent_chat_id", "timestamp", "input_length", "output_length", "type", "turn",

@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from workscope.errors import FormatDetectionError, UnknownFormatError
-from workscope.ingest.base import Reader
+from workscope.ingest.reader import Reader
 
 # name -> module; the module exposes READER. Order is the sniffing order.
 BUILTIN: dict[str, str] = {

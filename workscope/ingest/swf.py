@@ -63,27 +63,11 @@ from typing import Any
 import polars as pl
 
 from workscope.errors import EmptySourceError, OptionError
-from workscope.ingest.base import (
-    FILE,
-    LINE,
-    Option,
-    Parsed,
-    Reader,
-    ScanContext,
-    ScanResult,
-    TablePart,
-    attrs_json,
-    build,
-    expect_file,
-    head_text,
-    iter_files,
-    parse_float,
-    parse_int,
-    plain_file,
-    require_rows,
-    src,
-)
+from workscope.ingest.files import expect_file, head_text, iter_files, plain_file, require_rows
+from workscope.ingest.parse import Parsed, attrs_json, build, parse_float, parse_int, src
+from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
+from workscope.options import Option
 
 FIELDS = (
     "job", "submit", "wait", "run", "alloc_procs", "avg_cpu", "used_mem", "req_procs",

@@ -7,7 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from workscope.ingest.base import Parsed, exact_div
+from workscope.ingest.parse import Parsed
+from workscope.numeric import exact_div
 
 
 def epoch_ns(ts: pl.Expr) -> pl.Expr:

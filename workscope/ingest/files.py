@@ -1,0 +1,196 @@
+"""Source files: walking directories (side files skipped), sniffing heads, and streaming
+decompression of ``.gz`` / ``.zip`` / ``.tar.gz`` members into the scan's staging directory."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from workscope.errors import (
+    CorruptSourceError,
+    EmptySourceError,
+    SourceError,
+)
+from workscope.ingest.reader import ScanContext
+
+SIDE_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "README", "SOURCE", "FIXTURE", "CHANGELOG", "CITATION")
+
+
+SIDE_SUFFIXES = (".md", ".rst", ".txt", ".pdf", ".ipynb", ".png", ".jpg", ".jpeg", ".svg", ".html",
+                 ".jsonld", ".toml", ".yaml", ".yml", ".sh", ".py")
+
+
+def is_side_file(path: Path) -> bool:
+    """True for documentation, licences and scripts that trace releases ship beside the data."""
+    name = path.name
+    return name.upper().startswith(SIDE_NAMES) or name.lower().endswith(SIDE_SUFFIXES)
+
+
+def iter_files(paths: Iterable[Path], pattern: str = "*", skipped: list[Path] | None = None) -> Iterator[Path]:
+    """Regular files under ``paths``: named files as given; directories walked (sorted), with
+    dotfiles and side files (:func:`is_side_file`: README, LICENSE, notebooks...) skipped;
+    skipped side files are appended to ``skipped`` when given (for the manifest)."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(p.rglob(pattern)):
+                if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if is_side_file(f):
+                    if skipped is not None:
+                        skipped.append(f)
+                    continue
+                yield f
+        elif p.exists():
+            yield p
+        else:
+            raise SourceError(p, "no such file or directory", hint="check the path")
+
+
+def expect_file(path: Path) -> Path:
+    """Raise a clear SourceError unless ``path`` is a readable regular file."""
+    if path.is_dir():
+        raise SourceError(path, "is a directory, expected a file",
+                          hint="pass the trace file itself, or a format that reads directories")
+    if not path.exists():
+        raise SourceError(path, "no such file", hint="check the path")
+    return path
+
+
+def head_bytes(path: Path, n: int = 65536) -> bytes:
+    """The first ``n`` bytes of ``path``, decompressed if gzip; b'' on any error (for sniffing)."""
+    try:
+        if path.is_dir():
+            return b""
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        if magic == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                return fh.read(n)
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def head_text(path: Path, n: int = 65536) -> str:
+    """Decoded start of a file (lossy), for sniffing."""
+    return head_bytes(path, n).decode("utf-8", errors="replace")
+
+
+def _copy_stream(fin: io.BufferedIOBase, dest: Path, origin: Path, what: str) -> Path:
+    try:
+        with open(dest, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    except (EOFError, gzip.BadGzipFile, zlib.error, tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        done = dest.stat().st_size if dest.exists() else 0
+        dest.unlink(missing_ok=True)
+        size = origin.stat().st_size
+        raise CorruptSourceError(
+            origin,
+            f"{what} is truncated or damaged: {exc} (file size {size} bytes, "
+            f"{done} bytes decompressed before the fault)",
+            offset=size if isinstance(exc, EOFError) else None,
+            hint="download the file again and check its checksum",
+        ) from None
+    return dest
+
+
+def plain_file(path: Path, ctx: ScanContext) -> Path:
+    """Return a plain-text path for ``path``: itself, or a streamed decompressed copy in staging.
+
+    ``.gz`` and single-member ``.zip`` are decompressed chunk by chunk, so memory stays flat.
+    """
+    expect_file(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as fin:
+            return _copy_stream(fin, ctx.temp_path(path.stem), path, "gzip stream")
+    if magic == b"PK\x03\x04":
+        try:
+            zf = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise CorruptSourceError(path, f"damaged zip archive ({exc})",
+                                     hint="download the file again") from None
+        with zf:
+            members = [m for m in zf.namelist() if not m.endswith("/") and not _junk(m)]
+            if len(members) != 1:
+                raise SourceError(path, f"zip archive holds {len(members)} files, expected one",
+                                  hint="unpack it and pass the files")
+            with zf.open(members[0]) as fin:
+                return _copy_stream(fin, ctx.temp_path(members[0]), path, f"zip member {members[0]}")
+    return path
+
+
+def _junk(member: str) -> bool:
+    base = member.rsplit("/", 1)[-1]
+    return base.startswith("._") or base.startswith(".") or "__MACOSX" in member
+
+
+def tar_members(path: Path, ctx: ScanContext, keep: Callable[[str], bool] = lambda m: True) -> list[tuple[str, Path]]:
+    """Extract the regular members of a (gzipped) tar that ``keep`` accepts into staging.
+
+    macOS AppleDouble (``._x``) and other dot-members are skipped. Returns (member, path) pairs.
+    """
+    expect_file(path)
+    out: list[tuple[str, Path]] = []
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            for m in tf:
+                if not m.isfile() or _junk(m.name) or not keep(m.name):
+                    continue
+                fin = tf.extractfile(m)
+                if fin is None:
+                    continue
+                out.append((m.name, _copy_stream(fin, ctx.temp_path(m.name), path, f"tar member {m.name}")))
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise CorruptSourceError(path, f"tar archive is truncated or damaged ({exc})",
+                                 hint="download the archive again") from None
+    return out
+
+
+def first_line(path: Path, display: str | Path | None = None) -> str:
+    """The first line of a plain file, decoded; EmptySourceError if the file is empty."""
+    with open(path, "rb") as fh:
+        line = fh.readline(1 << 20)
+    if not line.strip():
+        raise EmptySourceError(display or path, "file is empty", line=1,
+                               hint="check that the download completed")
+    return line.decode("utf-8", errors="replace").rstrip("\r\n").lstrip("\ufeff")
+
+
+def nth_line(path: Path, n: int, display: str) -> str:
+    """Line ``n + 1`` of a plain file (after ``n`` skipped lines); EmptySourceError if blank."""
+    with open(path, "rb") as fh:
+        for _ in range(n):
+            fh.readline(1 << 20)
+        line = fh.readline(1 << 20)
+    if not line.strip():
+        raise EmptySourceError(display, "no header line", line=n + 1)
+    return line.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def has_data_rows(path: Path, skip: int = 1, comment_prefix: str | None = None) -> bool:
+    """True if the plain file has a non-blank line after its first ``skip`` lines."""
+    with open(path, "rb") as fh:
+        for i, line in enumerate(fh):
+            if i < skip:
+                continue
+            s = line.strip()
+            if s and not (comment_prefix and s.startswith(comment_prefix.encode())):
+                return True
+    return False
+
+
+def require_rows(path: Path, display: str, skip: int = 1, comment_prefix: str | None = None) -> None:
+    """Raise EmptySourceError if the file has a header but no data rows."""
+    if not has_data_rows(path, skip, comment_prefix):
+        raise EmptySourceError(display, "no data rows (header only)", line=skip + 1,
+                               hint="check that the download completed")

@@ -1,0 +1,113 @@
+"""The reader protocol: the Reader base class, what a scan returns, and the frame contract.
+
+A reader turns source files into lazy polars frames, one list of *parts* per canonical table.
+Each part carries:
+
+- the canonical columns it can fill (others are filled with nulls by the ingest pipeline),
+- ``_file`` and ``_line``: where each row came from,
+- ``_reason``: why the row cannot be parsed (null when it can),
+- ``raw``: an expression rebuilding the source row's text, evaluated only for rejected rows.
+
+The pipeline (:mod:`workscope.ingest.pipeline`) appends the table's own rules
+(schemas.Table.reason), sinks good rows to Parquet and bad rows to the rejects table, in one
+streaming pass. Readers never collect a whole source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from workscope.options import Option, describe_options, resolve_options
+
+RAW_PREFIX = "~"
+"""Prefix of the text columns a reader keeps from its source (so they never clash)."""
+
+
+EXTRA = RAW_PREFIX + "__extra__"
+"""Overflow column of scan_text_csv: non-null when a row has more fields than the header."""
+
+
+REASON = "_reason"
+
+
+FILE = "_file"
+
+
+LINE = "_line"
+
+
+@dataclass
+class TablePart:
+    """One lazily read piece of one canonical table (usually one source file)."""
+
+    frame: pl.LazyFrame
+    raw: pl.Expr
+    file: str
+
+
+@dataclass
+class ScanResult:
+    """What a reader's scan returns: parts per table, files used, trace-level facts.
+
+    ``meta`` goes into the manifest: ``origin_utc`` (ISO-8601), ``origin_assumed_utc``,
+    ``time_resolution_s``, ``hash_block_tokens``, ``cpu_unit`` and anything format-specific
+    (SWF header comments, ...).
+    """
+
+    tables: dict[str, list[TablePart]]
+    files: list[Path]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScanContext:
+    """What the store hands a reader: options and a private staging directory."""
+
+    options: dict[str, Any]
+    staging: Path
+    _counter: int = 0
+
+    def temp_path(self, stem: str) -> Path:
+        """A fresh path inside staging (for decompressed copies)."""
+        self._counter += 1
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in stem)[-80:]
+        return self.staging / f"{self._counter:05d}-{safe}"
+
+
+class Reader:
+    """Base class of readers. Subclasses set the class attributes and implement scan."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    tables: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Option]] = {}
+    doc_url: ClassVar[str] = ""
+
+    def sniff(self, path: Path) -> bool:
+        """Cheaply decide (first bytes, header, names) whether ``path`` is this format."""
+        return False
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        """Return lazy parts for every table this reader fills."""
+        raise NotImplementedError
+
+    def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
+        """Check ``given`` against the declared options, convert types, add defaults."""
+        return resolve_options(f"format {self.name!r}", self.options, given)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description (for `workscope formats`)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "tables": list(self.tables),
+            "options": describe_options(self.options),
+            "doc_url": self.doc_url,
+        }
