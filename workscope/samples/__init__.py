@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workscope.store import IngestResult, ProgressFn, Store
+from workscope import Store
+from workscope.ingest.pipeline import IngestResult, ProgressFn
 
 ROOT = Path(__file__).parent
 

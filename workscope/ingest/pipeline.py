@@ -1,0 +1,366 @@
+"""The one ingest pipeline: resolve a reader, scan, check, sink, write the manifest.
+
+Every way of reading sources goes through here:
+
+- :func:`ingest` builds a trace in the store (``Store.ingest`` and ``workscope ingest``):
+  scan -> check (parse reasons, then the table's rules) -> sink good rows to Parquet and bad
+  rows to the rejects table in one streaming pass -> count -> manifest -> atomic commit;
+- :func:`scan_sources` gives the checked good rows as lazy frames without a store
+  (``workscope.scan``).
+
+Both share :func:`open_reader` (which reader, which options) and :func:`checked_parts` (a
+reader's parts with every row's reason). The store itself only lays out, stages and commits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import hashlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from workscope import __version__
+from workscope.atomic import write_atomic
+from workscope.errors import DataError, InvalidNameError, SourceError, StoreError
+from workscope.ingest import registry
+from workscope.ingest.files import iter_files
+from workscope.ingest.parse import checked
+from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.schemas import SCHEMA_VERSION, TABLES
+from workscope.store import MANIFEST, REJECTS, Store, Trace, check_name, name_from_path
+
+ProgressFn = Callable[[str, int, int], None]
+"""Progress callback: (message, done, total)."""
+
+Sources = str | Path | Sequence[str | Path]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest did: the trace's manifest and whether anything was written."""
+
+    name: str
+    status: str  # "created", "replaced" or "unchanged"
+    manifest: dict[str, Any]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3),
+                "manifest": self.manifest}
+
+
+# ---------------------------------------------------------------- shared by both paths
+
+def source_paths(paths: Sources) -> list[Path]:
+    """The sources as a list of paths; a clear error for none or a missing one."""
+    plist = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    if not plist:
+        raise InvalidNameError("no input paths given")
+    for p in plist:
+        if not p.exists():
+            raise SourceError(p, "no such file or directory", hint="check the path")
+    return plist
+
+
+def open_reader(paths: list[Path], format: str | None, options: dict[str, Any] | None
+                ) -> tuple[Reader, dict[str, Any]]:
+    """The reader (``format``, else detected from the first path) and its checked options."""
+    reader = registry.get(format) if format else registry.detect(paths)
+    return reader, reader.resolve_options(options)
+
+
+def checked_parts(result: ScanResult, keep_raw: bool = True
+                  ) -> list[tuple[str, int, TablePart, pl.LazyFrame]]:
+    """Each part of a scan as (table, index in table, part, checked frame).
+
+    The checked frame has the table's canonical columns, ``_reason`` (the parse failure or
+    the broken table rule, null for a good row) and, with ``keep_raw``, the line, file and
+    raw text columns that rebuild a rejected row.
+    """
+    out = []
+    for table, parts in result.tables.items():
+        for i, part in enumerate(parts):
+            frame = part.frame
+            keep: list[str] = []
+            if keep_raw:
+                have = frame.collect_schema()
+                if LINE not in have:
+                    frame = frame.with_columns(pl.lit(None, pl.Int64).alias(LINE))
+                keep = [LINE, FILE, *(c for c in have if c.startswith(RAW_PREFIX))]
+            out.append((table, i, part, checked(table, frame, keep)))
+    return out
+
+
+# ---------------------------------------------------------------- without a store
+
+def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str, Any] | None = None
+                 ) -> dict[str, pl.LazyFrame]:
+    """Lazy frames of the good rows of each canonical table the sources fill.
+
+    Compressed inputs are decompressed into a private temporary directory removed at
+    interpreter exit (the frames read from it lazily).
+    """
+    plist = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    reader, opts = open_reader(plist, format, options)
+    staging = Path(tempfile.mkdtemp(prefix="workscope-scan-"))
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    result = reader.scan(plist, ScanContext(options=opts, staging=staging))
+    frames: dict[str, list[pl.LazyFrame]] = {}
+    for table, _, _, frame in checked_parts(result, keep_raw=False):
+        frames.setdefault(table, []).append(frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names))
+    return {t: pl.concat(fs) if len(fs) > 1 else fs[0] for t, fs in frames.items()}
+
+
+# ---------------------------------------------------------------- into the store
+
+def ingest(
+    store: Store,
+    paths: Sources,
+    *,
+    format: str | None = None,
+    name: str | None = None,
+    options: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Ingest source files into ``store`` as a trace called ``name`` (default: from the first path).
+
+    The reader is ``format`` or detected from the first path. Re-ingesting the same source
+    bytes with the same reader and options is a no-op (the manifest's content key); other
+    sources under an existing name need ``force``. Raises a WorkscopeError subclass, with
+    nothing written, if a source cannot be read.
+    """
+    t0 = time.perf_counter()
+    plist = source_paths(paths)
+    reader, opts = open_reader(plist, format, options)
+    name = check_name(name if name is not None else name_from_path(plist[0]))
+    say = progress or (lambda msg, done, total: None)
+
+    hasher = SourceHasher(plist)  # lists the files now, so a bad path fails before any write
+    if (store.traces_dir / name / MANIFEST).is_file() and not force:
+        say("hashing sources", 0, 1)
+        old = Trace(store, name).manifest
+        if old.get("content_key") == content_key(reader, opts, hasher.result()):
+            return IngestResult(name, "unchanged", old, time.perf_counter() - t0)
+        raise InvalidNameError(
+            f"trace {name!r} already exists with other sources or options; "
+            "pass --force to replace it, or --name to choose another name"
+        )
+    # Otherwise the sources are hashed in a thread while the tables are written: the hashes
+    # are needed only in the Parquet footers and the manifest, written last.
+    hasher.start()
+    try:
+        with store.staging(name) as work:
+            build, scratch = work / "trace", work / "scratch"
+            scratch.mkdir(parents=True)
+            manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say)
+            shutil.rmtree(scratch, ignore_errors=True)  # decompressed copies: free the disk first
+            status = store.commit(name, build)
+    except BaseException:
+        hasher.cancel()
+        raise
+    return IngestResult(name, status, manifest, time.perf_counter() - t0)
+
+
+def content_key(reader: Reader, opts: dict[str, Any], sources: list[dict[str, Any]]) -> str:
+    """The identity of an ingest: reader and version, schema version, options, source hashes."""
+    ident = {
+        "reader": reader.name, "version": reader.version, "schema": SCHEMA_VERSION,
+        "options": opts, "sources": sorted(s["sha256"] for s in sources),
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def build_trace(
+    reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher,
+    name: str, build: Path, scratch: Path, say: ProgressFn,
+) -> dict[str, Any]:
+    """Scan the sources, sink every part into ``build`` and write the manifest; returns it."""
+    say(f"scanning with {reader.name}", 0, 1)
+    result = reader.scan(paths, ScanContext(options=opts, staging=scratch))
+    provenance = {
+        "trace": name,
+        "workscope_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "reader": {"name": reader.name, "version": reader.version},
+        "options": opts,
+        "origin_utc": result.meta.get("origin_utc"),
+    }
+    parts = checked_parts(result)
+    if not parts:
+        raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
+    rejects_dir = build / REJECTS
+    rejects_dir.mkdir(parents=True)
+    kv = FooterMetadata(provenance, hasher)
+    for n, (table, i, part, frame) in enumerate(parts):
+        say(f"{table} ← {part.file}", n, len(parts))
+        (build / table).mkdir(parents=True, exist_ok=True)
+        sink_part(table, part, frame, build / table / f"part-{i:05d}.parquet",
+                  rejects_dir / f"{table}-{i:05d}.parquet", kv)
+    say("counting", len(parts), len(parts))
+    tables_meta = {t: table_stats(build, t) for t in result.tables}
+    _require_good_rows(paths[0], tables_meta, rejects_dir)
+    sources = hasher.result()
+    manifest = {
+        **provenance,
+        "sources": sources,
+        "content_key": content_key(reader, opts, sources),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "meta": result.meta,
+        "files_used": [str(f) for f in result.files],
+        "tables": tables_meta,
+        "rejects": {"rows": sum(m["rows_rejected"] for m in tables_meta.values()),
+                    "top_reasons": top_reasons(rejects_dir, 10)},
+    }
+    write_atomic(build / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False, default=str))
+    return manifest
+
+
+def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, rej_path: Path,
+              kv: Callable[[Any], dict[str, str]]) -> None:
+    """Write a checked part's good rows to ``ok_path`` and its rejects to ``rej_path``, in one
+    streaming pass over the source."""
+    # A part read from many files (one scan over a directory) names each row's file.
+    file_col = pl.col(FILE) if FILE in part.frame.collect_schema() else pl.lit(part.file)
+    ok = frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names)
+    rej = frame.filter(pl.col(REASON).is_not_null()).select(
+        pl.lit(table).alias("table"),
+        file_col.cast(pl.String).alias("file"),
+        pl.col(LINE).alias("line"),
+        part.raw.alias("raw"),
+        pl.col(REASON).alias("reason"),
+    )
+    try:
+        pl.collect_all([
+            ok.sink_parquet(ok_path, compression="zstd", metadata=kv, lazy=True),
+            rej.sink_parquet(rej_path, compression="zstd", metadata=kv, lazy=True),
+        ], engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        msg = str(exc).strip().splitlines()[0][:300]
+        raise SourceError(part.file, f"cannot be read: {msg}",
+                          hint="check the file's format and delimiter, or pass --format") from None
+
+
+def _require_good_rows(first: Path, tables_meta: dict[str, dict[str, Any]], rejects_dir: Path) -> None:
+    if sum(m["rows_ok"] for m in tables_meta.values()) > 0:
+        return
+    top = top_reasons(rejects_dir, 1)
+    reason = f" (first reason: {top[0]['reason']})" if top else ""
+    raise DataError(
+        f"{first}: no valid rows; all {sum(m['rows_in'] for m in tables_meta.values())} "
+        f"rows were rejected{reason}; check the format (--format) and the file"
+    )
+
+
+# ---------------------------------------------------------------- the manifest's figures
+
+def count_rows(files: list[Path]) -> int:
+    """Rows in Parquet files, from their footers (no data is read)."""
+    if not files:
+        return 0
+    return int(pl.scan_parquet(files).select(pl.len()).collect().item())
+
+
+def table_stats(build: Path, table: str) -> dict[str, Any]:
+    """rows_in = rows_ok + rows_rejected, file count, and the time column's range and order."""
+    ok_files = sorted((build / table).glob("*.parquet"))
+    rej_files = sorted((build / REJECTS).glob(f"{table}-*.parquet"))
+    rows_ok = count_rows(ok_files)
+    rows_rej = count_rows(rej_files)
+    stats: dict[str, Any] = {"rows_in": rows_ok + rows_rej, "rows_ok": rows_ok,
+                             "rows_rejected": rows_rej, "files": len(ok_files)}
+    tcol = TABLES[table].time_column
+    if tcol and rows_ok:
+        lf = pl.scan_parquet(ok_files).select(pl.col(tcol))
+        s = lf.select(
+            pl.col(tcol).min().alias("min"), pl.col(tcol).max().alias("max"),
+            (pl.col(tcol).diff() < 0).sum().alias("inversions"),
+        ).collect(engine="streaming").row(0, named=True)
+        stats["time"] = {"column": tcol, "min_s": s["min"], "max_s": s["max"],
+                         "sorted": s["inversions"] == 0, "inversions": s["inversions"]}
+    return stats
+
+
+def top_reasons(rejects_dir: Path, n: int) -> list[dict[str, Any]]:
+    """The ``n`` commonest (table, reason) pairs of the rejects, with rows and first line."""
+    files = sorted(rejects_dir.glob("*.parquet"))
+    if count_rows(files) == 0:
+        return []
+    df = (pl.scan_parquet(files)
+          .group_by("table", "reason").agg(pl.len().alias("rows"), pl.col("line").min().alias("first_line"))
+          .sort("rows", "table", "reason", descending=[True, False, False]).head(n).collect())
+    return df.to_dicts()
+
+
+class SourceHasher:
+    """sha256 and size of every source file, computed now or in a background thread."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        # No data files is the reader's to report: it knows what it expected to find.
+        self.files = list(iter_files(paths))
+        self.roots = [p.parent if p.is_file() else p for p in paths]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._result: list[dict[str, Any]] | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Hash in a daemon thread (hashlib releases the GIL while it digests)."""
+        self._thread = threading.Thread(target=self._run, name="workscope-hash", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop hashing at the next chunk (the ingest failed)."""
+        self._stop.set()
+
+    def result(self) -> list[dict[str, Any]]:
+        """The per-file records, hashing synchronously if no thread was started."""
+        if self._thread is None and self._result is None:
+            self._run()
+        elif self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result or []
+
+    def _run(self) -> None:
+        try:
+            self._result = [self._one(f) for f in self.files]
+        except Exception as exc:  # re-raised in result(), in the caller's thread
+            self._error = exc
+
+    def _one(self, f: Path) -> dict[str, Any]:
+        rel = next((str(f.relative_to(r)) for r in self.roots if f.is_relative_to(r)), f.name)
+        h = hashlib.sha256()
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                if self._stop.is_set():
+                    raise StoreError("ingest cancelled")
+                h.update(chunk)
+        return {"path": rel, "bytes": f.stat().st_size, "sha256": h.hexdigest()}
+
+
+class FooterMetadata:
+    """Parquet key-value metadata, built when polars writes a file's footer (after the data),
+    so the source hashes computed meanwhile can be included."""
+
+    def __init__(self, provenance: dict[str, Any], hasher: SourceHasher) -> None:
+        self.provenance, self.hasher = provenance, hasher
+        self._text: str | None = None
+
+    def __call__(self, ctx: Any) -> dict[str, str]:
+        if self._text is None:
+            doc = {**self.provenance, "sources": self.hasher.result()}
+            self._text = json.dumps(doc, sort_keys=True, default=str)
+        return {"workscope": self._text}
