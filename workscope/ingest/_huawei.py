@@ -6,7 +6,7 @@ that hold many files. So the readers work on :class:`Member` s: a readable plain
 *logical* path it had in the published tree, which the classifiers look at.
 
 Also here: the wide ``day,time,<function…>`` unpivot (one output row per non-empty cell),
-``funcID`` / ``podID`` / pool-name splitting, and a zip expander (``base.plain_file`` only
+``funcID`` / ``podID`` / pool-name splitting, and a zip expander (``files.plain_file`` only
 takes single-member zips, and the published archives hold a whole directory each).
 """
 

@@ -47,12 +47,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from workscope.errors import SourceError
+from workscope.ingest._usage import Metric, long_usage
 from workscope.ingest.files import first_line, head_bytes, head_text, iter_files, plain_file, tar_members
 from workscope.ingest.parse import (
     Parsed,
@@ -66,7 +66,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -113,59 +113,7 @@ def kind_of(name: str) -> str | None:
     return m.group(1) if m else None
 
 
-# ---------------------------------------------------------------- long usage (shared helper)
-
-@dataclass
-class Metric:
-    """One metric of a wide sample row: output name, parsed value, unit."""
-
-    name: str
-    parsed: Parsed
-    unit: str | None
-
-
-_ITEM = pl.Struct({"metric": pl.String, "value": pl.Float64, "unit": pl.String, "why": pl.String})
-
-
-def long_usage(frame: pl.LazyFrame, t_s: Parsed, entity: Parsed, metrics: Sequence[Metric],
-               attrs: pl.Expr | None = None) -> pl.LazyFrame:
-    """Turn a wide sample row into ``usage`` rows, one per metric, in one streaming pass.
-
-    A metric whose value is null without a reason (empty / absent / NA in the source) yields
-    no row. A metric that fails to parse yields a rejected row with its own reason. When the
-    time or entity of the source row is broken, the row yields exactly one rejected row
-    (instead of one per metric) so the rejects table stays one line per broken source line.
-    """
-    line_reason = first_reason(t_s.reason, entity.reason)
-    items = [
-        pl.struct(
-            pl.lit(m.name, pl.String).alias("metric"),
-            m.parsed.value.cast(pl.Float64).alias("value"),
-            pl.lit(m.unit, pl.String).alias("unit"),
-            m.parsed.reason.cast(pl.String).alias("why"),
-        )
-        for m in metrics
-    ]
-    broken = pl.struct(
-        pl.lit(None, pl.String).alias("metric"), pl.lit(None, pl.Float64).alias("value"),
-        pl.lit(None, pl.String).alias("unit"), line_reason.alias("why"),
-    )
-    m = pl.col("_m")
-    out = frame.with_columns(
-        t_s.value.cast(pl.Float64).alias("t_s"),
-        entity.value.alias("entity_id"),
-        (attrs if attrs is not None else pl.lit(None, pl.String)).alias("attrs"),
-        pl.when(line_reason.is_null()).then(pl.concat_list(items))
-        .otherwise(pl.concat_list([broken])).alias("_m"),
-    ).explode("_m")
-    out = out.with_columns(
-        m.struct.field("metric").alias("metric"),
-        m.struct.field("value").alias("value"),
-        m.struct.field("unit").alias("unit"),
-        m.struct.field("why").alias(REASON),
-    ).drop("_m")
-    return out.filter(pl.col("value").is_not_null() | pl.col(REASON).is_not_null())
-
+# ---------------------------------------------------------------- invalid-value markers
 
 def bounded(raw: pl.Expr, label: str) -> Parsed:
     """A [0, 100] value where -1 and 101 are the source's invalid markers (reason given)."""

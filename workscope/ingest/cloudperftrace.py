@@ -35,6 +35,7 @@ Timestamps are Unix seconds (UTC). Null or non-finite cells are rejected by the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -97,77 +98,102 @@ class CloudPerfTraceReader(Reader):
             raise SourceError(paths[0], "no .parquet files found",
                               hint="pass the dataset root holding tasks=<app>/ directories")
         width = int(ctx.options.get("row_width", 0))
-        staged = []
-        for f in files:
-            app = app_of(f.resolve())
-            if app is None:
-                raise SourceError(f, "path has no tasks=<application> directory",
-                                  hint="keep the dataset's tasks=<app>/ layout")
-            try:
-                schema = pl.read_parquet_schema(f)
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                raise SourceError(f, f"cannot read as Parquet: {exc}") from None
-            cols = [c for c in COLUMNS if c in schema]
-            if TARGET not in schema or not cols:
-                raise SourceError(f, f"needs {TARGET} and at least one of {', '.join(COLUMNS)}; "
-                                     f"has {list(schema)[:20]}")
-            for c in cols:
-                nested = isinstance(schema[c], pl.List) and isinstance(schema[c].inner, pl.List)
-                if not nested and width < 2:
-                    raise SourceError(f, f"column {c} is a flat list; its row width is unknown",
-                                      hint="pass the option row_width=1+k")
-            lf = pl.scan_parquet(f).with_row_index(LINE, offset=1).with_columns(
-                pl.col(LINE).cast(pl.Int64), pl.lit(str(f)).alias(FILE))
-            run = (pl.col("run_id").cast(pl.String) if "run_id" in schema
-                   else pl.lit(f"{app}/{f.stem}/") + pl.col(LINE).cast(pl.String))
-            staged.append((f, app, lf.with_columns(run.alias("entity_id")), cols, schema))
-
-        long_parts = []
-        for f, app, lf, cols, schema in staged:
-            for c in cols:
-                nested = isinstance(schema[c], pl.List) and isinstance(schema[c].inner, pl.List)
-                long_parts.append((f, app, c, _cells(lf, c, None if nested else width)))
-        # origin: one pass over the timestamps only (column 0 of every matrix)
-        origin = pl.concat([p.filter(pl.col("j") == 0).select(pl.col("v").min()) for *_, p in long_parts]
-                           ).select(pl.col("v").min()).collect().item()
-        origin = float(origin) if origin is not None else 0.0
-
-        parts = []
-        for f, app, c, cells in long_parts:
-            ts = cells.filter(pl.col("j") == 0).select(FILE, LINE, "entity_id", "r", pl.col("v").alias("ts"))
-            vals = cells.filter(pl.col("j") > 0).join(ts, on=[FILE, LINE, "entity_id", "r"], how="left")
-            frame = vals.select(
-                FILE, LINE,
-                (pl.col("ts") - origin).alias("t_s"), "entity_id",
-                (pl.lit(c + "_") + pl.col("j").cast(pl.String)).alias("metric"),
-                pl.col("v").alias("value"),
-                pl.lit(None, pl.String).alias(REASON),
-            )
-            parts.append(TablePart(frame, _raw(), str(f)))
-        for f, app, lf, cols, schema in staged:
-            # the label sits at the run's last timestamp, over all its matrices
-            nested = isinstance(schema[cols[0]], pl.List) and isinstance(schema[cols[0]].inner, pl.List)
-            last = (_cells(lf, cols[0], None if nested else width).filter(pl.col("j") == 0)
-                    .group_by(FILE, LINE, "entity_id").agg(pl.col("v").max().alias("ts")))
-            fields = {"app": pl.lit(app)}
-            if app in APPLICATIONS:
-                fields["app_name"] = pl.lit(APPLICATIONS[app])
-            if "workload" in schema:
-                fields["workload"] = pl.col("workload").cast(pl.Float64, strict=False)
-            frame = lf.select(FILE, LINE, "entity_id", pl.col(TARGET).cast(pl.Float64, strict=False)
-                              .alias("value"), *[e.alias(k) for k, e in fields.items()]
-                              ).join(last, on=[FILE, LINE, "entity_id"], how="left")
-            frame = frame.select(
-                FILE, LINE, (pl.col("ts") - origin).alias("t_s"), "entity_id",
-                pl.lit(TARGET).alias("metric"), "value",
-                pl.struct(*fields).struct.json_encode().alias("attrs"),
-                pl.lit(None, pl.String).alias(REASON),
-            )
-            parts.append(TablePart(frame, _raw(), str(f)))
-
+        staged = [_stage(f, width) for f in files]
+        matrices = [(s, c, _cells(s.frame, c, _row_width(s, c, width))) for s in staged for c in s.columns]
+        origin = _origin([cells for _, _, cells in matrices])
+        parts = [TablePart(_metric_rows(cells, c, origin), _raw(), str(s.path)) for s, c, cells in matrices]
+        parts += [TablePart(_label_rows(s, width, origin), _raw(), str(s.path)) for s in staged]
         meta = origin_meta(round(origin * 1e9), assumed_utc=False, resolution_s=None)
-        meta["applications"] = sorted({app for _, app, *_ in staged})
+        meta["applications"] = sorted({s.app for s in staged})
         return ScanResult({"usage": parts}, files, meta)
+
+
+@dataclass
+class _Staged:
+    """One checked Parquet file: its application, runs (with ``entity_id``), metric columns."""
+
+    path: Path
+    app: str
+    frame: pl.LazyFrame
+    columns: list[str]
+    schema: pl.Schema
+
+
+def _stage(f: Path, width: int) -> _Staged:
+    """Check one file (layout, columns, list encoding) and open its runs lazily."""
+    app = app_of(f.resolve())
+    if app is None:
+        raise SourceError(f, "path has no tasks=<application> directory",
+                          hint="keep the dataset's tasks=<app>/ layout")
+    try:
+        schema = pl.read_parquet_schema(f)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SourceError(f, f"cannot read as Parquet: {exc}") from None
+    cols = [c for c in COLUMNS if c in schema]
+    if TARGET not in schema or not cols:
+        raise SourceError(f, f"needs {TARGET} and at least one of {', '.join(COLUMNS)}; "
+                             f"has {list(schema)[:20]}")
+    for c in cols:
+        if not _nested(schema[c]) and width < 2:
+            raise SourceError(f, f"column {c} is a flat list; its row width is unknown",
+                              hint="pass the option row_width=1+k")
+    lf = pl.scan_parquet(f).with_row_index(LINE, offset=1).with_columns(
+        pl.col(LINE).cast(pl.Int64), pl.lit(str(f)).alias(FILE))
+    run = (pl.col("run_id").cast(pl.String) if "run_id" in schema
+           else pl.lit(f"{app}/{f.stem}/") + pl.col(LINE).cast(pl.String))
+    return _Staged(f, app, lf.with_columns(run.alias("entity_id")), cols, schema)
+
+
+def _nested(dtype: pl.DataType) -> bool:
+    """Whether a matrix column is a list of rows (else a flat row-major list)."""
+    return isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.List)
+
+
+def _row_width(s: _Staged, col: str, width: int) -> int | None:
+    """The row width to cut a flat matrix by (None for a nested one)."""
+    return None if _nested(s.schema[col]) else width
+
+
+def _origin(matrices: list[pl.LazyFrame]) -> float:
+    """The earliest timestamp of all matrices (0.0 if none): one pass over column 0 only."""
+    origin = pl.concat([p.filter(pl.col("j") == 0).select(pl.col("v").min()) for p in matrices]
+                       ).select(pl.col("v").min()).collect().item()
+    return float(origin) if origin is not None else 0.0
+
+
+def _metric_rows(cells: pl.LazyFrame, col: str, origin: float) -> pl.LazyFrame:
+    """``usage`` rows of one matrix: each value cell at its row's timestamp (column 0)."""
+    ts = cells.filter(pl.col("j") == 0).select(FILE, LINE, "entity_id", "r", pl.col("v").alias("ts"))
+    vals = cells.filter(pl.col("j") > 0).join(ts, on=[FILE, LINE, "entity_id", "r"], how="left")
+    return vals.select(
+        FILE, LINE,
+        (pl.col("ts") - origin).alias("t_s"), "entity_id",
+        (pl.lit(col + "_") + pl.col("j").cast(pl.String)).alias("metric"),
+        pl.col("v").alias("value"),
+        pl.lit(None, pl.String).alias(REASON),
+    )
+
+
+def _label_rows(s: _Staged, width: int, origin: float) -> pl.LazyFrame:
+    """One ``perf_ori`` row per run, at the run's last timestamp, with the run's attrs."""
+    # the label sits at the run's last timestamp, over all its matrices
+    first = s.columns[0]
+    last = (_cells(s.frame, first, _row_width(s, first, width)).filter(pl.col("j") == 0)
+            .group_by(FILE, LINE, "entity_id").agg(pl.col("v").max().alias("ts")))
+    fields = {"app": pl.lit(s.app)}
+    if s.app in APPLICATIONS:
+        fields["app_name"] = pl.lit(APPLICATIONS[s.app])
+    if "workload" in s.schema:
+        fields["workload"] = pl.col("workload").cast(pl.Float64, strict=False)
+    frame = s.frame.select(FILE, LINE, "entity_id", pl.col(TARGET).cast(pl.Float64, strict=False)
+                           .alias("value"), *[e.alias(k) for k, e in fields.items()]
+                           ).join(last, on=[FILE, LINE, "entity_id"], how="left")
+    return frame.select(
+        FILE, LINE, (pl.col("ts") - origin).alias("t_s"), "entity_id",
+        pl.lit(TARGET).alias("metric"), "value",
+        pl.struct(*fields).struct.json_encode().alias("attrs"),
+        pl.lit(None, pl.String).alias(REASON),
+    )
 
 
 def _cells(lf: pl.LazyFrame, col: str, width: int | None) -> pl.LazyFrame:

@@ -17,8 +17,8 @@ Mapping (field names are the proto's):
 - ``instance_events`` (``time, type, collection_id, scheduling_class, missing_type,
   collection_type, priority, alloc_collection_id, instance_index, machine_id,
   alloc_instance_index, resource_request {cpus, memory}, constraint[]``) -> ``jobs``, **one
-  row per instance** (collection_id, instance_index), grouped lazily like Google 2011 (see
-  :func:`workscope.ingest.google_2011.task_rows`) with the v3 numbering: ``submit_s`` = first
+  row per instance** (collection_id, instance_index), grouped lazily like Google 2011 (see the
+  ``google_2011`` format, same code) with the v3 numbering: ``submit_s`` = first
   SUBMIT (0), ``start_s`` = first SCHEDULE (3), ``end_s`` = last lifecycle event if terminal
   (EVICT 4, FAIL 5, FINISH 6, KILL 7, LOST 8) else null (censored); ``status`` = its name
   (QUEUE 1 / ENABLE 2 count as lifecycle states, UPDATE_* 9/10 do not). ``priority`` and
@@ -62,9 +62,10 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.alibaba_2018 import Metric, long_usage
+from workscope.ingest._google import in_codes, seq, task_part, task_rows, us_time
+from workscope.ingest._jsonl import decode_lines
+from workscope.ingest._usage import Metric, long_usage
 from workscope.ingest.files import head_text, iter_files, plain_file
-from workscope.ingest.google_2011 import in_codes, seq, task_part, task_rows, us_time
 from workscope.ingest.parse import (
     Parsed,
     attrs_json,
@@ -150,44 +151,6 @@ def kind_from_keys(line: str) -> str | None:
     if {"machine_id", "name", "time"} <= keys:
         return "machine_attributes"
     return None
-
-
-def decode_lines(text: pl.Expr, dtype: pl.Struct) -> pl.Expr:
-    """Decode one JSON object per row into ``dtype``; rows that cannot be decoded become null.
-
-    The vectorised decoder fails a whole batch on one bad line, so a failing batch is decoded
-    again with the bad lines (invalid JSON, not an object, a type the struct cannot hold)
-    masked out. Runs batch by batch, so streaming is kept.
-    """
-
-    def run(s: pl.Series) -> pl.Series:
-        try:
-            return s.str.json_decode(dtype)
-        except pl.exceptions.PolarsError:
-            pass
-        keep = []
-        for v in s.to_list():
-            ok = False
-            if v is not None:
-                try:
-                    ok = isinstance(json.loads(v), dict)
-                except ValueError:
-                    ok = False
-            keep.append(v if ok else None)
-        masked = pl.Series(s.name, keep, dtype=pl.String)
-        try:
-            return masked.str.json_decode(dtype)
-        except pl.exceptions.PolarsError:
-            pass
-        out = []
-        for v in keep:
-            try:
-                out.append(pl.Series([v], dtype=pl.String).str.json_decode(dtype)[0] if v else None)
-            except pl.exceptions.PolarsError:
-                out.append(None)
-        return pl.Series(s.name, out, dtype=dtype)
-
-    return text.map_batches(run, return_dtype=dtype, is_elementwise=True)
 
 
 def _field(*path: str) -> pl.Expr:

@@ -68,6 +68,9 @@ UNITS: dict[str, str | None] = {
 }
 RESOLUTIONS = ("auto", "minute", "second", "all")
 
+Classified = tuple[hw.Member, tuple[str, str]]
+"""A file with the (metric, grain) of its folder, such as ("cpu_usage", "minute")."""
+
 
 def _metric_of(logical: PurePosixPath, given: str) -> tuple[str, str] | None:
     for part in reversed(logical.parts[:-1]):
@@ -120,82 +123,21 @@ class Huawei2023Reader(Reader):
         return bool(heads) and all(_is_2023_header(h) for h in heads)
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        resolution = str(ctx.options.get("resolution", "auto")).lower()
-        given = str(ctx.options.get("metric", "") or "")
-        if resolution not in RESOLUTIONS:
-            raise OptionError(f"huawei_2023: option resolution must be one of {', '.join(RESOLUTIONS)}, "
-                              f"not {resolution!r}")
-        if given and not METRIC_RE.match(given):
-            raise OptionError(f"huawei_2023: option metric {given!r} is not a metric folder name such as "
-                              "requests_minute, cpu_usage_minute or function_delay_second")
-
-        members = hw.expand(paths, ctx)
-        classified = []
-        for m in members:
-            metric = _metric_of(m.logical, given)
-            if metric is None:
-                raise SourceError(
-                    m.display, "cannot tell which metric this file holds: it is not inside a folder "
-                               "named like requests_minute or cpu_usage_minute",
-                    hint="keep the release's folder layout, or pass the option metric=<folder name>")
-            classified.append((m, metric))
-
-        if resolution == "auto":
-            resolution = "minute" if any(g == "minute" for _, (_, g) in classified) else "second"
-        chosen = [(m, mt) for m, mt in classified if resolution == "all" or mt[1] == resolution]
-        skipped = [m.display for m, mt in classified if (m, mt) not in chosen]
+        resolution, given = _options(ctx)
+        classified = _classify(hw.expand(paths, ctx), given)
+        resolution, chosen, skipped = _choose(classified, resolution)
 
         out: dict[str, list[TablePart]] = {}
-        datasets, windows = set(), set()
         for m, (metric, grain) in chosen:
-            header = hw.split_header(first_line(m.plain, m.display))
-            check_header(header, ["day", "time"], m.display, what="Huawei 2023 wide time-series file")
-            if len(hw.strip_index(header)) <= 2:
-                raise SourceError(m.display, "no function columns after day,time", line=1,
-                                  hint="is this a Huawei 2023 metric file?")
-            require_rows(m.plain, m.display)
-            lf, names = scan_text_csv(m.plain, m.display)
-            cells = hw.unpivot_wide(lf, names)
-            window = WINDOW_S[grain]
-            windows.add(window)
-            ds = _dataset_of(m.logical)
-            if ds:
-                datasets.add(ds)
-            day = parse_int(src("day"), "day", required=True)
-            time = parse_float(src("time"), "time", required=True)
-            cell = pl.col(hw.CELL_COL)
-            if metric == "requests":
-                count = parse_int(cell, "count", allow_float=True)
-                fields: dict[str, Parsed | pl.Expr] = {
-                    "_day": day,
-                    "window_start_s": time,
-                    "window_s": pl.lit(window),
-                    "function_id": pl.col(hw.FUNC_COL),
-                    "count": count,
-                }
-                table = "invocation_counts"
-                extra: list[pl.Expr] = []
-            else:
-                value = parse_float(cell, metric)
-                fields = {
-                    "_day": day,
-                    "t_s": time,
-                    "entity_id": pl.col(hw.FUNC_COL),
-                    "metric": pl.lit(metric),
-                    "value": value,
-                    "unit": pl.lit(UNITS[metric], pl.String),
-                    "attrs": pl.lit(f'{{"window_s":{int(window)}}}'),
-                }
-                table = "usage"
-                extra = [hw.nonneg_reason(value.value, metric)]
-            frame = build(cells, fields, extra)
-            out.setdefault(table, []).append(TablePart(frame, hw.wide_raw(), m.display))
-
+            table, part = _part(m, metric, grain)
+            out.setdefault(table, []).append(part)
         if not out:
             raise SourceError(paths[0], f"no {resolution} files among {len(classified)} file(s)",
                               hint="pass the option resolution=all (or minute / second)")
+
+        datasets = {ds for m, _ in chosen if (ds := _dataset_of(m.logical))}
         meta = origin_meta(
-            None, assumed_utc=False, resolution_s=min(windows),
+            None, assumed_utc=False, resolution_s=min(WINDOW_S[grain] for _, (_, grain) in chosen),
             note="time is seconds since the start of day 0; the release gives no wall-clock date",
         )
         meta.update({
@@ -208,6 +150,89 @@ class Huawei2023Reader(Reader):
         })
         used = list(dict.fromkeys(m.origin for m, _ in chosen))
         return ScanResult(out, used, meta)
+
+
+def _options(ctx: ScanContext) -> tuple[str, str]:
+    """The checked options: resolution and the metric folder name given for loose files."""
+    resolution = str(ctx.options.get("resolution", "auto")).lower()
+    given = str(ctx.options.get("metric", "") or "")
+    if resolution not in RESOLUTIONS:
+        raise OptionError(f"huawei_2023: option resolution must be one of {', '.join(RESOLUTIONS)}, "
+                          f"not {resolution!r}")
+    if given and not METRIC_RE.match(given):
+        raise OptionError(f"huawei_2023: option metric {given!r} is not a metric folder name such as "
+                          "requests_minute, cpu_usage_minute or function_delay_second")
+    return resolution, given
+
+
+def _classify(members: Sequence[hw.Member], given: str) -> list[Classified]:
+    """Each file with its (metric, grain); a file whose metric cannot be told is refused."""
+    classified = []
+    for m in members:
+        metric = _metric_of(m.logical, given)
+        if metric is None:
+            raise SourceError(
+                m.display, "cannot tell which metric this file holds: it is not inside a folder "
+                           "named like requests_minute or cpu_usage_minute",
+                hint="keep the release's folder layout, or pass the option metric=<folder name>")
+        classified.append((m, metric))
+    return classified
+
+
+def _choose(classified: list[Classified], resolution: str) -> tuple[str, list[Classified], list[str]]:
+    """The files of the chosen resolution ("auto": minute if any), and the others' names.
+
+    Per-minute counts are sums of the per-second ones, so reading both would double them.
+    """
+    if resolution == "auto":
+        resolution = "minute" if any(g == "minute" for _, (_, g) in classified) else "second"
+    chosen = [(m, mt) for m, mt in classified if resolution == "all" or mt[1] == resolution]
+    skipped = [m.display for m, mt in classified if (m, mt) not in chosen]
+    return resolution, chosen, skipped
+
+
+def _part(m: hw.Member, metric: str, grain: str) -> tuple[str, TablePart]:
+    """One wide file as its table's part: one row per non-empty (time, function) cell."""
+    header = hw.split_header(first_line(m.plain, m.display))
+    check_header(header, ["day", "time"], m.display, what="Huawei 2023 wide time-series file")
+    if len(hw.strip_index(header)) <= 2:
+        raise SourceError(m.display, "no function columns after day,time", line=1,
+                          hint="is this a Huawei 2023 metric file?")
+    require_rows(m.plain, m.display)
+    lf, names = scan_text_csv(m.plain, m.display)
+    cells = hw.unpivot_wide(lf, names)
+    if metric == "requests":
+        table, fields, extra = "invocation_counts", _count_fields(WINDOW_S[grain]), []
+    else:
+        table = "usage"
+        fields, extra = _usage_fields(metric, WINDOW_S[grain])
+    return table, TablePart(build(cells, fields, extra), hw.wide_raw(), m.display)
+
+
+def _count_fields(window: float) -> dict[str, Parsed | pl.Expr]:
+    """``invocation_counts`` columns of a requests cell."""
+    return {
+        "_day": parse_int(src("day"), "day", required=True),
+        "window_start_s": parse_float(src("time"), "time", required=True),
+        "window_s": pl.lit(window),
+        "function_id": pl.col(hw.FUNC_COL),
+        "count": parse_int(pl.col(hw.CELL_COL), "count", allow_float=True),
+    }
+
+
+def _usage_fields(metric: str, window: float) -> tuple[dict[str, Parsed | pl.Expr], list[pl.Expr]]:
+    """``usage`` columns of a metric cell, and the extra reason (a negative value)."""
+    value = parse_float(pl.col(hw.CELL_COL), metric)
+    fields: dict[str, Parsed | pl.Expr] = {
+        "_day": parse_int(src("day"), "day", required=True),
+        "t_s": parse_float(src("time"), "time", required=True),
+        "entity_id": pl.col(hw.FUNC_COL),
+        "metric": pl.lit(metric),
+        "value": value,
+        "unit": pl.lit(UNITS[metric], pl.String),
+        "attrs": pl.lit(f'{{"window_s":{int(window)}}}'),
+    }
+    return fields, [hw.nonneg_reason(value.value, metric)]
 
 
 READER = Huawei2023Reader()

@@ -58,7 +58,8 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import CorruptSourceError, EmptySourceError, MissingColumnError, SourceError
-from workscope.ingest.alibaba_2018 import Metric, long_usage
+from workscope.ingest._jsonl import decode_lines
+from workscope.ingest._usage import Metric, long_usage
 from workscope.ingest.files import (
     expect_file,
     first_line,
@@ -68,7 +69,6 @@ from workscope.ingest.files import (
     require_rows,
     tar_members,
 )
-from workscope.ingest.google_2019 import decode_lines
 from workscope.ingest.parse import (
     Parsed,
     attrs_json,

@@ -36,8 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest.files import plain_file
-from workscope.ingest.mooncake import (
+from workscope.ingest._jsonl import (
     check_keys,
     extra_attrs,
     first_json_record,
@@ -50,6 +49,7 @@ from workscope.ingest.mooncake import (
     sniff_json_keys,
     source_files,
 )
+from workscope.ingest.files import plain_file
 from workscope.ingest.parse import Parsed, build, parse_float, parse_int, parse_text
 from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta

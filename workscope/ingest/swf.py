@@ -95,6 +95,8 @@ STATUS = {
 
 LINE_COL = "line"
 _EXTRA = "_swf_fields"
+_INT_FIELDS = {"job", "alloc_procs", "req_procs", "status", "user", "group", "executable",
+               "queue", "partition", "preceding_job"}
 
 _KEY_RE = re.compile(r"^;\s{0,2}([A-Za-z][A-Za-z0-9_]*):(.*)$")
 _CONT_RE = re.compile(r"^;\s+(\S.*)$")
@@ -252,7 +254,7 @@ class SWFReader(Reader):
             offset = float(start - origin) if (start is not None and origin is not None) else 0.0
             preemption = str(header.get("Preemption", "")).strip().lower()
             drop_parts = preemption == "double" and not keep_parts
-            frame, skipped = self._frame(plain, str(f), zero_wait, offset, drop_parts)
+            frame, skipped = _frame(plain, str(f), zero_wait, offset, drop_parts)
             skipped_total += skipped
             parts.append(TablePart(frame, pl.col("~" + LINE_COL).fill_null(""), str(f)))
             file_meta.append({
@@ -300,100 +302,117 @@ class SWFReader(Reader):
                 out[bits[0]] = bits[1].strip() if len(bits) > 1 else ""
         return out
 
-    @staticmethod
-    def _frame(plain: Path, display: str, zero_wait: bool, offset: float,
-               drop_parts: bool) -> tuple[pl.LazyFrame, int]:
-        # One text column per physical line (the unit separator never occurs in SWF), so
-        # comment lines keep their place in the row index and _line is the physical line.
-        lf = pl.scan_csv(
-            plain,
-            has_header=False,
-            new_columns=["~" + LINE_COL],
-            separator="\x1f",
-            quote_char=None,
-            infer_schema=False,
-            encoding="utf8-lossy",
-            row_index_name=LINE,
-            row_index_offset=1,
-            truncate_ragged_lines=True,
-        )
-        text = src(LINE_COL).str.strip_chars()
-        lf = (
-            lf.with_columns(pl.col(LINE).cast(pl.Int64), pl.lit(display).alias(FILE))
-            .filter(text.is_not_null() & (text != "") & ~text.str.starts_with(";"))
-            .with_columns(text.str.replace_all(r"\s+", " ").str.split(" ").alias(_EXTRA))
-        )
-        f = {name: i for i, name in enumerate(FIELDS)}
-        ints = {"job", "alloc_procs", "req_procs", "status", "user", "group", "executable",
-                "queue", "partition", "preceding_job"}
-        p = {name: _field(i, "int" if name in ints else "float", required=name in ("job", "submit"))
-             for name, i in f.items()}
 
-        n_fields = pl.col(_EXTRA).list.len()
-        count_reason = pl.when(n_fields != 18).then(
-            pl.format("expected 18 whitespace-separated fields, found {}", n_fields))
-        utf_reason = pl.when(text.str.contains("\ufffd", literal=True)).then(pl.lit("invalid UTF-8 bytes"))
+def _frame(plain: Path, display: str, zero_wait: bool, offset: float,
+           drop_parts: bool) -> tuple[pl.LazyFrame, int]:
+    """The ``jobs`` rows of one SWF file, and how many part records were dropped."""
+    lf, text = _job_lines(plain, display)
+    p = {name: _field(i, "int" if name in _INT_FIELDS else "float", required=name in ("job", "submit"))
+         for i, name in enumerate(FIELDS)}
+    utf_reason = pl.when(text.str.contains("\ufffd", literal=True)).then(pl.lit("invalid UTF-8 bytes"))
+    n_fields = pl.col(_EXTRA).list.len()
+    count_reason = pl.when(n_fields != 18).then(
+        pl.format("expected 18 whitespace-separated fields, found {}", n_fields))
+    out = build(lf, _jobs_fields(p, zero_wait, offset), extra_reasons=[utf_reason])
+    # A wrong field count explains every other parse failure, so it is reported first.
+    out = out.with_columns(pl.coalesce(utf_reason, count_reason, pl.col("_reason")).alias("_reason"))
+    skipped = 0
+    if drop_parts:
+        out, skipped = _drop_parts(out, p["status"].value)
+    return out.drop(_EXTRA), skipped
 
-        status_code = p["status"].value
-        status_reason = pl.when(status_code.is_not_null() & ~status_code.is_in(list(STATUS))).then(
-            pl.format("Status: unknown code {}", status_code))
-        status_text = status_code.replace_strict(
-            list(STATUS), list(STATUS.values()), default=None, return_dtype=pl.String)
 
-        submit = p["submit"].value.cast(pl.Float64) + offset
-        wait = p["wait"].value.cast(pl.Float64)
-        run = p["run"].value.cast(pl.Float64)
-        start = submit + (wait.fill_null(0.0) if zero_wait else wait)
-        end = start + run
-        alloc = p["alloc_procs"].value
-        req_procs = p["req_procs"].value
-        cpu_req = pl.coalesce(req_procs, alloc).cast(pl.Float64)
-        mem_req = p["req_mem"].value.cast(pl.Float64) * cpu_req / 1024.0
-        mem_used = p["used_mem"].value.cast(pl.Float64) * alloc.cast(pl.Float64) / 1024.0
+def _job_lines(plain: Path, display: str) -> tuple[pl.LazyFrame, pl.Expr]:
+    """The file's job lines (not blank, not comments), each split into its fields (``_EXTRA``).
 
-        def ident(name: str) -> pl.Expr:
-            return p[name].value.cast(pl.String)
+    Also returns the stripped line text expression, for the line-level reasons.
+    """
+    # One text column per physical line (the unit separator never occurs in SWF), so
+    # comment lines keep their place in the row index and _line is the physical line.
+    lf = pl.scan_csv(
+        plain,
+        has_header=False,
+        new_columns=["~" + LINE_COL],
+        separator="\x1f",
+        quote_char=None,
+        infer_schema=False,
+        encoding="utf8-lossy",
+        row_index_name=LINE,
+        row_index_offset=1,
+        truncate_ragged_lines=True,
+    )
+    text = src(LINE_COL).str.strip_chars()
+    lf = (
+        lf.with_columns(pl.col(LINE).cast(pl.Int64), pl.lit(display).alias(FILE))
+        .filter(text.is_not_null() & (text != "") & ~text.str.starts_with(";"))
+        .with_columns(text.str.replace_all(r"\s+", " ").str.split(" ").alias(_EXTRA))
+    )
+    return lf, text
 
-        attrs = attrs_json({
-            "wait_s": p["wait"].value,
-            "run_s": p["run"].value,
-            "avg_cpu_time_s": p["avg_cpu"].value,
-            "used_mem_kb_per_proc": p["used_mem"].value,
-            "req_mem_kb_per_proc": p["req_mem"].value,
-            "req_procs": req_procs,
-            "executable": p["executable"].value,
-            "preceding_job": p["preceding_job"].value,
-            "think_time_s": p["think_time"].value,
-            "status_code": status_code,
-        })
-        fields: dict[str, Parsed | pl.Expr] = {
-            "job_id": Parsed(ident("job"), p["job"].reason),
-            "submit_s": Parsed(submit, p["submit"].reason),
-            "start_s": Parsed(start, p["wait"].reason),
-            "end_s": Parsed(end, p["run"].reason),
-            "user": Parsed(ident("user"), p["user"].reason),
-            "group": Parsed(ident("group"), p["group"].reason),
-            "queue": Parsed(ident("queue"), p["queue"].reason),
-            "partition": Parsed(ident("partition"), p["partition"].reason),
-            "status": Parsed(status_text, pl.coalesce(p["status"].reason, status_reason)),
-            "cpu_req": Parsed(cpu_req, p["req_procs"].reason),
-            "nodes": Parsed(alloc, p["alloc_procs"].reason),
-            "mem_req_mb": Parsed(mem_req, p["req_mem"].reason),
-            "mem_used_mb": Parsed(mem_used, p["used_mem"].reason),
-            "runtime_req_s": Parsed(p["req_time"].value.cast(pl.Float64), p["req_time"].reason),
-            "attrs": Parsed(attrs, pl.coalesce(
-                p["avg_cpu"].reason, p["executable"].reason, p["preceding_job"].reason,
-                p["think_time"].reason)),
-        }
-        out = build(lf, fields, extra_reasons=[utf_reason])
-        # A wrong field count explains every other parse failure, so it is reported first.
-        out = out.with_columns(pl.coalesce(utf_reason, count_reason, pl.col("_reason")).alias("_reason"))
-        skipped = 0
-        if drop_parts:
-            is_part = status_code.is_in([2, 3, 4]) & pl.col("_reason").is_null()
-            skipped = int(out.select(is_part.sum()).collect(engine="streaming").item() or 0)
-            out = out.filter(~is_part.fill_null(False))
-        return out.drop(_EXTRA), skipped
+
+def _jobs_fields(p: dict[str, Parsed], zero_wait: bool, offset: float) -> dict[str, Parsed | pl.Expr]:
+    """The ``jobs`` columns from the parsed SWF fields: times shifted by ``offset``, memory in MiB."""
+    status_code = p["status"].value
+    status_reason = pl.when(status_code.is_not_null() & ~status_code.is_in(list(STATUS))).then(
+        pl.format("Status: unknown code {}", status_code))
+    status_text = status_code.replace_strict(
+        list(STATUS), list(STATUS.values()), default=None, return_dtype=pl.String)
+
+    submit = p["submit"].value.cast(pl.Float64) + offset
+    wait = p["wait"].value.cast(pl.Float64)
+    run = p["run"].value.cast(pl.Float64)
+    start = submit + (wait.fill_null(0.0) if zero_wait else wait)
+    end = start + run
+    alloc = p["alloc_procs"].value
+    cpu_req = pl.coalesce(p["req_procs"].value, alloc).cast(pl.Float64)
+    # SWF memory is KB per processor
+    mem_req = p["req_mem"].value.cast(pl.Float64) * cpu_req / 1024.0
+    mem_used = p["used_mem"].value.cast(pl.Float64) * alloc.cast(pl.Float64) / 1024.0
+
+    def ident(name: str) -> Parsed:
+        return Parsed(p[name].value.cast(pl.String), p[name].reason)
+
+    return {
+        "job_id": ident("job"),
+        "submit_s": Parsed(submit, p["submit"].reason),
+        "start_s": Parsed(start, p["wait"].reason),
+        "end_s": Parsed(end, p["run"].reason),
+        "user": ident("user"),
+        "group": ident("group"),
+        "queue": ident("queue"),
+        "partition": ident("partition"),
+        "status": Parsed(status_text, pl.coalesce(p["status"].reason, status_reason)),
+        "cpu_req": Parsed(cpu_req, p["req_procs"].reason),
+        "nodes": Parsed(alloc, p["alloc_procs"].reason),
+        "mem_req_mb": Parsed(mem_req, p["req_mem"].reason),
+        "mem_used_mb": Parsed(mem_used, p["used_mem"].reason),
+        "runtime_req_s": Parsed(p["req_time"].value.cast(pl.Float64), p["req_time"].reason),
+        "attrs": _attrs(p),
+    }
+
+
+def _attrs(p: dict[str, Parsed]) -> Parsed:
+    """The SWF fields that have no canonical column, as published."""
+    return Parsed(attrs_json({
+        "wait_s": p["wait"].value,
+        "run_s": p["run"].value,
+        "avg_cpu_time_s": p["avg_cpu"].value,
+        "used_mem_kb_per_proc": p["used_mem"].value,
+        "req_mem_kb_per_proc": p["req_mem"].value,
+        "req_procs": p["req_procs"].value,
+        "executable": p["executable"].value,
+        "preceding_job": p["preceding_job"].value,
+        "think_time_s": p["think_time"].value,
+        "status_code": p["status"].value,
+    }), pl.coalesce(p["avg_cpu"].reason, p["executable"].reason, p["preceding_job"].reason,
+                    p["think_time"].reason))
+
+
+def _drop_parts(out: pl.LazyFrame, status_code: pl.Expr) -> tuple[pl.LazyFrame, int]:
+    """Drop the good part records (status 2/3/4) that repeat a summary line; count them."""
+    is_part = status_code.is_in([2, 3, 4]) & pl.col("_reason").is_null()
+    skipped = int(out.select(is_part.sum()).collect(engine="streaming").item() or 0)
+    return out.filter(~is_part.fill_null(False)), skipped
 
 
 READER = SWFReader()
