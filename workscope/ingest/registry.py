@@ -121,4 +121,4 @@ def formats_markdown() -> str:
     from workscope.refdoc import reference_markdown
 
     return reference_markdown("Trace formats", "workscope formats --markdown", "Tables",
-                              [get(n) for n in BUILTIN])
+                              [(get(n), BUILTIN[n]) for n in BUILTIN])

@@ -42,10 +42,6 @@ from workscope.schemas import TABLES
 class MappedReader(Reader):
     """Any CSV / TSV / Parquet / JSONL file into any canonical table through a TOML mapping."""
 
-    # The package is the reader's public home: the registry names it, and the reference
-    # (docs/formats.md) is built from the docstring of the class's module.
-    __module__ = "workscope.ingest.mapped"
-
     name = "mapped"
     version = "1"
     description = "generic: CSV / TSV / Parquet / JSONL (.gz) into any table via a TOML column mapping"

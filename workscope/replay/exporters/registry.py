@@ -45,4 +45,4 @@ def targets_markdown() -> str:
     from workscope.refdoc import reference_markdown
 
     return reference_markdown("Replay targets", "workscope replay targets --markdown", "Workloads",
-                              [get(n) for n in BUILTIN])
+                              [(get(n), BUILTIN[n]) for n in BUILTIN])
