@@ -128,7 +128,7 @@ def bounded(raw: pl.Expr, label: str) -> Parsed:
 
 def _nullify_markers(p: Parsed, raw: pl.Expr) -> Parsed:
     marker = raw.str.strip_chars().cast(pl.Float64, strict=False).is_in([-1.0, 101.0])
-    return Parsed(pl.when(marker).then(pl.lit(None, pl.Float64)).otherwise(p.value), p.reason)
+    return p.map(lambda v: pl.when(marker).then(pl.lit(None, pl.Float64)).otherwise(v))
 
 
 # ---------------------------------------------------------------- the reader
@@ -239,8 +239,8 @@ def _jobs(lf: pl.LazyFrame) -> pl.LazyFrame:
     # bigint in the schema; whole floats are tolerated, overflowing values are not
     start_i = parse_int(src("start_time"), "start_time", required=True, allow_float=True, strip=True)
     end_i = parse_int(src("end_time"), "end_time", allow_float=True, strip=True)
-    start = Parsed(start_i.value.cast(pl.Float64), start_i.reason)
-    end = Parsed(end_i.value.cast(pl.Float64), end_i.reason)
+    start = start_i.map(lambda v: v.cast(pl.Float64))
+    end = end_i.map(lambda v: v.cast(pl.Float64))
     instances = parse_int(src("instance_num"), "instance_num", allow_float=True, strip=True)
     plan_mem = parse_float(src("plan_mem"), "plan_mem")
     task_type = parse_text(src("task_type"), "task_type")
@@ -250,7 +250,7 @@ def _jobs(lf: pl.LazyFrame) -> pl.LazyFrame:
         "submit_s": start,
         "start_s": Parsed(start.value, pl.lit(None, pl.String)),
         # end_time 0 is "not recorded" (issue #167), not an end at the trace's first second
-        "end_s": Parsed(pl.when(end.value != 0).then(end.value), end.reason),
+        "end_s": end.map(lambda v: pl.when(v != 0).then(v)),
         "status": parse_text(src("status"), "status"),
         "cpu_req": parse_float(src("plan_cpu"), "plan_cpu"),
         "attrs": Parsed(attrs_json({

@@ -121,13 +121,13 @@ class AlibabaDLRMReader(Reader):
                             "created_before_trace": before})
         return {
             "job_id": parse_text(src("instance_sn"), "instance_sn", required=True),
-            "submit_s": Parsed(pl.when(before).then(pl.lit(0.0)).otherwise(created.value), created.reason),
+            "submit_s": created.map(lambda v: pl.when(before).then(pl.lit(0.0)).otherwise(v)),
             "start_s": parse_float(src("scheduled_time"), "scheduled_time"),
             "end_s": parse_float(src("deletion_time"), "deletion_time"),
             "group": parse_text(src("app_name"), "app_name"),
             "partition": parse_text(src("role"), "role"),
             "cpu_req": parse_float(src("cpu_request"), "cpu_request"),
-            "mem_req_mb": Parsed(mem.value * 1024.0, mem.reason),
+            "mem_req_mb": mem.map(lambda v: v * 1024.0),
             "gpu_req": parse_float(src("gpu_request"), "gpu_request"),
             "attrs": Parsed(attrs, pl.coalesce([p.reason for p in extras.values()])),
         }

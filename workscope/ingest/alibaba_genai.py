@@ -304,7 +304,7 @@ class AlibabaGenAIReader(Reader):
                 "num_lora": loras.value,
             })
             fields: dict[str, Parsed | pl.Expr] = {
-                "arrival_s": Parsed(seconds_since(ts.value, origin_ns), ts.reason),
+                "arrival_s": ts.map(lambda v: seconds_since(v, origin_ns)),
                 "kind": parse_text(col("predict_type"), "predict_type", required=True),
                 "status": parse_text(col("predict_status"), "predict_status"),
                 "latency_s": parse_float(col("exec_time_seconds"), "exec_time_seconds"),
@@ -348,9 +348,9 @@ class AlibabaGenAIReader(Reader):
             if missing_entity:
                 entity = pl.coalesce(ip.value, pl.lit(missing_entity))
             fields: dict[str, Parsed | pl.Expr] = {
-                "t_s": Parsed(ts.value - origin, ts.reason),
+                "t_s": ts.map(lambda v: v - origin),
                 "entity_id": Parsed(entity, ip.reason),
-                "value": Parsed(value.value * factor if factor != 1.0 else value.value, value.reason),
+                "value": value.map(lambda v: v * factor if factor != 1.0 else v),
                 "unit": pl.lit(unit, pl.String),
             }
             if "request_type" in names:

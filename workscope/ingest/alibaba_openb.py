@@ -154,7 +154,7 @@ class AlibabaOpenbReader(Reader):
                 cpu = parse_float(src("cpu_milli"), "cpu_milli")
                 fields = {
                     "machine_id": parse_text(src("sn"), "sn", required=True),
-                    "cpu": Parsed(cpu.value / 1000.0, cpu.reason),
+                    "cpu": cpu.map(lambda v: v / 1000.0),
                     "mem_mb": parse_float(src("memory_mib"), "memory_mib"),
                     "gpu": parse_float(src("gpu"), "gpu"),
                     "gpu_model": parse_text(src("model"), "model"),
@@ -191,10 +191,10 @@ class AlibabaOpenbReader(Reader):
             "job_id": parse_text(src("name"), "name", required=True),
             "submit_s": created,
             "start_s": scheduled,
-            "end_s": Parsed(pl.when(censored).then(None).otherwise(deletion.value), deletion.reason),
+            "end_s": deletion.map(lambda v: pl.when(censored).then(None).otherwise(v)),
             "qos": parse_text(src("qos"), "qos"),
             "status": phase,
-            "cpu_req": Parsed(cpu.value / 1000.0, cpu.reason),
+            "cpu_req": cpu.map(lambda v: v / 1000.0),
             "mem_req_mb": parse_float(src("memory_mib"), "memory_mib"),
             "gpu_req": Parsed(gpu, pl.coalesce(num_gpu.reason, milli_reason)),
             "gpu_model": parse_text(src("gpu_spec"), "gpu_spec"),

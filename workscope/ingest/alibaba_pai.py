@@ -115,7 +115,7 @@ def table_of(name: str) -> str | None:
 def _time(name: str) -> Parsed:
     """A start/end time; 0 means unknown (null), as in the official analysis."""
     p = parse_float(src(name), name)
-    return Parsed(pl.when(p.value == 0).then(None).otherwise(p.value), p.reason)
+    return p.map(lambda v: pl.when(v == 0).then(None).otherwise(v))
 
 
 def _submit(start: Parsed) -> Parsed:
@@ -250,9 +250,9 @@ class AlibabaPAIReader(Reader):
             return [build(lf, {
                 "machine_id": parse_text(src("machine"), "machine", required=True),
                 "cpu": parse_float(src("cap_cpu"), "cap_cpu"),
-                "mem_mb": Parsed(mem.value * 1024.0, mem.reason),
+                "mem_mb": mem.map(lambda v: v * 1024.0),
                 "gpu": parse_float(src("cap_gpu"), "cap_gpu"),
-                "gpu_model": Parsed(pl.when(gpu_type.value != "CPU").then(gpu_type.value), gpu_type.reason),
+                "gpu_model": gpu_type.map(lambda v: pl.when(v != "CPU").then(v)),
                 "attrs": attrs_json({"gpu_type": gpu_type.value}),
             })]
         if table == "pai_machine_metric":

@@ -324,7 +324,7 @@ class AzureFunctions2019Reader(Reader):
         def ms(col: str) -> Parsed:
             raw = src(col) if col in have else pl.lit(None, pl.String)
             p = parse_float(raw, col)
-            return Parsed(p.value / 1000.0, p.reason)
+            return p.map(lambda v: v / 1000.0)
 
         fields: dict[str, Parsed | pl.Expr] = {
             "function_id": parse_text(src("HashFunction"), "HashFunction", required=True),

@@ -116,7 +116,7 @@ class AzureLLMReader(Reader):
         out = []
         for f, lf, names, ts in parts:
             fields = {
-                "arrival_s": Parsed(seconds_since(ts.value, origin_ns), ts.reason),
+                "arrival_s": ts.map(lambda v: seconds_since(v, origin_ns)),
                 "input_tokens": parse_int(src("ContextTokens"), "ContextTokens", required=True),
                 "output_tokens": parse_int(src("GeneratedTokens"), "GeneratedTokens", required=True),
                 "kind": pl.lit(_kind(f), pl.String),

@@ -223,7 +223,7 @@ class AzureVMReader(Reader):
             "user": parse_text(src("subscriptionid"), "subscriptionid"),
             "group": parse_text(src("deploymentid"), "deploymentid"),
             "cpu_req": cores,
-            "mem_req_mb": Parsed(memory.value * 1024.0, memory.reason),
+            "mem_req_mb": memory.map(lambda v: v * 1024.0),
             "attrs": Parsed(attrs, first_reason(category.reason, maxcpu.reason,
                                                 avgcpu.reason, p95.reason)),
         }, [

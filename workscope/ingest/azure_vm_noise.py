@@ -137,8 +137,8 @@ class AzureVMNoiseReader(Reader):
             bad_runtime = pl.when(runtime.value < 0).then(pl.lit("runtime is negative"))
             dim = "/".join(keys[k] for k in DIMENSION)
             fields = {
-                "t_s": Parsed(seconds_since(start.value, origin_ns or 0), start.reason),
-                "entity_id": Parsed(pl.concat_str([pl.lit(dim + "/"), vm.value]), vm.reason),
+                "t_s": start.map(lambda v: seconds_since(v, origin_ns or 0)),
+                "entity_id": vm.map(lambda v: pl.concat_str([pl.lit(dim + "/"), v])),
                 "metric": pl.lit(f"{keys['test_suite']}/{keys['test_name']}/{keys['unit']}"),
                 "value": parse_float(src("value"), "value", required=True),
                 "unit": pl.lit(keys["unit"]),

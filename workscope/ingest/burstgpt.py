@@ -112,7 +112,7 @@ class BurstGPTReader(Reader):
                 # Zero response tokens is how the trace marks a failed request.
                 "status": pl.when(out_tok.value == 0).then(pl.lit("failed"))
                             .when(out_tok.value > 0).then(pl.lit("ok")),
-                "kind": Parsed(log_type.value.replace(KINDS), log_type.reason),
+                "kind": log_type.map(lambda v: v.replace(KINDS)),
             }
             if "Session ID" in names:
                 fields["session_id"] = parse_text(src("Session ID"), "Session ID")

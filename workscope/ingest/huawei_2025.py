@@ -121,7 +121,7 @@ def _sniff_header(header: list[str]) -> bool:
 
 def _ident(p: Parsed) -> Parsed:
     """An anonymised integer id (funcName, userID) as canonical text ('10.0' -> '10')."""
-    return Parsed(p.value.cast(pl.String), p.reason)
+    return p.map(lambda v: v.cast(pl.String))
 
 
 def _metric_of(logical: PurePosixPath, given: str) -> str | None:

@@ -93,7 +93,7 @@ class MooncakeReader(Reader):
             lf = scan_json_lines(plain, str(f))
             ts = parse_float(json_field("timestamp"), "timestamp", required=True)
             fields: dict[str, Parsed | pl.Expr] = {
-                "arrival_s": Parsed(exact_div(ts.value, 1000.0), ts.reason),
+                "arrival_s": ts.map(lambda v: exact_div(v, 1000.0)),
                 "input_tokens": parse_int(json_field("input_length"), "input_length", required=True),
                 "output_tokens": parse_int(json_field("output_length"), "output_length", required=True),
                 "hash_ids": parse_int_list(json_field("hash_ids"), "hash_ids", required=True),

@@ -308,8 +308,8 @@ def _jobs(lf: pl.LazyFrame, zone: str, origin_ns: int) -> pl.LazyFrame:
     return build(lf, {
         "job_id": parse_text(job.struct.field("jobid"), "jobid", required=True),
         "submit_s": Parsed(seconds_since(submit.value, origin_ns), first_reason(submit_required, submit.reason)),
-        "start_s": Parsed(seconds_since(start.value, origin_ns), start.reason),
-        "end_s": Parsed(seconds_since(end.value, origin_ns), end.reason),
+        "start_s": start.map(lambda v: seconds_since(v, origin_ns)),
+        "end_s": end.map(lambda v: seconds_since(v, origin_ns)),
         "user": parse_text(job.struct.field("user"), "user"),
         "queue": parse_text(job.struct.field("vc"), "vc"),
         "status": parse_text(job.struct.field("status"), "status"),
@@ -342,7 +342,7 @@ def _read_csv(kind: str, plain: Path, display: str) -> tuple[pl.LazyFrame, list[
 
 def _usage(kind: str, lf: pl.LazyFrame, origin_ns: int) -> pl.LazyFrame:
     t = util_time(src("time"), "time")
-    t_s = Parsed(seconds_since(t.value, origin_ns), t.reason)
+    t_s = t.map(lambda v: seconds_since(v, origin_ns))
     entity = parse_text(src("machine_id"), "machine_id", required=True)
     if kind == "cluster_gpu_util":
         metrics = [Metric(f"gpu{i}_util_percent", parse_float(src(f"gpu{i}_util"), f"gpu{i}_util",

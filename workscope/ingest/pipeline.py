@@ -29,7 +29,6 @@ from typing import Any
 
 import polars as pl
 
-from workscope import __version__
 from workscope.atomic import write_atomic
 from workscope.errors import DataError, InvalidNameError, SourceError, StoreError
 from workscope.ingest import registry
@@ -38,6 +37,7 @@ from workscope.ingest.parse import checked
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.schemas import SCHEMA_VERSION, TABLES
 from workscope.store import MANIFEST, REJECTS, Store, Trace, check_name, name_from_path
+from workscope.version import __version__
 
 ProgressFn = Callable[[str, int, int], None]
 """Progress callback: (message, done, total)."""

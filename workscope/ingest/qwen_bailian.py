@@ -103,7 +103,7 @@ class QwenBailianReader(Reader):
             parent = parse_int(json_field("parent_chat_id"), "parent_chat_id", required=True)
             fields: dict[str, Parsed | pl.Expr] = {
                 "arrival_s": ts,
-                "request_id": Parsed(chat.value.cast(pl.String), chat.reason),
+                "request_id": chat.map(lambda v: v.cast(pl.String)),
                 # -1 marks a root request: it has no parent.
                 "parent_id": Parsed(
                     pl.when(parent.value != ROOT_PARENT).then(parent.value.cast(pl.String)),

@@ -60,12 +60,12 @@ def column_value(s: Source, spec: ColumnSpec, dtype: Any, required: bool, m: Map
         return float_value(text, label, required, nulls, spec.scale, spec.offset)
     if dtype == pl.Int64:
         p = parse_int(text, label, required=required, nulls=nulls, allow_float=True, strip=True)
-        return Parsed(_numeric_nulls(p.value, nulls), p.reason)
+        return p.map(lambda v: _numeric_nulls(v, nulls))
     if dtype == pl.Boolean:
         return _parse_bool(text, label, required, nulls)
     if dtype == pl.String:
         p = parse_text(text, label, required=required, nulls=nulls)
-        return Parsed(p.value.replace(spec.map) if spec.map else p.value, p.reason)
+        return p.map(lambda v: v.replace(spec.map) if spec.map else v)
     return _parse_int_list(text, label, required, nulls)
 
 
@@ -230,7 +230,7 @@ def _numeric_time(text: pl.Expr, name: str, fmt: str, required: bool, nulls: Seq
         p = parse_int(text, name, required=required, nulls=nulls, allow_float=True, strip=True)
     else:
         p = parse_float(text, name, required=required, nulls=nulls, strip=True)
-    return TimePoint(fmt in UNIX_UNITS, unit, Parsed(_numeric_nulls(p.value, nulls), p.reason), integer)
+    return TimePoint(fmt in UNIX_UNITS, unit, p.map(lambda v: _numeric_nulls(v, nulls)), integer)
 
 
 def _text_time(text: pl.Expr, name: str, fmt: str, required: bool, m: Mapping) -> TimePoint:
@@ -240,10 +240,10 @@ def _text_time(text: pl.Expr, name: str, fmt: str, required: bool, m: Mapping) -
             raise MappingError(f"mapping {m.path}: time.timezone: iso8601 reads zone-less values as "
                                "UTC only; for another zone give a strptime pattern as time.format")
         p = parse_datetime(text, name, None, required=required, time_zone="UTC")
-        return TimePoint(True, 1, Parsed(p.value.dt.timestamp("ns"), p.reason), integer=True)
+        return TimePoint(True, 1, p.map(lambda v: v.dt.timestamp("ns")), integer=True)
     if zoned(fmt) or (m.timezone or "UTC") == "UTC":
         p = parse_datetime(text, name, fmt, required=required, time_zone="UTC")
-        return TimePoint(True, 1, Parsed(p.value.dt.timestamp("ns"), p.reason), integer=True)
+        return TimePoint(True, 1, p.map(lambda v: v.dt.timestamp("ns")), integer=True)
     p = parse_datetime(text, name, fmt, required=required)
     local = p.value.dt.replace_time_zone(m.timezone, ambiguous="earliest", non_existent="null")
     gap = pl.when(p.value.is_not_null() & local.is_null()).then(
