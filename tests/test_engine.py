@@ -40,3 +40,15 @@ def test_store_registration_and_errors(store: workscope.Store) -> None:
     assert eng.sql_polars("SELECT count(*) AS n FROM code.rejects")["n"][0] == 0
     with pytest.raises(QueryError, match="query failed"):
         eng.sql("SELECT * FROM code.nope")
+
+
+def test_query_binds_parameters_and_runs_single_threaded_on_request() -> None:
+    eng = DuckDBEngine(threads=2)
+    eng.register_frame("t", pl.DataFrame({"a": [1, 2, 3]}))
+    assert eng.query("SELECT sum(a) AS s FROM t WHERE a > $lo", {"lo": 1}).column("s").to_pylist() == [5]
+    threads = "SELECT current_setting('threads') AS n"
+    assert eng.query(threads, single_threaded=True).column("n").to_pylist() == [1]
+    assert eng.query(threads).column("n").to_pylist() == [2]  # restored afterwards
+    with pytest.raises(QueryError, match="^analysis query x failed: "):
+        eng.query("SELECT * FROM nope", single_threaded=True, label="analysis query x")
+    assert eng.query(threads).column("n").to_pylist() == [2]  # restored after a failure too

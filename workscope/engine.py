@@ -8,12 +8,16 @@ trace is reachable as ``<trace>.<table>`` (a DuckDB schema per trace).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
+from workscope.atomic import atomic_path
 from workscope.errors import QueryError
 
 if TYPE_CHECKING:
@@ -40,6 +44,11 @@ class Engine(Protocol):
 
     def sql(self, query: str) -> pa.Table:
         """Run a query and return an Arrow table."""
+        ...
+
+    def query(self, query: str, params: Mapping[str, Any] | None = None, *,
+              single_threaded: bool = False, label: str = "query") -> pa.Table:
+        """Run a query with bound ``$name`` parameters (optionally on one thread)."""
         ...
 
     def sql_polars(self, query: str) -> pl.DataFrame:
@@ -74,6 +83,11 @@ class DuckDBEngine:
         )
         self.views.append(f"{schema}.{view}" if schema else view)
 
+    def register_frame(self, view: str, frame: pa.Table | pl.DataFrame) -> None:
+        """Expose an in-memory table as a view (no Parquet files: notebooks and tests)."""
+        self.con.register(view, frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame)
+        self.views.append(view)
+
     def register_trace(self, trace: Trace, default: bool = False) -> None:
         """Register a trace's tables (and rejects) as ``<trace>.<table>``; unqualified too if default."""
         for table in [*trace.tables, "rejects"]:
@@ -87,13 +101,33 @@ class DuckDBEngine:
         for name in store.names():
             self.register_trace(store.trace(name), default=(name == default))
 
+    def query(self, query: str, params: Mapping[str, Any] | None = None, *,
+              single_threaded: bool = False, label: str = "query") -> pa.Table:
+        """Run SQL with ``$name`` parameters bound by DuckDB and return an Arrow table.
+
+        ``single_threaded`` runs it on one thread (then restores the setting): DuckDB draws a
+        ``REPEATABLE(seed)`` sample reproducibly only on one thread. On failure, QueryError
+        "<label> failed: <DuckDB's message>".
+        """
+        try:
+            with self._one_thread() if single_threaded else nullcontext():
+                rel = self.con.sql(query, params=dict(params) if params else None)
+                return rel.to_arrow_table() if rel is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise QueryError(f"{label} failed: {str(exc).strip()}") from None
+
+    @contextmanager
+    def _one_thread(self) -> Iterator[None]:
+        threads = self.con.execute("SELECT current_setting('threads')").fetchone()[0]  # type: ignore[index]
+        self.con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {int(threads)}")
+
     def sql(self, query: str) -> pa.Table:
         """Run SQL; QueryError with DuckDB's message on failure."""
-        try:
-            rel = self.con.sql(query)
-            return rel.to_arrow_table() if rel is not None else pa.table({})
-        except duckdb.Error as exc:
-            raise QueryError(f"query failed: {str(exc).strip()}") from None
+        return self.query(query)
 
     def sql_polars(self, query: str) -> pl.DataFrame:
         """Run SQL and return a polars DataFrame."""
@@ -104,3 +138,10 @@ class DuckDBEngine:
     def close(self) -> None:
         """Close the connection."""
         self.con.close()
+
+    def to_parquet(self, query: str, path: str | Path) -> pl.DataFrame:
+        """Run SQL and write its result to a Parquet file (zstd), atomically; returns the result."""
+        result = self.sql_polars(query)
+        with atomic_path(path) as tmp:
+            result.write_parquet(tmp, compression="zstd")
+        return result

@@ -18,6 +18,7 @@ from workscope.analysis import Profile, characterize
 from workscope.analysis.base import Result
 from workscope.cli import app
 from workscope.reports import charts as chart_registry
+from workscope.reports.charts import charts_for
 from workscope.reports.html import write_compare, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -91,7 +92,7 @@ def conv_report(real_store: workscope.Store, tmp_path_factory: pytest.TempPathFa
 
 def test_report_files(conv_report) -> None:
     profile, files, out = conv_report
-    expected = sum(len(r.charts()) for r in profile.results.values())
+    expected = sum(len(charts_for(r)) for r in profile.results.values())
     assert files.charts == expected >= 4
     assert len(files.pngs) == expected and all(p.read_bytes().startswith(PNG_MAGIC) for p in files.pngs)
     page = files.html.read_text()
@@ -126,7 +127,7 @@ def test_compare_side_by_side(real_store: workscope.Store, tmp_path: Path) -> No
     files = write_compare(a, b, tmp_path / "cmp", png=False)
     page = files.html.read_text()
     both = [n for n in a.results if n in b.results]
-    assert both and files.charts == sum(len(a[n].charts()) + len(b[n].charts()) for n in both)
+    assert both and files.charts == sum(len(charts_for(a[n])) + len(charts_for(b[n])) for n in both)
     md = files.markdown.read_text()
     assert "| | azure_llm_code | azure_llm_conv |" in md
     assert page.count('class="pair"') == len(both)

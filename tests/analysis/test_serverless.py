@@ -7,10 +7,8 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
-import duckdb
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pytest
 import vl_convert
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +17,7 @@ from hypothesis import strategies as st
 import workscope
 from workscope.analysis.base import Context, Options
 from workscope.analysis.serverless import ANALYSES, CDF_PS, HUAWEI_KEEPALIVE_S, keepalive_sweep
+from workscope.engine import DuckDBEngine
 from workscope.reports.charts_serverless import CHARTS
 from workscope.schemas import TABLES
 
@@ -99,24 +98,20 @@ def ingest(store: workscope.Store, tmp: Path, name: str, table: str, df: pl.Data
     return store.trace(name)
 
 
-class _Engine:
+def frame_engine(frames: dict[str, pl.DataFrame]) -> DuckDBEngine:
     """An in-memory DuckDB with canonical tables registered from frames (no store)."""
-
-    def __init__(self, frames: dict[str, pl.DataFrame]) -> None:
-        self.con = duckdb.connect(":memory:")
-        for name, df in frames.items():
-            full = df.with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in TABLES[name].polars_schema.items()
-                                     if c not in df.columns)).select(TABLES[name].names)
-            self.con.register(name, full.cast(dict(TABLES[name].polars_schema)).to_arrow())
-
-    def sql(self, query: str) -> pa.Table:
-        return self.con.sql(query).to_arrow_table()
+    eng = DuckDBEngine()
+    for name, df in frames.items():
+        full = df.with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in TABLES[name].polars_schema.items()
+                                 if c not in df.columns)).select(TABLES[name].names)
+        eng.register_frame(name, full.cast(dict(TABLES[name].polars_schema)))
+    return eng
 
 
 def frame_ctx(frames: dict[str, pl.DataFrame], **opts) -> Context:  # type: ignore[no-untyped-def]
     """A Context over in-memory frames, for fast property tests of the SQL."""
     trace = SimpleNamespace(tables=list(frames), manifest={"tables": {t: {"rows_ok": d.height} for t, d in frames.items()}})
-    return Context(trace, Options(**opts), engine=_Engine(frames))  # type: ignore[arg-type]
+    return Context(trace, Options(**opts), engine=frame_engine(frames))
 
 
 # ====================================================================== real traces

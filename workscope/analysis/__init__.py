@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workscope.analysis.base import Analysis, Context, Options, Result, json_ready
+from workscope.analysis.base import Analysis, Context, Options, Result
 from workscope.errors import UnknownNameError
+from workscope.jsonable import json_ready
 
 if TYPE_CHECKING:
     from workscope.store import Trace

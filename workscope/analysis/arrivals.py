@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result
+from workscope.analysis.base import Analysis, Context, Findings, Result, time_column
 from workscope.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,9 @@ class _Spec:
 def _spec(table: str) -> _Spec:
     if table == "invocation_counts":
         return _Spec(table, "window_start_s", "count", "window_s")
-    if table not in TIME_COLUMN:
+    if table not in TABLES:
         raise UsageError(f"arrivals: no event time for table {table!r}; known: {', '.join(TABLES)}")
-    return _Spec(table, TIME_COLUMN[table])
+    return _Spec(table, time_column(table))
 
 
 # ====================================================================== pure helpers
@@ -290,156 +290,209 @@ def _profiles(ctx: Context, spec: _Spec, t_min: float, t_end: float, offset: flo
 
 
 # ====================================================================== the analysis
+@dataclass(frozen=True)
+class _Extent:
+    """What the first scan found about a table's events, and the scales the steps start from."""
+
+    events: int
+    t_min: float
+    t_end: float
+    group: str | None
+    top_rows: list[tuple[str, int]]  # (group, events) of the top groups, busiest first
+    unit: float  # finest time scale: FANO_MIN_SCALE_S, or the source window of counted tables
+    resolution: float  # the trace's clock resolution (0 when unknown)
+
+    @property
+    def span(self) -> float:
+        return self.t_end - self.t_min
+
+    @property
+    def tops(self) -> list[str]:
+        return [g for g, _ in self.top_rows]
+
+
+def _windows(ctx: Context) -> list[float]:
+    """The rate-series windows of the options, checked."""
+    windows = [float(w) for w in ctx.options.windows_s]
+    if any(not (w > 0 and math.isfinite(w)) for w in windows):
+        raise UsageError(f"windows_s must be positive seconds, not {ctx.options.windows_s}")
+    return windows
+
+
+def _add_overview(spec: _Spec, total: dict[str, Any], ext: _Extent, found: Findings) -> None:
+    """Span and mean rate, the source window of counted tables, and the group breakdown."""
+    span = ext.span
+    found.summary.update(t_first_s=ext.t_min, t_end_s=ext.t_end, span_s=span,
+                         mean_rate_per_s=ext.events / span if span > 0 else None)
+    if spec.weighted:
+        found.summary["source_window_s"] = ext.unit
+        if total["w_min"] != total["w_max"]:
+            found.notes.append(f"counted windows have lengths from {total['w_min']:g} to {total['w_max']:g} s; "
+                               f"scales start at the longest, and a window's count is placed at its start")
+        found.notes.append("inter-arrival CV is not computable from invocation_counts: the times inside a "
+                           "window are gone; burstiness is read from the IDC and Hurst figures")
+    found.summary["group_column"] = ext.group
+    if ext.group is not None:
+        found.summary["groups"] = int(total["n_groups"] or 0)
+        found.summary["top_group"] = ext.tops[0] if ext.tops else None
+        found.summary["top_group_share"] = ext.top_rows[0][1] / ext.events if ext.top_rows else None
+
+
+def _add_rate_series(ctx: Context, spec: _Spec, ext: _Extent, windows: list[float], found: Findings) -> None:
+    """Rate series at the windows that fit the span, and the peak-to-mean of each."""
+    span = ext.span
+    too_fine = [w for w in windows if spec.weighted and w < ext.unit]
+    too_long = [w for w in windows if w > span and w not in too_fine]
+    too_many = [w for w in windows if w <= span and span / w > MAX_SERIES_POINTS and w not in too_fine]
+    valid = [w for w in windows if w not in too_long and w not in too_many and w not in too_fine]
+    if too_long:
+        found.notes.append(f"no rate series at {', '.join(f'{w:g}' for w in too_long)} s: longer than the span "
+                           f"({span:g} s)")
+    if too_many:
+        found.notes.append(f"no rate series at {', '.join(f'{w:g}' for w in too_many)} s: more than "
+                           f"{MAX_SERIES_POINTS} windows (the Fano table covers these scales)")
+    if too_fine:
+        found.notes.append(f"no rate series at {', '.join(f'{w:g}' for w in too_fine)} s: shorter than the "
+                           f"source window")
+    if not valid:
+        return
+    rates, by_group = _series(ctx, spec, ext.group, ext.tops, valid)
+    found.tables["rates"] = rates
+    if by_group.height:
+        found.tables["rates_by_group"] = by_group
+    for w in valid:
+        s = rates.filter((pl.col("window_s") == w) & (pl.col("window_start_s") >= ext.t_min)
+                         & (pl.col("window_start_s") + w <= ext.t_end))
+        mean = float(s["events"].mean()) if s.height else math.nan  # type: ignore[arg-type]
+        found.summary[f"peak_to_mean_{w:g}s"] = (float(s["events"].max()) / mean  # type: ignore[arg-type]
+                                                 if s.height and mean > 0 else None)
+    found.summary["peak_rate_per_s"] = float(rates.filter(pl.col("window_s") == min(valid))["rate_per_s"].max())  # type: ignore[arg-type]
+    found.summary["peak_rate_window_s"] = min(valid)
+
+
+def _add_interarrival(ctx: Context, spec: _Spec, ext: _Extent, found: Findings) -> None:
+    """Inter-arrival gaps and their CV, overall and per top group (event tables only)."""
+    # one group holding every event: its gaps are the overall ones (skip a second sort)
+    single = len(ext.top_rows) == 1 and ext.top_rows[0][1] == ext.events
+    gaps = _gaps(ctx, spec, ext.group, [] if single else ext.tops)
+    ov = gaps.filter(pl.col("g").is_null()).row(0, named=True)
+    if single:
+        gaps = pl.concat([gaps, gaps.with_columns(pl.lit(ext.tops[0]).alias("g"))])
+    found.summary.update(gaps=int(ov["gaps"]), interarrival_mean_s=_fnum(ov["mean_gap_s"]),
+                         interarrival_std_s=_fnum(ov["std_gap_s"]), cv_interarrival=_fnum(ov["cv_interarrival"]),
+                         zero_gap_fraction=_fnum(ov["zero_gap_fraction"]))
+    counts = dict(ext.top_rows)
+    found.tables["interarrival"] = gaps.select(
+        pl.when(pl.col("g").is_null()).then(pl.lit("all")).otherwise(pl.lit("group")).alias("scope"),
+        pl.col("g").fill_null(ALL).alias("group"),
+        (pl.col("gaps") + 1).alias("events"), "gaps", "mean_gap_s", "std_gap_s", "cv_interarrival",
+        "zero_gap_fraction",
+    ).with_columns(pl.when(pl.col("scope") == "all").then(pl.lit(ext.events))
+                   .otherwise(pl.col("group").replace_strict(counts, default=None, return_dtype=pl.Int64))
+                   .alias("events")).sort("scope", "events", descending=[False, True])
+    if ov["zero_gaps"] and ext.resolution >= 1e-3:
+        found.notes.append(f"{ov['zero_gaps']} gaps are 0 (equal timestamps; the clock resolution is "
+                           f"{ext.resolution:g} s): they count in the CV and raise the IDC below that scale")
+
+
+def _add_groups(ext: _Extent, found: Findings) -> None:
+    """Events, share and mean rate of the top groups."""
+    if ext.group is None or not ext.tops:
+        return
+    span = ext.span
+    found.tables["groups"] = pl.DataFrame({"group": ext.tops, "events": [c for _, c in ext.top_rows]}).with_columns(
+        (pl.col("events") / ext.events).alias("share"),
+        (pl.col("events") / span if span > 0 else pl.lit(None, pl.Float64)).alias("mean_rate_per_s"))
+
+
+def _add_fano(ctx: Context, spec: _Spec, ext: _Extent, found: Findings) -> None:
+    """Fano curve, peak-to-mean per scale and the Hurst exponent."""
+    unit = ext.unit
+    fano, info = _fano(ctx, spec, ext.t_min, ext.span, unit,
+                       min_scale=max(ext.resolution, unit if spec.weighted else 0.0))
+    summary = found.summary
+    summary.update(info)
+    if not fano.height:
+        found.notes.append("no Fano curve: the span is shorter than 10 windows of the finest scale")
+        return
+    found.tables["fano"] = fano
+    summary["fano_scales"] = fano.height
+    summary["fano_max_scale_s"] = float(fano["scale_s"].max())  # type: ignore[arg-type]
+    summary["idc_min_scale"] = _fnum(fano["idc"][0])
+    summary["idc_max_scale"] = _fnum(fano["idc"][-1])
+    summary["idc_max"] = _fnum(fano["idc"].max())
+    summary["peak_to_mean_max_scale"] = _fnum(fano["peak_to_mean"][-1])
+    summary["hurst_method"] = "aggregated variance (slope of log Var[N(s)] vs log s, H = slope / 2)"
+    if "hurst_aggvar" not in info:
+        summary["hurst_aggvar"] = None
+        found.notes.append(f"no Hurst estimate: fewer than {MIN_HURST_SCALES} scales with ≥ 1 event per window")
+    if info["fano_base_scale_s"] > unit:
+        found.notes.append(f"Fano scales start at {info['fano_base_scale_s']:g} s, not {unit:g} s: the trace is "
+                           f"long and the finest scale is capped at {FANO_MAX_WINDOWS} windows")
+
+
+def _add_profiles(ctx: Context, spec: _Spec, ext: _Extent, found: Findings) -> None:
+    """Daily and weekly profiles, when the span and the source windows allow them."""
+    if spec.weighted and ext.unit > 3600:
+        found.notes.append("no daily / weekly profiles: the source windows are longer than an hour")
+        return
+    if ext.span < DAILY_MIN_SPAN_S:
+        found.notes.append("no daily / weekly profiles: the span is under 2 days")
+        return
+    summary, notes = found.summary, found.notes
+    origin = _origin_epoch_s(ctx.origin_utc)
+    utc = origin is not None
+    offset = ((origin - _MONDAY_EPOCH_S) % _WEEK_S) if origin is not None else 0.0
+    daily, weekly = _profiles(ctx, spec, ext.t_min, ext.t_end, offset, utc, ext.span >= WEEKLY_MIN_SPAN_S)
+    found.tables["daily_profile"] = daily
+    summary["profile_clock"] = "UTC" if utc else "since origin"
+    r = daily["mean_rate_per_s"]
+    summary["peak_hour"] = int(daily["hour"][int(r.arg_max())])  # type: ignore[arg-type]
+    summary["trough_hour"] = int(daily["hour"][int(r.arg_min())])  # type: ignore[arg-type]
+    lo = float(r.min())  # type: ignore[arg-type]
+    summary["daily_peak_to_trough"] = float(r.max()) / lo if lo > 0 else None  # type: ignore[arg-type]
+    if not utc:
+        notes.append("the trace has no wall-clock origin: hours and days count from its origin, "
+                     "not from UTC midnight / Monday")
+    else:
+        notes.append("hours and weekdays are UTC; local time may differ")
+    if weekly is None:
+        notes.append("no weekly profile: the span is under 14 days")
+        return
+    found.tables["weekly_profile"] = weekly
+    wr = weekly["mean_rate_per_s"]
+    summary["busiest_day"] = str(weekly["day_name"][int(wr.arg_max())])  # type: ignore[arg-type]
+    if utc:
+        we = weekly.filter(pl.col("day") >= 5)["mean_rate_per_s"].mean()
+        wd = weekly.filter(pl.col("day") < 5)["mean_rate_per_s"].mean()
+        summary["weekend_to_weekday_rate"] = (float(we) / float(wd)  # type: ignore[arg-type]
+                                              if we is not None and wd else None)
+
+
 def run_table(ctx: Context, table: str) -> Result:
     """Rates, inter-arrival CV, Fano curve, Hurst exponent, peak-to-mean and profiles of ``table``."""
     spec = _spec(table)
     name, title = f"arrivals_{table}", f"Arrivals and burstiness ({table})"
-    windows_opt = [float(w) for w in ctx.options.windows_s]
-    if any(not (w > 0 and math.isfinite(w)) for w in windows_opt):
-        raise UsageError(f"windows_s must be positive seconds, not {ctx.options.windows_s}")
-    notes: list[str] = []
+    windows = _windows(ctx)
     group = ctx.group_column(table)
     total, top_rows = _totals(ctx, spec, group)
     events = int(total["events"] or 0)
-    summary: dict[str, Any] = {"events": events}
+    found = Findings({"events": events})
     if events == 0:
-        return Result(name, title, summary, {}, ("the table has no events",), kind="arrivals")
-    t_min, t_end = float(total["t_min"]), float(total["t_end"])
-    span = t_end - t_min
-    summary.update(t_first_s=t_min, t_end_s=t_end, span_s=span,
-                   mean_rate_per_s=events / span if span > 0 else None)
-    tables: dict[str, pl.DataFrame] = {}
+        found.notes.append("the table has no events")
+        return found.result(name, title, "arrivals")
     meta = ctx.trace.manifest.get("meta", {}) or {}
-    resolution = _fnum(meta.get("time_resolution_s")) or 0.0
-
-    # --- source window of counted tables
-    unit = FANO_MIN_SCALE_S
-    if spec.weighted:
-        unit = float(total["w_max"])
-        summary["source_window_s"] = unit
-        if total["w_min"] != total["w_max"]:
-            notes.append(f"counted windows have lengths from {total['w_min']:g} to {total['w_max']:g} s; "
-                         f"scales start at the longest, and a window's count is placed at its start")
-        notes.append("inter-arrival CV is not computable from invocation_counts: the times inside a "
-                     "window are gone; burstiness is read from the IDC and Hurst figures")
-
-    # --- groups
-    tops = [g for g, _ in top_rows]
-    summary["group_column"] = group
-    if group is not None:
-        summary["groups"] = int(total["n_groups"] or 0)
-        summary["top_group"] = tops[0] if tops else None
-        summary["top_group_share"] = top_rows[0][1] / events if top_rows else None
-
-    # --- rate series
-    too_fine = [w for w in windows_opt if spec.weighted and w < unit]
-    too_long = [w for w in windows_opt if w > span and w not in too_fine]
-    too_many = [w for w in windows_opt if w <= span and span / w > MAX_SERIES_POINTS and w not in too_fine]
-    valid = [w for w in windows_opt if w not in too_long and w not in too_many and w not in too_fine]
-    if too_long:
-        notes.append(f"no rate series at {', '.join(f'{w:g}' for w in too_long)} s: longer than the span ({span:g} s)")
-    if too_many:
-        notes.append(f"no rate series at {', '.join(f'{w:g}' for w in too_many)} s: more than "
-                     f"{MAX_SERIES_POINTS} windows (the Fano table covers these scales)")
-    if too_fine:
-        notes.append(f"no rate series at {', '.join(f'{w:g}' for w in too_fine)} s: shorter than the source window")
-    if valid:
-        rates, by_group = _series(ctx, spec, group, tops, valid)
-        tables["rates"] = rates
-        if by_group.height:
-            tables["rates_by_group"] = by_group
-        for w in valid:
-            s = rates.filter((pl.col("window_s") == w) & (pl.col("window_start_s") >= t_min)
-                             & (pl.col("window_start_s") + w <= t_end))
-            mean = float(s["events"].mean()) if s.height else math.nan  # type: ignore[arg-type]
-            summary[f"peak_to_mean_{w:g}s"] = (float(s["events"].max()) / mean  # type: ignore[arg-type]
-                                               if s.height and mean > 0 else None)
-        summary["peak_rate_per_s"] = float(rates.filter(pl.col("window_s") == min(valid))["rate_per_s"].max())  # type: ignore[arg-type]
-        summary["peak_rate_window_s"] = min(valid)
-
-    # --- inter-arrival CV
+    ext = _Extent(events, float(total["t_min"]), float(total["t_end"]), group, top_rows,
+                  unit=float(total["w_max"]) if spec.weighted else FANO_MIN_SCALE_S,
+                  resolution=_fnum(meta.get("time_resolution_s")) or 0.0)
+    _add_overview(spec, total, ext, found)
+    _add_rate_series(ctx, spec, ext, windows, found)
     if not spec.weighted:
-        # one group holding every event: its gaps are the overall ones (skip a second sort)
-        single = len(top_rows) == 1 and top_rows[0][1] == events
-        gaps = _gaps(ctx, spec, group, [] if single else tops)
-        ov = gaps.filter(pl.col("g").is_null()).row(0, named=True)
-        if single:
-            gaps = pl.concat([gaps, gaps.with_columns(pl.lit(tops[0]).alias("g"))])
-        summary.update(gaps=int(ov["gaps"]), interarrival_mean_s=_fnum(ov["mean_gap_s"]),
-                       interarrival_std_s=_fnum(ov["std_gap_s"]), cv_interarrival=_fnum(ov["cv_interarrival"]),
-                       zero_gap_fraction=_fnum(ov["zero_gap_fraction"]))
-        counts = dict(top_rows)
-        tables["interarrival"] = gaps.select(
-            pl.when(pl.col("g").is_null()).then(pl.lit("all")).otherwise(pl.lit("group")).alias("scope"),
-            pl.col("g").fill_null(ALL).alias("group"),
-            (pl.col("gaps") + 1).alias("events"), "gaps", "mean_gap_s", "std_gap_s", "cv_interarrival",
-            "zero_gap_fraction",
-        ).with_columns(pl.when(pl.col("scope") == "all").then(pl.lit(events))
-                       .otherwise(pl.col("group").replace_strict(counts, default=None, return_dtype=pl.Int64))
-                       .alias("events")).sort("scope", "events", descending=[False, True])
-        if ov["zero_gaps"] and resolution >= 1e-3:
-            notes.append(f"{ov['zero_gaps']} gaps are 0 (equal timestamps; the clock resolution is "
-                         f"{resolution:g} s): they count in the CV and raise the IDC below that scale")
-    if group is not None and tops:
-        tables["groups"] = pl.DataFrame({"group": tops, "events": [c for _, c in top_rows]}).with_columns(
-            (pl.col("events") / events).alias("share"),
-            (pl.col("events") / span if span > 0 else pl.lit(None, pl.Float64)).alias("mean_rate_per_s"))
-
-    # --- Fano curve, peak-to-mean per scale, Hurst
-    fano, info = _fano(ctx, spec, t_min, span, unit, min_scale=max(resolution, unit if spec.weighted else 0.0))
-    summary.update(info)
-    if fano.height:
-        tables["fano"] = fano
-        summary["fano_scales"] = fano.height
-        summary["fano_max_scale_s"] = float(fano["scale_s"].max())  # type: ignore[arg-type]
-        summary["idc_min_scale"] = _fnum(fano["idc"][0])
-        summary["idc_max_scale"] = _fnum(fano["idc"][-1])
-        summary["idc_max"] = _fnum(fano["idc"].max())
-        summary["peak_to_mean_max_scale"] = _fnum(fano["peak_to_mean"][-1])
-        summary["hurst_method"] = "aggregated variance (slope of log Var[N(s)] vs log s, H = slope / 2)"
-        if "hurst_aggvar" not in info:
-            summary["hurst_aggvar"] = None
-            notes.append(f"no Hurst estimate: fewer than {MIN_HURST_SCALES} scales with ≥ 1 event per window")
-        if info["fano_base_scale_s"] > unit:
-            notes.append(f"Fano scales start at {info['fano_base_scale_s']:g} s, not {unit:g} s: the trace is long "
-                         f"and the finest scale is capped at {FANO_MAX_WINDOWS} windows")
-    else:
-        notes.append("no Fano curve: the span is shorter than 10 windows of the finest scale")
-
-    # --- daily / weekly profiles
-    if spec.weighted and unit > 3600:
-        notes.append("no daily / weekly profiles: the source windows are longer than an hour")
-    elif span >= DAILY_MIN_SPAN_S:
-        origin = _origin_epoch_s(ctx.origin_utc)
-        utc = origin is not None
-        offset = ((origin - _MONDAY_EPOCH_S) % _WEEK_S) if origin is not None else 0.0
-        daily, weekly = _profiles(ctx, spec, t_min, t_end, offset, utc, span >= WEEKLY_MIN_SPAN_S)
-        tables["daily_profile"] = daily
-        summary["profile_clock"] = "UTC" if utc else "since origin"
-        r = daily["mean_rate_per_s"]
-        summary["peak_hour"] = int(daily["hour"][int(r.arg_max())])  # type: ignore[arg-type]
-        summary["trough_hour"] = int(daily["hour"][int(r.arg_min())])  # type: ignore[arg-type]
-        lo = float(r.min())  # type: ignore[arg-type]
-        summary["daily_peak_to_trough"] = float(r.max()) / lo if lo > 0 else None  # type: ignore[arg-type]
-        if not utc:
-            notes.append("the trace has no wall-clock origin: hours and days count from its origin, "
-                         "not from UTC midnight / Monday")
-        else:
-            notes.append("hours and weekdays are UTC; local time may differ")
-        if weekly is not None:
-            tables["weekly_profile"] = weekly
-            wr = weekly["mean_rate_per_s"]
-            summary["busiest_day"] = str(weekly["day_name"][int(wr.arg_max())])  # type: ignore[arg-type]
-            if utc:
-                we = weekly.filter(pl.col("day") >= 5)["mean_rate_per_s"].mean()
-                wd = weekly.filter(pl.col("day") < 5)["mean_rate_per_s"].mean()
-                summary["weekend_to_weekday_rate"] = (float(we) / float(wd)  # type: ignore[arg-type]
-                                                      if we is not None and wd else None)
-        else:
-            notes.append("no weekly profile: the span is under 14 days")
-    else:
-        notes.append("no daily / weekly profiles: the span is under 2 days")
-    return Result(name, title, summary, tables, tuple(notes), kind="arrivals")
+        _add_interarrival(ctx, spec, ext, found)
+    _add_groups(ext, found)
+    _add_fano(ctx, spec, ext, found)
+    _add_profiles(ctx, spec, ext, found)
+    return found.result(name, title, "arrivals")
 
 
 def _applies(table: str) -> Any:

@@ -3,8 +3,9 @@
 An analysis is a pure function ``run(ctx) -> Result`` over one trace. It aggregates in
 DuckDB (SQL in ``analysis/sql/<name>.sql``, run through :meth:`Context.sql`) and pulls only
 small aggregated tables or bounded, seeded samples into Python. A :class:`Result` holds
-those tables plus scalar figures; it renders in notebooks, serializes to JSON, and the
-report builder turns it into charts.
+those tables plus scalar figures; it renders its figures and tables in notebooks and
+serializes to JSON. Charts are drawn by the reports layer
+(:func:`workscope.reports.charts.charts_for`), which reads results.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from workscope import schemas
 from workscope.errors import UsageError
-from workscope.jsonable import json_ready  # noqa: F401 - part of this module's API
+from workscope.jsonable import json_ready
 
 if TYPE_CHECKING:
     from workscope.engine import DuckDBEngine
@@ -38,12 +40,13 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "usage": ("metric",),
 }
 
-# The event time of each event table.
-TIME_COLUMN: dict[str, str] = {
-    "requests": "arrival_s",
-    "invocations": "arrival_s",
-    "jobs": "submit_s",
-}
+
+def time_column(table: str) -> str:
+    """The time column of canonical table ``table`` (as declared in :mod:`workscope.schemas`)."""
+    column = schemas.table(table).time_column
+    if column is None:
+        raise UsageError(f"table {table!r} has no time column")
+    return column
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Result:
     summary: dict[str, Any]
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    kind: str = ""  # chart family in workscope.reports (default: the module's topic)
+    kind: str = ""  # the family of results read alike (every arrivals_<table>...); readers dispatch on it
 
     def to_dict(self, max_rows: int = 1000) -> dict[str, Any]:
         """JSON-ready form; tables as lists of records (at most ``max_rows`` each)."""
@@ -106,12 +109,6 @@ class Result:
     def to_json(self) -> str:
         """The result as a JSON document."""
         return json.dumps(self.to_dict(), indent=2)
-
-    def charts(self) -> list[Any]:
-        """altair charts of this result (empty if the reports extra is not installed)."""
-        from workscope.reports.charts import charts_for
-
-        return charts_for(self)
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -130,6 +127,23 @@ class Result:
 def _short(v: Any) -> str:
     text = json.dumps(json_ready(v))
     return text if len(text) < 300 else text[:297] + "..."
+
+
+@dataclass
+class Findings:
+    """A :class:`Result` being assembled by the steps of one analysis.
+
+    Each step adds its figures, tables and notes; insertion order is the order of the
+    result's JSON, so the steps run in the order a reader meets them.
+    """
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def result(self, name: str, title: str, kind: str) -> Result:
+        """The finished result."""
+        return Result(name, title, self.summary, self.tables, tuple(self.notes), kind=kind)
 
 
 _IDENT = re.compile(r"\{(\w+)\}")
@@ -222,21 +236,8 @@ class Context:
             for line in text.splitlines())
         # DuckDB reproduces a REPEATABLE(seed) sample only when one thread draws it, so a
         # sampling query runs single-threaded: same seed, same sample, same figures.
-        sampled = "REPEATABLE" in query.upper()
-        try:
-            if sampled:
-                threads = self.engine.con.execute("SELECT current_setting('threads')").fetchone()[0]
-                self.engine.con.execute("SET threads = 1")
-            try:
-                rel = self.engine.con.sql(query, params=params or None)
-                out = pl.from_arrow(rel.to_arrow_table())
-            finally:
-                if sampled:
-                    self.engine.con.execute(f"SET threads = {int(threads)}")
-        except Exception as exc:  # duckdb raises many types; one clear error for the caller
-            from workscope.errors import QueryError
-
-            raise QueryError(f"analysis query {name} failed: {str(exc).strip()}") from None
+        out = pl.from_arrow(self.engine.query(query, params, single_threaded="REPEATABLE" in query.upper(),
+                                              label=f"analysis query {name}"))
         assert isinstance(out, pl.DataFrame)  # from_arrow of a Table is a DataFrame
         return out
 

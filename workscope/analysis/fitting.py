@@ -58,7 +58,7 @@ import numpy as np
 import polars as pl
 from scipy import special, stats
 
-from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result
+from workscope.analysis.base import Analysis, Context, Result, time_column
 from workscope.errors import UsageError
 
 if TYPE_CHECKING:
@@ -572,7 +572,7 @@ def _gaps(ctx: Context, table: str, window_s: float | None = None) -> tuple[pl.D
     w = float(window_s or ctx.options.fit_window_s)
     if not w > 0:
         raise UsageError(f"window_s must be positive, not {w}")
-    raw = ctx.sql("fitting_gaps", {"table": table, "t": TIME_COLUMN[table]}, window_s=w)
+    raw = ctx.sql("fitting_gaps", {"table": table, "t": time_column(table)}, window_s=w)
     win = raw.filter(pl.col("part") == "w").sort("win")
     smp = raw.filter(pl.col("part") == "s").select("win", "gap")
     gaps = smp["gap"].to_numpy().astype(np.float64)
@@ -727,7 +727,7 @@ def _analysis(table: str) -> Analysis:
     return Analysis(
         name=f"fitting_{table}",
         title=f"Fitted distributions ({table})",
-        applies=lambda ctx: ctx.has(table, TIME_COLUMN[table]),
+        applies=lambda ctx: ctx.has(table, time_column(table)),
         run=lambda ctx: run_table(ctx, table),
         doc=f"MLE fits (exponential, gamma, Weibull, lognormal, Pareto; Zipf for token counts) of "
             f"the {table} table's inter-arrivals and sizes, with per-window fits.",

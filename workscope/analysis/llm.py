@@ -73,7 +73,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from workscope.analysis.base import TIME_COLUMN, Analysis, Context, Result
+from workscope.analysis.base import Analysis, Context, Result, time_column
 from workscope.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -269,20 +269,14 @@ def _value_stats(vc: pl.DataFrame) -> tuple[dict[str, Any], pl.DataFrame]:
     return row, _cdf_rows(pl.DataFrame({"bin": bins, "n": c}), CDF_PER_OCTAVE, zero_bin=-1)
 
 
-def _tokens(ctx: Context) -> Result:
-    g = ctx.group_column(TABLE)
-    idents = {"table": TABLE, "inp": "input_tokens", "out": "output_tokens", "g": g or "input_tokens"}
-    grouped = g is not None
-    grp = ctx.sql("llm_tokens_groups", idents, grouped=grouped)
-    allrow = grp.filter(pl.col("overall")).row(0, named=True)
-    per = grp.filter(~pl.col("overall"))
-    top = per.head(int(ctx.options.top_groups))["g"].to_list() if grouped else []
-    pool = pl.when(pl.col("g").is_in(top)).then(pl.col("g")).otherwise(pl.lit("(other)")).alias("g")
-    vals = ctx.sql("llm_tokens_values", idents, grouped=grouped)
-    if grouped:
-        vals = vals.with_columns(pool)
-    both = ctx.filled(TABLE, "input_tokens") and ctx.filled(TABLE, "output_tokens")
+def _pooled(top: list[str]) -> pl.Expr:
+    """The group column with every group outside ``top`` pooled as ``(other)``."""
+    return pl.when(pl.col("g").is_in(top)).then(pl.col("g")).otherwise(pl.lit("(other)")).alias("g")
 
+
+def _token_distributions(vals: pl.DataFrame, grouped: bool,
+                         top: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, dict[str, Any]]]:
+    """(stats, CDF, overall stats by quantity) of input and output tokens, overall and per group."""
     stat_rows: list[dict[str, Any]] = []
     cdf_parts: list[pl.DataFrame] = []
     overall_stats: dict[str, dict[str, Any]] = {}
@@ -307,11 +301,11 @@ def _tokens(ctx: Context) -> Result:
     cdf = (pl.concat(cdf_parts) if cdf_parts else pl.DataFrame(
         schema={"x": pl.Float64, "cdf": pl.Float64, "n": pl.Int64, "group": pl.String, "quantity": pl.String}))
     cdf = cdf.select("group", "quantity", pl.col("x").alias("tokens"), "cdf", pl.col("n").alias("requests"))
+    return stats_df, cdf, overall_stats
 
-    notes = [
-        ("count, mean, quantiles and CDF: exact, from the value counts of every row (quantiles as numpy "
-        "method='linear', Hyndman-Fan type 7)"),
-    ]
+
+def _token_summary(g: str | None, allrow: dict[str, Any], overall_stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The overall count, mean, quantiles and max of input and output tokens."""
     summary: dict[str, Any] = {"group_column": g, "requests": allrow["requests"]}
     for q in ("input", "output"):
         row = overall_stats.get(q)
@@ -321,25 +315,23 @@ def _tokens(ctx: Context) -> Result:
             for p in PROBS:
                 summary[f"{q}_tokens_{_pct(p)}"] = row[_pct(p)]
             summary[f"{q}_tokens_max"] = row["max"]
-    tables: dict[str, pl.DataFrame] = {"stats": stats_df, "cdf": cdf}
-    if not both:
-        notes.append("only one of input_tokens / output_tokens is filled: no correlation, no joint histogram")
-        return Result("llm_tokens", "LLM token lengths", summary, tables, tuple(notes), kind="llm_tokens")
+    return summary
 
-    # correlations: Pearson exact in DuckDB, Spearman on a seeded sample
-    notes.append("Pearson r (raw and on log(1+x)): exact, DuckDB corr over every request with both counts")
+
+def _token_correlation(ctx: Context, idents: dict[str, str], grouped: bool, top: list[str],
+                       allrow: dict[str, Any], per: pl.DataFrame) -> pl.DataFrame:
+    """Pearson r (exact, from the group query) and Spearman rho (on a seeded sample), overall and
+    per top group."""
     smp = ctx.sql("llm_tokens_sample", idents, grouped=grouped)
     samples = [("(all)", smp)]
     if grouped:
-        smp = smp.with_columns(pl.when(pl.col("g").is_in(top)).then(pl.col("g")).otherwise(pl.lit("(other)")).alias("g"))
+        smp = smp.with_columns(_pooled(top))
         samples += [(k[0], part) for k, part in smp.group_by(["g"])]
     spear: dict[str, tuple[float | None, int]] = {}
     for label, part in samples:
         ok = part.height >= MIN_SPEARMAN and part["x_in"].n_unique() > 1 and part["x_out"].n_unique() > 1
         rho = float(stats.spearmanr(part["x_in"].to_numpy(), part["x_out"].to_numpy()).statistic) if ok else None
         spear[label] = (rho, part.height)
-    notes.append(f"Spearman rho: scipy.stats.spearmanr on a seeded reservoir sample of at most "
-                 f"{ctx.options.max_sample} pairs (seed {ctx.options.seed}); spearman_sample_n is its size")
     corr_rows = [{"group": "(all)", "pairs": allrow["n_pair"], "pearson": _f(allrow["pearson"]),
                   "pearson_log1p": _f(allrow["pearson_log1p"])}]
     if grouped:
@@ -347,20 +339,20 @@ def _tokens(ctx: Context) -> Result:
                        "pearson_log1p": _f(r["pearson_log1p"])} for r in per.filter(pl.col("g").is_in(top)).iter_rows(named=True)]
     for r in corr_rows:
         r["spearman"], r["spearman_sample_n"] = spear.get(r["group"], (None, 0))
-    tables["correlation"] = pl.DataFrame(corr_rows, schema={
+    return pl.DataFrame(corr_rows, schema={
         "group": pl.String, "pairs": pl.Int64, "pearson": pl.Float64, "pearson_log1p": pl.Float64,
         "spearman": pl.Float64, "spearman_sample_n": pl.Int64})
-    summary["pearson_log1p_tokens"] = _f(allrow["pearson_log1p"])
-    summary["pearson_tokens"] = _f(allrow["pearson"])
-    summary["spearman_tokens"], summary["spearman_sample_n"] = spear["(all)"]
 
+
+def _token_joint(ctx: Context, idents: dict[str, str], grouped: bool, top: list[str]) -> pl.DataFrame:
+    """Joint histogram of (input, output) tokens on a log₂ grid, overall and per group."""
     P = JOINT_PER_OCTAVE
     jt = ctx.sql("llm_tokens_joint", idents, grouped=grouped, per_octave=P)
     cells = [jt.group_by("jb_in", "jb_out").agg(pl.col("n").sum()).with_columns(pl.lit("(all)").alias("group"))]
     if grouped:
-        cells.append(jt.with_columns(pool).group_by("g", "jb_in", "jb_out").agg(pl.col("n").sum())
+        cells.append(jt.with_columns(_pooled(top)).group_by("g", "jb_in", "jb_out").agg(pl.col("n").sum())
                      .rename({"g": "group"}))
-    tables["joint"] = pl.concat(cells, how="diagonal").select(
+    return pl.concat(cells, how="diagonal").select(
         "group",
         (2.0 ** (pl.col("jb_in") / P) - 1).alias("input_lo"), (2.0 ** ((pl.col("jb_in") + 1) / P) - 1).alias("input_hi"),
         (2.0 ** (pl.col("jb_out") / P) - 1).alias("output_lo"),
@@ -368,13 +360,49 @@ def _tokens(ctx: Context) -> Result:
         pl.col("n").alias("requests"),
     ).with_columns((pl.col("requests") / pl.col("requests").sum().over("group")).alias("share")).sort(
         "group", "input_lo", "output_lo")
+
+
+def _tokens(ctx: Context) -> Result:
+    g = ctx.group_column(TABLE)
+    idents = {"table": TABLE, "inp": "input_tokens", "out": "output_tokens", "g": g or "input_tokens"}
+    grouped = g is not None
+    grp = ctx.sql("llm_tokens_groups", idents, grouped=grouped)
+    allrow = grp.filter(pl.col("overall")).row(0, named=True)
+    per = grp.filter(~pl.col("overall"))
+    top = per.head(int(ctx.options.top_groups))["g"].to_list() if grouped else []
+    vals = ctx.sql("llm_tokens_values", idents, grouped=grouped)
+    if grouped:
+        vals = vals.with_columns(_pooled(top))
+    both = ctx.filled(TABLE, "input_tokens") and ctx.filled(TABLE, "output_tokens")
+
+    stats_df, cdf, overall_stats = _token_distributions(vals, grouped, top)
+    notes = [
+        ("count, mean, quantiles and CDF: exact, from the value counts of every row (quantiles as numpy "
+        "method='linear', Hyndman-Fan type 7)"),
+    ]
+    summary = _token_summary(g, allrow, overall_stats)
+    tables: dict[str, pl.DataFrame] = {"stats": stats_df, "cdf": cdf}
+    if not both:
+        notes.append("only one of input_tokens / output_tokens is filled: no correlation, no joint histogram")
+        return Result("llm_tokens", "LLM token lengths", summary, tables, tuple(notes), kind="llm_tokens")
+
+    notes.append("Pearson r (raw and on log(1+x)): exact, DuckDB corr over every request with both counts")
+    corr = _token_correlation(ctx, idents, grouped, top, allrow, per)
+    notes.append(f"Spearman rho: scipy.stats.spearmanr on a seeded reservoir sample of at most "
+                 f"{ctx.options.max_sample} pairs (seed {ctx.options.seed}); spearman_sample_n is its size")
+    tables["correlation"] = corr
+    summary["pearson_log1p_tokens"] = _f(allrow["pearson_log1p"])
+    summary["pearson_tokens"] = _f(allrow["pearson"])
+    overall = corr.row(0, named=True)  # the "(all)" row
+    summary["spearman_tokens"], summary["spearman_sample_n"] = overall["spearman"], overall["spearman_sample_n"]
+    tables["joint"] = _token_joint(ctx, idents, grouped, top)
     return Result("llm_tokens", "LLM token lengths", summary, tables, tuple(notes), kind="llm_tokens")
 
 
 # ====================================================================== sessions
 def _sessions(ctx: Context) -> Result:
     by_parent = not ctx.filled(TABLE, "session_id")
-    idents = {"table": TABLE, "t": TIME_COLUMN[TABLE], "sid": "session_id", "rid": "request_id",
+    idents = {"table": TABLE, "t": time_column(TABLE), "sid": "session_id", "rid": "request_id",
               "pid": "parent_id"}
     rows = ctx.rows(TABLE)
     rate = min(1.0, ctx.options.max_sample / rows) if rows else 1.0
@@ -453,7 +481,7 @@ def _time_bin(span_s: float) -> float:
 
 def _failures(ctx: Context) -> Result:
     g = ctx.group_column(TABLE)
-    t = TIME_COLUMN[TABLE]
+    t = time_column(TABLE)
     span = ctx.sql("llm_span", {"table": TABLE, "t": t, "c": "status"}).row(0, named=True)
     bin_s = _time_bin((span["t_max"] - span["t_min"]) if span["n"] else 0.0)
     idents = {"table": TABLE, "status": "status", "t": t, "g": g or "status"}
@@ -503,7 +531,7 @@ def _failures(ctx: Context) -> Result:
 
 # ====================================================================== prefix reuse
 def _prefix(ctx: Context) -> Result:
-    t = TIME_COLUMN[TABLE]
+    t = time_column(TABLE)
     idents = {"table": TABLE, "t": t, "hash_ids": "hash_ids", "c": "hash_ids"}
     block_tokens = ctx.trace.manifest.get("meta", {}).get("hash_block_tokens")
     span = ctx.sql("llm_prefix_total", idents).row(0, named=True)

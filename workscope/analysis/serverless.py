@@ -71,7 +71,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workscope.analysis.base import Analysis, Context, Result
+from workscope.analysis.base import Analysis, Context, Findings, Result
 
 log = logging.getLogger(__name__)
 
@@ -240,17 +240,17 @@ def run_durations_functions(ctx: Context) -> Result:
 
 
 # ====================================================================== cold starts
-def run_cold_starts(ctx: Context) -> Result:
-    """Cold-start counts and rates by trigger / runtime / memory, components and pod utility."""
-    mode = cold_start_mode(ctx)
-    use_functions = ctx.has("functions") and (ctx.filled("functions", "trigger") or ctx.filled("functions", "runtime"))
+def _rate_denominator(ctx: Context, mode: str) -> str:
+    """What cold-start rates divide by: ``flag`` (flagged invocations), ``counts``
+    (invocation_counts, when invocations is a cold-start log) or ``none``."""
     if mode == "flag":
-        denom = "flag"
-    elif ctx.has("invocation_counts"):
-        denom = "counts"
-    else:
-        denom = "none"
-    notes: list[str] = []
+        return "flag"
+    return "counts" if ctx.has("invocation_counts") else "none"
+
+
+def _by_dimension(ctx: Context, denom: str, total_cold: int) -> pl.DataFrame:
+    """Cold starts, their rate, share and latency per trigger / runtime / memory value."""
+    use_functions = ctx.has("functions") and (ctx.filled("functions", "trigger") or ctx.filled("functions", "runtime"))
     dims = ctx.sql(
         "serverless_coldstart_dims",
         {"inv": "invocations", "ftable": "functions" if use_functions else "invocations",
@@ -261,75 +261,100 @@ def run_cold_starts(ctx: Context) -> Result:
     # a dimension none of whose cold starts has a known value says nothing
     known = dims.filter((pl.col("value") != "unknown") & (pl.col("cold_starts") > 0))["dimension"].unique()
     dims = dims.filter(pl.col("dimension").is_in(known.implode()))
-    total_cold = int(ctx.sql("SELECT count(*) AS n FROM invocations WHERE cold_start")["n"][0])
-    dims = dims.with_columns(
+    return dims.with_columns(
         pl.col("cold_starts").cast(pl.Int64),
         (pl.col("cold_starts") / pl.col("invocations")).alias("cold_start_rate"),
         (pl.col("cold_starts") / max(total_cold, 1)).alias("cold_start_share"),
     ).select("dimension", "value", "cold_starts", "cold_start_share", "invocations", "cold_start_rate",
              "cold_start_mean_s", "cold_start_p50_s", "cold_start_p90_s", "cold_start_p99_s")
-    summary: dict[str, Any] = {"cold_starts": total_cold, "cold_start_mode": mode, "rate_denominator": denom}
+
+
+def _add_rate(ctx: Context, denom: str, total_cold: int, found: Findings) -> None:
+    """Invocations the rate divides by, and the overall cold-start rate."""
     if denom == "flag":
         n_inv = int(ctx.sql("SELECT count(cold_start) AS n FROM invocations")["n"][0])
-        notes.append("rate = cold starts / invocations with cold_start filled")
+        found.notes.append("rate = cold starts / invocations with cold_start filled")
     elif denom == "counts":
         n_inv = int(ctx.sql("SELECT coalesce(sum(\"count\"), 0) AS n FROM invocation_counts")["n"][0])
-        notes.append("invocations.cold_start is a cold-start log; rates divide by invocation_counts of the "
-                     "same functions (their trigger / runtime / memory from the invocation rows and the "
-                     "functions table)")
+        found.notes.append("invocations.cold_start is a cold-start log; rates divide by invocation_counts of the "
+                           "same functions (their trigger / runtime / memory from the invocation rows and the "
+                           "functions table)")
     else:
         n_inv = 0
-        notes.append("the trace has cold starts but no invocation totals: rates are null")
-    summary["invocations"] = n_inv if denom != "none" else None
-    summary["cold_start_rate"] = total_cold / n_inv if n_inv else None
+        found.notes.append("the trace has cold starts but no invocation totals: rates are null")
+    found.summary["invocations"] = n_inv if denom != "none" else None
+    found.summary["cold_start_rate"] = total_cold / n_inv if n_inv else None
+
+
+def _add_latency(ctx: Context, found: Findings) -> None:
+    """Mean and quantiles of the cold-start time."""
     cs = ctx.sql("SELECT avg(cold_start_s) AS m, quantile_cont(cold_start_s, [0.5, 0.9, 0.99]) AS q "
                  "FROM invocations WHERE cold_start")
     q = cs["q"][0]
-    summary["cold_start_mean_s"] = _num(cs["m"][0])
+    found.summary["cold_start_mean_s"] = _num(cs["m"][0])
     for i, name in enumerate(SUMMARY_PS):
-        summary[f"cold_start_{name}_s"] = _num(q[i]) if q is not None else None
-    tables: dict[str, pl.DataFrame] = {"by_dimension": dims}
+        found.summary[f"cold_start_{name}_s"] = _num(q[i]) if q is not None else None
 
+
+def _add_components(ctx: Context, found: Findings) -> None:
+    """Share and CDF of each cold-start component (pod allocation, code and dependency deployment...)."""
+    comp = ctx.sql("serverless_coldstart_components", {"inv": "invocations"}, ps=list(CDF_PS))
+    agg = comp.filter(pl.col("part") == "a")
+    order = {c: i for i, c in enumerate(COMPONENTS)}
+    shares = (agg.select("component", pl.col("n").cast(pl.Int64).alias("cold_starts"), "total_s", "share",
+                         "mean_s")
+              .sort(pl.col("component").replace_strict(order, default=99)))
+    qrows = comp.filter(pl.col("part") == "q")
+    cdfs = []
+    for r in qrows.iter_rows(named=True):
+        cdfs.append(_cdf_frame(r["q_s"], component=r["component"], measure="seconds"))
+        cdfs.append(_cdf_frame(r["q_share"], component=r["component"], measure="share of cold start"))
+        for name, p in SUMMARY_PS.items():
+            found.summary[f"{r['component']}_{name}_s"] = _num(r["q_s"][CDF_PS.index(p)]) if r["q_s"] else None
+    for r in shares.iter_rows(named=True):
+        found.summary[f"{r['component']}_share"] = _num(r["share"])
+    found.tables["components"] = shares
+    found.tables["component_cdf"] = pl.concat(cdfs) if cdfs else _cdf_frame(None, component="", measure="")
+    found.notes.append("component shares: Σ part / Σ max(cold_start_s, Σ parts); 'other' is the unexplained rest")
+
+
+def _add_pod_utility(ctx: Context, found: Findings) -> None:
+    """Per pod: useful lifetime against the cold-start time, and the busy fraction."""
+    pu = ctx.sql("serverless_pod_utility", {"inv": "invocations"}, ps=list(CDF_PS),
+                 keepalive_s=HUAWEI_KEEPALIVE_S).row(0, named=True)
+    summary = found.summary
+    summary["pods"] = int(pu["pods"])
+    summary["pods_with_cold_start"] = int(pu["pods_with_cold_start"])
+    summary["pods_measured"] = int(pu["pods_measured"])
+    measured = int(pu["pods_measured"])
+    summary["pod_utility_ratio_p50"] = _num(pu["q_utility"][CDF_PS.index(0.5)]) if measured else None
+    summary["pod_utility_ratio_below_1_share"] = _num(pu["share_utility_below_1"]) if measured else None
+    summary["pod_busy_fraction_p50"] = _num(pu["q_busy"][CDF_PS.index(0.5)]) if measured else None
+    summary["pod_useful_lifetime_p50_s"] = _num(pu["useful_p50_s"]) if measured else None
+    found.tables["pod_utility_cdf"] = pl.concat([
+        _cdf_frame(pu["q_utility"] if measured else None, metric="pod_utility_ratio"),
+        _cdf_frame(pu["q_busy"] if measured else None, metric="busy_fraction")])
+    found.notes.append(f"pod utility ratio = (last execution end − cold-start time) / cold_start_s per pod; "
+                       f"busy fraction = Σ duration_s / (that + {HUAWEI_KEEPALIVE_S:g} s keep-alive); pod deletion "
+                       f"times are not in the trace (Joosen et al., EuroSys '25; sir-lab/data-release#11)")
+    if not measured:
+        found.notes.append("no pod has both a cold start and execution rows: pod utility not measured")
+
+
+def run_cold_starts(ctx: Context) -> Result:
+    """Cold-start counts and rates by trigger / runtime / memory, components and pod utility."""
+    mode = cold_start_mode(ctx)
+    denom = _rate_denominator(ctx, mode)
+    total_cold = int(ctx.sql("SELECT count(*) AS n FROM invocations WHERE cold_start")["n"][0])
+    found = Findings({"cold_starts": total_cold, "cold_start_mode": mode, "rate_denominator": denom})
+    found.tables["by_dimension"] = _by_dimension(ctx, denom, total_cold)
+    _add_rate(ctx, denom, total_cold, found)
+    _add_latency(ctx, found)
     if any(ctx.filled("invocations", c) for c in ("pod_alloc_s", "deploy_code_s", "deploy_deps_s", "scheduling_s")):
-        comp = ctx.sql("serverless_coldstart_components", {"inv": "invocations"}, ps=list(CDF_PS))
-        agg = comp.filter(pl.col("part") == "a")
-        order = {c: i for i, c in enumerate(COMPONENTS)}
-        shares = (agg.select("component", pl.col("n").cast(pl.Int64).alias("cold_starts"), "total_s", "share",
-                             "mean_s")
-                  .sort(pl.col("component").replace_strict(order, default=99)))
-        qrows = comp.filter(pl.col("part") == "q")
-        cdfs = []
-        for r in qrows.iter_rows(named=True):
-            cdfs.append(_cdf_frame(r["q_s"], component=r["component"], measure="seconds"))
-            cdfs.append(_cdf_frame(r["q_share"], component=r["component"], measure="share of cold start"))
-            for name, p in SUMMARY_PS.items():
-                summary[f"{r['component']}_{name}_s"] = _num(r["q_s"][CDF_PS.index(p)]) if r["q_s"] else None
-        for r in shares.iter_rows(named=True):
-            summary[f"{r['component']}_share"] = _num(r["share"])
-        tables["components"] = shares
-        tables["component_cdf"] = pl.concat(cdfs) if cdfs else _cdf_frame(None, component="", measure="")
-        notes.append("component shares: Σ part / Σ max(cold_start_s, Σ parts); 'other' is the unexplained rest")
-
+        _add_components(ctx, found)
     if ctx.filled("invocations", "pod_id") and ctx.filled("invocations", "cold_start_s"):
-        pu = ctx.sql("serverless_pod_utility", {"inv": "invocations"}, ps=list(CDF_PS),
-                     keepalive_s=HUAWEI_KEEPALIVE_S).row(0, named=True)
-        summary["pods"] = int(pu["pods"])
-        summary["pods_with_cold_start"] = int(pu["pods_with_cold_start"])
-        summary["pods_measured"] = int(pu["pods_measured"])
-        measured = int(pu["pods_measured"])
-        summary["pod_utility_ratio_p50"] = _num(pu["q_utility"][CDF_PS.index(0.5)]) if measured else None
-        summary["pod_utility_ratio_below_1_share"] = _num(pu["share_utility_below_1"]) if measured else None
-        summary["pod_busy_fraction_p50"] = _num(pu["q_busy"][CDF_PS.index(0.5)]) if measured else None
-        summary["pod_useful_lifetime_p50_s"] = _num(pu["useful_p50_s"]) if measured else None
-        tables["pod_utility_cdf"] = pl.concat([
-            _cdf_frame(pu["q_utility"] if measured else None, metric="pod_utility_ratio"),
-            _cdf_frame(pu["q_busy"] if measured else None, metric="busy_fraction")])
-        notes.append(f"pod utility ratio = (last execution end − cold-start time) / cold_start_s per pod; "
-                     f"busy fraction = Σ duration_s / (that + {HUAWEI_KEEPALIVE_S:g} s keep-alive); pod deletion "
-                     f"times are not in the trace (Joosen et al., EuroSys '25; sir-lab/data-release#11)")
-        if not measured:
-            notes.append("no pod has both a cold start and execution rows: pod utility not measured")
-    return Result("serverless_cold_starts", "Cold starts", summary, tables, tuple(notes), kind="serverless_cold_starts")
+        _add_pod_utility(ctx, found)
+    return found.result("serverless_cold_starts", "Cold starts", "serverless_cold_starts")
 
 
 # ====================================================================== keep-alive

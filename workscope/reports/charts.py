@@ -1,20 +1,21 @@
-"""Chart dispatch: one module per analysis topic (charts_<topic>.py) maps result kinds to
-functions that turn a Result's small aggregated tables into altair charts."""
+"""Chart dispatch: one module per analysis topic (charts_<topic>.py, topics as in
+:data:`workscope.analysis.MODULES`) maps result kinds to functions that turn a Result's
+small aggregated tables into altair charts."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from workscope.analysis import MODULES
+
 if TYPE_CHECKING:
     from workscope.analysis.base import Result
-
-TOPICS = ("arrivals", "fitting", "llm", "serverless", "cluster", "usage")
 
 
 def _registry() -> dict[str, Any]:
     table: dict[str, Any] = {}
-    for t in TOPICS:
+    for t in MODULES:
         try:
             mod = importlib.import_module(f"workscope.reports.charts_{t}")
         except ModuleNotFoundError as exc:

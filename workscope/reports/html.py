@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workscope import __version__
 from workscope.atomic import write_atomic
 from workscope.jsonable import json_ready
+from workscope.reports.charts import charts_for
+from workscope.version import __version__
 
 if TYPE_CHECKING:
     from workscope.analysis import Profile
@@ -159,7 +160,7 @@ def write_report(profile: Profile, out: str | Path, *, png: bool = True,
     for result in profile.results.values():
         sid = _section_id(result)
         page.nav.append((sid, result.title))
-        charts = result.charts()
+        charts = charts_for(result)
         divs = "".join(page.chart_div(c) for c in charts)
         notes = "".join(f"<p class=\"notes\">{html.escape(n)}</p>" for n in result.notes)
         page.body.append(f'<h2 id="{sid}">{html.escape(result.title)}</h2>{_kv_table(result.summary)}'
@@ -198,7 +199,7 @@ def write_compare(a: Profile, b: Profile, out: str | Path, *, png: bool = True) 
             f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(ra.summary.get(k)))}</td>"
             f"<td>{html.escape(_fmt(rb.summary.get(k)))}</td></tr>" for k in keys)
         head = f"<tr><th></th><th>{html.escape(a.trace)}</th><th>{html.escape(b.trace)}</th></tr>"
-        ca, cb = ra.charts(), rb.charts()
+        ca, cb = charts_for(ra), charts_for(rb)
         cols = "".join(
             f"<div><h3>{html.escape(t)}</h3>{''.join(page.chart_div(c) for c in cs)}</div>"
             for t, cs in ((a.trace, ca), (b.trace, cb)))
@@ -222,4 +223,4 @@ def write_compare(a: Profile, b: Profile, out: str | Path, *, png: bool = True) 
 
 def chart_count(profiles: Sequence[Profile]) -> int:
     """Charts the profiles would draw (for progress and tests)."""
-    return sum(len(r.charts()) for p in profiles for r in p.results.values())
+    return sum(len(charts_for(r)) for p in profiles for r in p.results.values())
