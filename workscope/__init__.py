@@ -11,39 +11,22 @@ This module is the facade: it puts the store (core) and the ingest pipeline toge
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from pathlib import Path
+from typing import Any
 
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from workscope import store as _store  # noqa: E402
-from workscope.errors import DataError, UsageError, WorkscopeError  # noqa: E402
-from workscope.ingest import pipeline as _pipeline  # noqa: E402
-from workscope.ingest.pipeline import IngestResult, ProgressFn, Sources  # noqa: E402
-from workscope.store import Trace  # noqa: E402
+from workscope import store as _store
+from workscope.errors import DataError, UsageError, WorkscopeError
+from workscope.ingest import pipeline as _pipeline
+from workscope.ingest.pipeline import IngestResult, Sources
+from workscope.store import Trace
+from workscope.version import __version__
 
 
 class Store(_store.Store):
     """A directory of ingested traces, with the ingest pipeline attached (see :func:`open`)."""
 
-    def ingest(
-        self,
-        paths: Sources,
-        *,
-        format: str | None = None,
-        name: str | None = None,
-        options: dict[str, Any] | None = None,
-        force: bool = False,
-        progress: ProgressFn | None = None,
-    ) -> IngestResult:
-        """Ingest source files into a trace called ``name`` (default: from the first path).
-
-        The reader is ``format`` or detected from the first path. Returns the manifest;
-        raises a WorkscopeError subclass (nothing written) if a source cannot be read.
-        See :func:`workscope.ingest.pipeline.ingest`.
-        """
-        return _pipeline.ingest(self, paths, format=format, name=name, options=options,
-                                force=force, progress=progress)
+    # pipeline.ingest takes the store first, so the function serves as the method as it is.
+    ingest = _pipeline.ingest
 
 
 def open(home: str | Path | None = None) -> Store:  # noqa: A001 - workscope.open(home) reads as intended

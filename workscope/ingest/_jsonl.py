@@ -20,15 +20,13 @@ import polars as pl
 
 from workscope.errors import EmptySourceError, MissingColumnError, SourceError, did_you_mean
 from workscope.ingest.files import head_bytes, iter_files
-from workscope.ingest.parse import Parsed, attrs_json
+from workscope.ingest.parse import Parsed, attrs_json, scan_lines
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX
 
 LINE_COL = "line"
 """Name of the single raw text column of a JSON Lines source (``~line``)."""
 
 _OBJ = "_obj"
-# A separator byte that cannot occur unescaped in valid JSON, so each physical line is one field.
-_NO_SEP = "\x1f"
 # hash_ids as normalised by json_path_match: compact, integers only, int64-safe (<= 18 digits).
 _INT_LIST_RE = r"^\[(-?\d{1,18}(,-?\d{1,18})*)?\]$"
 _DOC_NAMES = (".md", ".txt", ".toml", ".py")
@@ -102,22 +100,7 @@ def scan_json_lines(path: Path, display: str) -> pl.LazyFrame:
     ``_obj`` holds its compact JSON text when it is a JSON object, null otherwise, so a
     malformed line is rejected on its own rather than failing the file.
     """
-    try:
-        lf = pl.scan_csv(
-            path,
-            has_header=False,
-            new_columns=[RAW_PREFIX + LINE_COL],
-            separator=_NO_SEP,
-            quote_char=None,
-            infer_schema=False,
-            encoding="utf8-lossy",
-            row_index_name=LINE,
-            row_index_offset=1,
-            # A stray separator byte is invalid JSON anyway: keep the line so it is rejected.
-            truncate_ragged_lines=True,
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(display, f"cannot read as JSON Lines: {exc}") from None
+    lf = scan_lines(path, display, RAW_PREFIX + LINE_COL, what="JSON Lines")
     text = pl.col(RAW_PREFIX + LINE_COL).str.strip_chars_end("\r")
     obj = text.str.json_path_match("$")
     return (

@@ -117,6 +117,34 @@ def scan_text_csv(
     return lf.with_columns(pl.lit(display).alias(FILE), pl.col(LINE).cast(pl.Int64)), names
 
 
+LINE_SEPARATOR = "\x1f"
+"""The delimiter that reads a file one physical line per row: the ASCII unit separator, which
+text traces never use (a stray one ends its line's text there; the row is kept)."""
+
+
+def scan_lines(path: Path, display: str, column: str, *, what: str = "text lines") -> pl.LazyFrame:
+    """Each physical line of ``path`` as one text column ``column``, with ``_line`` (1-based).
+
+    Nothing is split or parsed, and blank and comment lines keep their place, so ``_line``
+    is the physical line number; the caller parses the text and records reasons.
+    """
+    try:
+        return pl.scan_csv(
+            path,
+            has_header=False,
+            new_columns=[column],
+            separator=LINE_SEPARATOR,
+            quote_char=None,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            row_index_name=LINE,
+            row_index_offset=1,
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(display, f"cannot read as {what}: {exc}") from None
+
+
 def raw_row(names: Sequence[str], separator: str = ",", extra: bool = True) -> pl.Expr:
     """Expression rebuilding a source row's text from its ``~`` columns.
 

@@ -64,7 +64,7 @@ import polars as pl
 
 from workscope.errors import EmptySourceError, OptionError
 from workscope.ingest.files import expect_file, head_text, iter_files, plain_file, require_rows
-from workscope.ingest.parse import Parsed, attrs_json, build, parse_float, parse_int, src
+from workscope.ingest.parse import Parsed, attrs_json, build, parse_float, parse_int, scan_lines, src
 from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
@@ -327,20 +327,9 @@ def _job_lines(plain: Path, display: str) -> tuple[pl.LazyFrame, pl.Expr]:
 
     Also returns the stripped line text expression, for the line-level reasons.
     """
-    # One text column per physical line (the unit separator never occurs in SWF), so
-    # comment lines keep their place in the row index and _line is the physical line.
-    lf = pl.scan_csv(
-        plain,
-        has_header=False,
-        new_columns=["~" + LINE_COL],
-        separator="\x1f",
-        quote_char=None,
-        infer_schema=False,
-        encoding="utf8-lossy",
-        row_index_name=LINE,
-        row_index_offset=1,
-        truncate_ragged_lines=True,
-    )
+    # One text column per physical line, so comment lines keep their place in the row index
+    # and _line is the physical line.
+    lf = scan_lines(plain, display, "~" + LINE_COL, what="SWF text")
     text = src(LINE_COL).str.strip_chars()
     lf = (
         lf.with_columns(pl.col(LINE).cast(pl.Int64), pl.lit(display).alias(FILE))

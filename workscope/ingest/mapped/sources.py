@@ -27,7 +27,7 @@ from workscope.errors import (
 )
 from workscope.ingest.files import expect_file, iter_files, plain_file, require_rows
 from workscope.ingest.mapped.config import FORMATS, Mapping, MappingError
-from workscope.ingest.parse import Parsed, raw_row, scan_text_csv, src
+from workscope.ingest.parse import Parsed, raw_row, scan_lines, scan_text_csv, src
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, ScanContext
 
 JSON_HEAD_LINES = 1000
@@ -187,12 +187,7 @@ def _open_jsonl(f: Path, m: Mapping, ctx: ScanContext) -> Source:
         if "'" in k or "\\" in k:
             raise MappingError(f"mapping {m.path}: JSON key {k!r} with a quote or backslash "
                                "cannot be addressed")
-    try:
-        lf = pl.scan_csv(plain, has_header=False, new_columns=[_JSON_LINE], separator="\x1f",
-                         quote_char=None, infer_schema=False, encoding="utf8-lossy",
-                         row_index_name=LINE, row_index_offset=1)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(display, f"cannot read as JSON Lines: {exc}") from None
+    lf = scan_lines(plain, display, _JSON_LINE, what="JSON Lines")
     line = pl.col(_JSON_LINE)
     fields = []
     for k in keys + [n for n in needed if n not in keys]:
