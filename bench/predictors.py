@@ -50,7 +50,8 @@ def main() -> None:
 
     import workscope
     from workscope.errors import WorkscopeError
-    from workscope.predictors import leaderboard, run, tasks
+    from workscope.predictors import catalog, leaderboard, run
+    from workscope.predictors.names import ALL_MODELS, NEURAL_MODELS
     from workscope.predictors.train import resolve_device
 
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -63,14 +64,14 @@ def main() -> None:
                 print(f"skip source {name}: {exc}", file=sys.stderr)
     print(f"device: {resolve_device('auto')}  torch {torch.__version__}  size {args.size}  "
           f"epochs <= {args.epochs}  seeds {seeds}\n")
-    wanted = [t for t in args.tasks.split(",") if t] or list(tasks.BUILTIN)
-    for spec in (tasks.BUILTIN[t] for t in wanted):
+    wanted = [t for t in args.tasks.split(",") if t] or list(catalog.BUILTIN)
+    for spec in (run.task(t) for t in wanted):
         if spec.source not in store:
             print(f"## {spec.name}: skipped (no trace {spec.source!r} in the store)\n")
             continue
         t0 = time.perf_counter()
         try:
-            _, summary = run.evaluate(store, spec, run.model_names(), seeds, size=args.size, epochs=args.epochs)
+            _, summary = run.evaluate(store, spec, list(ALL_MODELS), seeds, size=args.size, epochs=args.epochs)
         except WorkscopeError as exc:
             print(f"## {spec.name}: cannot run here ({exc})\n")
             continue
@@ -78,12 +79,12 @@ def main() -> None:
         print(f"## {spec.name} ({time.perf_counter() - t0:.1f} s) — best: {best['model']} "
               f"(MAE {best['mae_mean']:.4g})\n")
         print(leaderboard.to_markdown(summary) + "\n")
-        neural = summary.filter(summary["model"].is_in(run.NEURAL))
-        base = summary.filter(~summary["model"].is_in(run.NEURAL))
+        neural = summary.filter(summary["model"].is_in(NEURAL_MODELS))
+        base = summary.filter(~summary["model"].is_in(NEURAL_MODELS))
         if neural.height and base.height:
             gain = 1 - neural["mae_mean"].min() / base["mae_mean"].min()
             print(f"best neural vs best baseline MAE: {gain:+.1%} (positive = neural better)\n")
-    spec = tasks.BUILTIN["planetlab_cpu"]
+    spec = catalog.BUILTIN["planetlab_cpu"]
     if spec.source in store and not args.no_throughput:
         throughput(store, spec, args.size)
 
@@ -94,6 +95,7 @@ def throughput(store, spec, size: str) -> None:
     import torch
 
     from workscope.predictors import run
+    from workscope.predictors.names import NEURAL_MODELS
 
     print(f"## training throughput ({spec.name}, size {size}, 5 epochs)\n")
     print("| model | device | settings | train windows/s | predict windows/s |\n|---|---|---|---:|---:|")
@@ -103,12 +105,12 @@ def throughput(store, spec, size: str) -> None:
         print(f"| {model} | {res.device} | {label} | {res.train_windows_per_s:,.0f} | "
               f"{res.predict_windows_per_s:,.0f} |", flush=True)
 
-    for m in run.NEURAL:
+    for m in NEURAL_MODELS:
         row(m, "eager, fp32", device="cpu")
     row("cloudformer", "eager, fp32, no bucketing", device="cpu", bucket=False)
     row("cloudformer", "torch.compile, fp32", device="cpu", compile=True)
     if torch.cuda.is_available():
-        for m in run.NEURAL:
+        for m in NEURAL_MODELS:
             row(m, "eager, bf16 autocast", device="cuda")
         row("cloudformer", "eager, fp32", device="cuda", bf16=False)
         row("cloudformer", "torch.compile, bf16 autocast", device="cuda", compile=True)

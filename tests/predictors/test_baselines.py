@@ -12,6 +12,7 @@ import pytest
 import torch
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
+from workscope.errors import UnknownNameError
 from workscope.predictors import baselines as bl
 from workscope.predictors import leaderboard as lb
 from workscope.predictors.dataset import Dataset, Split
@@ -145,7 +146,7 @@ def test_predict_any_index_and_ratio_clip() -> None:
     ratio = replace(ds, ratio_target=True)
     p = bl.fit_predict("linear", ratio, 0)
     assert p.min() >= 0.0 and p.max() <= 1.0 and ((p == 0) | (p == 1)).any()
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownNameError):
         bl.fit("nope", ds, 0)
 
 

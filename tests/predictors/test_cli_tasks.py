@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 import workscope
 from tests.conftest import DATA, SAMPLES
-from tests.predictors.test_tasks import _noise_three_vms
 from tests.predictors.conftest import invoke
+from tests.predictors.test_tasks import _noise_three_vms
 from workscope.cli import app
-from workscope.predictors import tasks
+from workscope.predictors import catalog
 
 runner = CliRunner()
 
@@ -41,10 +41,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_every_builtin_task_has_a_slice() -> None:
-    assert {s.source for s in tasks.BUILTIN.values()} <= set(SLICES) | {"azure_vm_noise"}
+    assert {s.source for s in catalog.BUILTIN.values()} <= set(SLICES) | {"azure_vm_noise"}
 
 
-@pytest.mark.parametrize("task", list(tasks.BUILTIN))
+@pytest.mark.parametrize("task", list(catalog.BUILTIN))
 def test_task_trains_and_evaluates_from_the_cli(task: str, home: str, tmp_path: Path) -> None:
     doc = invoke("predict", "eval", task, "--models", "persistence,gradient_boosting,cloudformer",
                  "--seeds", "0", "--epochs", "2", "--home", home)
@@ -68,5 +68,5 @@ def test_docs_predictors_md_is_current() -> None:
         "docs/predictors.md is stale: run `workscope predict tasks --markdown > docs/predictors.md`")
     r = runner.invoke(app, ["predict", "tasks", "--markdown"])
     assert r.exit_code == 0 and r.stdout == doc.read_text()
-    for name in tasks.BUILTIN:
+    for name in catalog.BUILTIN:
         assert f"| `{name}` |" in r.stdout

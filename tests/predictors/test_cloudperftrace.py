@@ -16,6 +16,7 @@ from tests.conftest import DATA
 from workscope.errors import SourceError
 from workscope.ingest import registry
 from workscope.ingest.cloudperftrace import READER
+from workscope.predictors import catalog as C
 from workscope.predictors import tasks as T
 
 ROOT = DATA / "cloudperftrace"
@@ -87,7 +88,7 @@ def test_flat_lists_need_row_width(store, tmp_path: Path) -> None:
 def test_task_holds_out_whole_applications(store) -> None:
     src = _source()
     store.ingest(ROOT, format="cloudperftrace", name="cloudperftrace")
-    ds = T.build(store, T.CLOUDPERFTRACE, seed=0)
+    ds = T.build(store, C.CLOUDPERFTRACE, seed=0)
     longest = max(len(m) for m in src["tr_self"].to_list())
     assert longest == 8  # whole runs: the window is the longest run
     assert ds.x_seq.shape == (22, 8, 14) and ds.mask.shape == (22, 8) and ds.x_sys.shape == (22, 14)
@@ -95,7 +96,7 @@ def test_task_holds_out_whole_applications(store) -> None:
     groups = np.array(ds.meta["group"])
     test_apps = set(groups[ds.split.test.numpy()])
     train_apps = set(groups[ds.split.train.numpy()]) | set(groups[ds.split.val.numpy()])
-    assert test_apps == set(T.CLOUDPERFTRACE_TEST_APPS)
+    assert test_apps == set(C.CLOUDPERFTRACE_TEST_APPS)
     assert len(train_apps) == 7 and not (train_apps & test_apps)
     # one window per run, ending at its last step, target = its label, real steps = T
     lut = {r: (p, len(m)) for r, p, m in src.select("run_id", "perf_ori", "tr_self").rows()}
@@ -105,5 +106,5 @@ def test_task_holds_out_whole_applications(store) -> None:
         assert bool(ds.mask[i, -1])
         assert bool(ds.mask[i, 0]) == (lut[e][1] == longest)  # shorter runs padded at the start
     # the split is configurable by application list
-    alt = T.build(store, replace(T.CLOUDPERFTRACE, test_groups=("4",)), seed=0)
+    alt = T.build(store, replace(C.CLOUDPERFTRACE, test_groups=("4",)), seed=0)
     assert {alt.entity[i] for i in alt.split.test.tolist()} == {"4/part-0/1", "4/part-0/2"}

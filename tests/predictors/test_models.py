@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from workscope.errors import UnknownNameError
 from workscope.predictors.dataset import Dataset, Split
 from workscope.predictors.models import MODELS, CloudFormer, ModelConfig, build
 from workscope.predictors.train import TrainConfig, evaluate, load, predict, save, train
@@ -116,7 +117,7 @@ def test_window_longer_than_max_len_rejected() -> None:
     x, mask, x_sys = _inputs(t=TINY.max_len + 1)
     with pytest.raises(ValueError):
         build("cloudformer", 3, TINY)(x, mask, x_sys)
-    with pytest.raises(ValueError):
+    with pytest.raises(UnknownNameError):
         build("nope", 3, TINY)
 
 

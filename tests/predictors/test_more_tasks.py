@@ -1,4 +1,5 @@
-"""tasks_extra: datacenter_util and mooncake_rate built on real slices (shapes, targets, no leak)."""
+"""The catalogue's single-series tasks, datacenter_util and mooncake_rate, on real slices
+(shapes, targets, no leak)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 
 from workscope.ingest import registry
+from workscope.predictors.catalog import ALIBABA_AGG_METRICS, BUILTIN
 from workscope.predictors.dataset import Dataset
 from workscope.predictors.tasks import build
-from workscope.predictors.tasks_extra import ALIBABA_AGG_METRICS, EXTRA
 
 ALI300 = "datacenter_aggregates/alibaba2018/machine_usage_days_1_to_8_grouped_300_seconds.csv"
 MOONCAKE = "mooncake/synthetic_trace.jsonl"
@@ -36,13 +37,13 @@ def _no_time_leak(ds: Dataset) -> None:
     assert len(set(tr) | set(va) | set(te)) == tr.size + va.size + te.size
 
 
-def test_extra_registry() -> None:
-    assert set(EXTRA) == {"datacenter_util", "mooncake_rate"}
-    assert all(name == spec.name for name, spec in EXTRA.items())
+def test_single_series_tasks_are_built_in() -> None:
+    assert {"datacenter_util", "mooncake_rate"} <= set(BUILTIN)
+    assert all(name == spec.name for name, spec in BUILTIN.items())
 
 
 def test_datacenter_util(store, data_dir: Path) -> None:
-    spec = EXTRA["datacenter_util"]
+    spec = BUILTIN["datacenter_util"]
     store.ingest(data_dir / ALI300, format="datacenter_aggregates", name=spec.source)
     with open(data_dir / ALI300, newline="") as fh:
         header, *rows = list(csv.reader(fh))
@@ -72,7 +73,7 @@ def test_datacenter_util(store, data_dir: Path) -> None:
 
 
 def test_mooncake_rate(store, data_dir: Path) -> None:
-    spec = EXTRA["mooncake_rate"]
+    spec = BUILTIN["mooncake_rate"]
     store.ingest(data_dir / MOONCAKE, format="mooncake", name=spec.source)
     with open(data_dir / MOONCAKE) as fh:
         ts = np.array([json.loads(line)["timestamp"] for line in fh if line.strip()]) / 1000.0
@@ -96,7 +97,7 @@ def test_mooncake_rate(store, data_dir: Path) -> None:
 
 @pytest.mark.parametrize("name", ["datacenter_util", "mooncake_rate"])
 def test_same_seed_same_split(store, data_dir: Path, name: str) -> None:
-    spec = EXTRA[name]
+    spec = BUILTIN[name]
     path, fmt = ((ALI300, "datacenter_aggregates") if name == "datacenter_util"
                  else (MOONCAKE, "mooncake"))
     store.ingest(data_dir / path, format=fmt, name=spec.source)

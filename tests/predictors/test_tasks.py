@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tests.conftest import DATA, SAMPLES
+from workscope.predictors import catalog as C
 from workscope.predictors import tasks as T
 from workscope.predictors.windowing import split_time
 
@@ -45,7 +46,7 @@ def _check_every_window(ds, lut, step: float, horizon: int = 1) -> None:
 
 
 def test_planetlab_entity_split(planetlab) -> None:
-    ds = T.build(planetlab, T.PLANETLAB_CPU, seed=0)
+    ds = T.build(planetlab, C.PLANETLAB_CPU, seed=0)
     # 5 VMs x 288 steps; windows end at every step with a next step (287 per VM)
     assert ds.x_seq.shape == (5 * 287, 12, 1) and ds.mask.shape == (5 * 287, 12)
     assert ds.x_sys.shape == (5 * 287, 1) and ds.y.shape == (5 * 287,)
@@ -61,7 +62,7 @@ def test_planetlab_entity_split(planetlab) -> None:
 
 
 def test_planetlab_time_split_has_no_leak(planetlab) -> None:
-    ds = T.build(planetlab, T.PLANETLAB_CPU_TIME, seed=0)
+    ds = T.build(planetlab, C.PLANETLAB_CPU_TIME, seed=0)
     tt, ft = ds.meta["target_time"], ds.meta["first_time"]
     tr, va, te = ds.split.train, ds.split.val, ds.split.test
     assert tr.numel() and va.numel() and te.numel()
@@ -72,7 +73,7 @@ def test_planetlab_time_split_has_no_leak(planetlab) -> None:
 
 
 def test_normalization_uses_training_windows_only(planetlab) -> None:
-    ds = T.build(planetlab, T.PLANETLAB_CPU_TIME, seed=0)
+    ds = T.build(planetlab, C.PLANETLAB_CPU_TIME, seed=0)
     _, stats = ds.normalized()
     x = ds.x_seq[ds.split.train].numpy()[ds.mask[ds.split.train].numpy()]
     assert stats["mean"].numpy() == pytest.approx(x.mean(axis=0), rel=1e-5)
@@ -82,22 +83,22 @@ def test_normalization_uses_training_windows_only(planetlab) -> None:
 
 
 def test_same_seed_same_split_and_seed_matters(planetlab) -> None:
-    a = T.build(planetlab, T.PLANETLAB_CPU, seed=3)
-    b = T.build(planetlab, T.PLANETLAB_CPU, seed=3)
+    a = T.build(planetlab, C.PLANETLAB_CPU, seed=3)
+    b = T.build(planetlab, C.PLANETLAB_CPU, seed=3)
     assert torch.equal(a.split.test, b.split.test) and torch.equal(a.x_seq, b.x_seq)
-    tests = {tuple(T.build(planetlab, T.PLANETLAB_CPU, seed=s).split.test.tolist()[:1]) for s in range(6)}
+    tests = {tuple(T.build(planetlab, C.PLANETLAB_CPU, seed=s).split.test.tolist()[:1]) for s in range(6)}
     assert len(tests) > 1
 
 
 def test_genai_pod_queue_time(store) -> None:
     store.ingest(DATA / "alibaba_genai_2026", format="alibaba_genai", name="alibaba_genai")
-    ds = T.build(store, T.GENAI_POD, seed=0)
+    ds = T.build(store, C.GENAI_POD, seed=0)
     assert ds.x_seq.shape[1:] == (8, 5) and ds.n > 50
-    assert ds.metrics == list(T.GENAI_POD.metrics) and ds.target == "queue_time_s"
+    assert ds.metrics == list(C.GENAI_POD.metrics) and ds.target == "queue_time_s"
     te = {ds.entity[i] for i in ds.split.test.tolist()}
     assert te and not te & {ds.entity[i] for i in ds.split.train.tolist()}
     # at the data's own 57 s resolution, each target is exactly the pod's next-step sample
-    fine = T.build(store, replace(T.GENAI_POD, step_s=57.0, metrics=("queue_time_s",)), seed=0)
+    fine = T.build(store, replace(C.GENAI_POD, step_s=57.0, metrics=("queue_time_s",)), seed=0)
     u = store.trace("alibaba_genai").read("usage").filter(pl.col("metric") == "queue_time_s")
     lut = {(e, t): v for e, t, v in u.select("entity_id", "t_s", "value").rows()}
     first = {}
@@ -123,7 +124,7 @@ def _raw_pod_latency() -> pl.DataFrame:
 
 def test_genai_pod_latency_targets_are_next_window_means(store) -> None:
     store.ingest(DATA / "alibaba_genai_2026_pods", format="alibaba_genai", name="alibaba_genai")
-    spec = T.GENAI_POD_LATENCY
+    spec = C.GENAI_POD_LATENCY
     ds = T.build(store, spec, seed=0)
     assert ds.x_seq.shape[1:] == (12, 6) and ds.metrics == list(spec.metrics)
     assert ds.target == "pipeline_inference_latency_s" and ds.meta["step_s"] == 300.0
@@ -141,7 +142,7 @@ def test_genai_pod_latency_targets_are_next_window_means(store) -> None:
              .group_by("pod", "k").agg(pl.col("latency_s").mean()))
     want = {(p, k): v for p, k, v in cells.rows()}
     for i in range(ds.n):
-        k = int(round(float(ds.t_end[i]) / 300.0)) + 1
+        k = round(float(ds.t_end[i]) / 300.0) + 1
         assert ds.y[i].item() == pytest.approx(want[(ds.entity[i], k)], rel=1e-5)
     # every observed next cell whose pod has an earlier step yields a window
     firsts = u.group_by("entity_id").agg(pl.col("t_s").min()).rows()
@@ -152,7 +153,7 @@ def test_genai_pod_latency_targets_are_next_window_means(store) -> None:
 def test_azure_llm_rate(store) -> None:
     src = SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
     store.ingest(src, format="azure_llm", name="azure_llm_2023")
-    ds = T.build(store, T.AZURE_LLM_RATE, seed=0)
+    ds = T.build(store, C.AZURE_LLM_RATE, seed=0)
     assert ds.x_seq.shape[1:] == (30, 1) and ds.metrics == ["rate"] and set(ds.entity) == {"all"}
     arr = store.trace("azure_llm_2023").read("requests")["arrival_s"].to_numpy()
     t0 = arr.min()
@@ -181,7 +182,7 @@ def _noise_three_vms(tmp_path: Path) -> Path:
 
 def test_azure_vm_noise_ratio_to_train_sku_median(store, tmp_path: Path) -> None:
     store.ingest(_noise_three_vms(tmp_path), format="azure_vm_noise", name="azure_vm_noise")
-    ds = T.build(store, T.AZURE_VM_NOISE, seed=0)
+    ds = T.build(store, C.AZURE_VM_NOISE, seed=0)
     assert ds.x_seq.shape == (3 * 39, 8, 1)  # 40 runs per VM, each run one step
     med = ds.meta["group_medians"]
     u = store.trace("azure_vm_noise").read("usage")

@@ -15,7 +15,7 @@ import workscope
 from tests.predictors.conftest import invoke
 from workscope.cli import app
 from workscope.errors import TaskDataError, TaskSpecError
-from workscope.predictors import tasks
+from workscope.predictors import catalog, tasks
 
 runner = CliRunner()
 
@@ -30,16 +30,16 @@ def test_toml_spec_with_every_kind_of_field(tmp_path: Path) -> None:
     p = write(tmp_path, 'name = "mine"\nsource = "pl"\ntarget = "cpu_util_pct"\nmetrics = ["cpu_util_pct"]\n'
                         'window = 6\nhorizon = 2\nstep_s = 300\nsplit = "time"\ntest_fraction = 0.25\n'
                         'whole_run = false\n')
-    spec = tasks.load_spec(p)
+    spec = catalog.load_spec(p)
     assert spec == tasks.TaskSpec(name="mine", description="user task from task.toml", source="pl",
                                   target="cpu_util_pct", metrics=("cpu_util_pct",), window=6, horizon=2,
                                   step_s=300.0, split="time", test_fraction=0.25)
 
 
 def test_toml_spec_extends_a_builtin(tmp_path: Path) -> None:
-    spec = tasks.load_spec(write(tmp_path, 'extends = "planetlab_cpu"\nname = "pl6"\nwindow = 6\n'))
+    spec = catalog.load_spec(write(tmp_path, 'extends = "planetlab_cpu"\nname = "pl6"\nwindow = 6\n'))
     assert spec.window == 6 and spec.name == "pl6"
-    assert spec.target == tasks.PLANETLAB_CPU.target and spec.step_s == 300.0
+    assert spec.target == catalog.PLANETLAB_CPU.target and spec.step_s == 300.0
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -56,7 +56,7 @@ def test_toml_spec_extends_a_builtin(tmp_path: Path) -> None:
 def test_bad_toml_specs_name_the_file_and_the_problem(tmp_path: Path, text: str, message: str) -> None:
     p = write(tmp_path, text)
     with pytest.raises(TaskSpecError) as exc:
-        tasks.load_spec(p)
+        catalog.load_spec(p)
     assert message in str(exc.value) and str(p) in str(exc.value)
 
 
@@ -108,7 +108,7 @@ def test_task_on_the_wrong_trace_is_a_data_error_not_a_traceback(home: str) -> N
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "task genai_pod_latency on trace 'pl': no usage rows" in r.stderr
     with pytest.raises(TaskDataError):
-        tasks.build(workscope.open(home), replace(tasks.GENAI_POD_LATENCY, source="pl"))
+        tasks.build(workscope.open(home), replace(catalog.GENAI_POD_LATENCY, source="pl"))
 
 
 def test_training_settings_from_the_cli(home: str) -> None:

@@ -51,7 +51,9 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
+from workscope.errors import TaskDataError, UnknownNameError
 from workscope.predictors.dataset import Dataset
+from workscope.predictors.names import BASELINE_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +242,7 @@ def _train_val(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     feats, _ = window_features(ds)
     tr, va = _as_index(ds.split.train), _as_index(ds.split.val)
     if tr.size == 0:
-        raise ValueError("cannot fit a baseline on an empty training split")
+        raise TaskDataError("cannot fit a baseline on an empty training split")
     return feats, feats[tr], _targets(ds, tr), feats[va], _targets(ds, va)
 
 
@@ -288,30 +290,33 @@ def fit_gradient_boosting(ds: Dataset, seed: int = 0) -> FeatureModel:
                         info={"n_iter": int(model.n_iter_)})
 
 
-BASELINES: dict[str, Callable[[Dataset, int], Baseline]] = {
-    "persistence": fit_persistence,
-    "group_median": fit_group_median,
-    "linear": fit_linear,
-    "random_forest": fit_random_forest,
-    "gradient_boosting": fit_gradient_boosting,
-}
+#: Baseline name -> fitter, keyed from :data:`~workscope.predictors.names.BASELINE_MODELS`
+#: (same order).
+BASELINES: dict[str, Callable[[Dataset, int], Baseline]] = dict(zip(
+    BASELINE_MODELS,
+    (fit_persistence, fit_group_median, fit_linear, fit_random_forest, fit_gradient_boosting),
+    strict=True))
+
+#: One line per baseline (in :data:`BASELINES` order), for the reference page.
+DESCRIPTIONS: dict[str, str] = dict(zip(BASELINE_MODELS, (
+    "the target's last observed value in the window",
+    "median training target of the entity's group (global median for unseen groups)",
+    "ridge regression on per-window mean/std/min/max/last of each metric; penalty chosen on validation",
+    f"scikit-learn random forest ({RF_TREES} trees) on the same aggregates",
+    "scikit-learn histogram gradient boosting on the same aggregates, early-stopped on validation",
+), strict=True))
 
 
 def fit(name: str, ds: Dataset, seed: int = 0) -> Baseline:
-    """Fit baseline ``name`` on ``ds.split.train``; the result predicts for any indices."""
+    """Fit baseline ``name`` on ``ds.split.train``; the result predicts for any indices.
+
+    An unknown name raises :class:`~workscope.errors.UnknownNameError`.
+    """
     if name not in BASELINES:
-        raise KeyError(f"unknown baseline {name!r}; known: {sorted(BASELINES)}")
+        raise UnknownNameError("baseline", name, BASELINES)
     return BASELINES[name](ds, seed)
 
 
 def fit_predict(name: str, ds: Dataset, seed: int = 0) -> np.ndarray:
     """Fit baseline ``name`` and return its predictions for ``ds.split.test`` (float64)."""
     return fit(name, ds, seed).predict(ds.split.test)
-#: One line per baseline, for the reference page.
-DESCRIPTIONS: dict[str, str] = {
-    "persistence": "the target's last observed value in the window",
-    "group_median": "median training target of the entity's group (global median for unseen groups)",
-    "linear": "ridge regression on per-window mean/std/min/max/last of each metric; penalty chosen on validation",
-    "random_forest": f"scikit-learn random forest ({RF_TREES} trees) on the same aggregates",
-    "gradient_boosting": "scikit-learn histogram gradient boosting on the same aggregates, early-stopped on validation",
-}

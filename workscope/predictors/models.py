@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from workscope.errors import UnknownNameError
+from workscope.predictors.names import NEURAL_MODELS
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -272,19 +275,14 @@ class DLinear(Regressor):
         return torch.cat([self.trend(trend), self.remainder(rem)], dim=-1).flatten(1)
 
 
-MODELS: dict[str, Callable[..., Regressor]] = {
-    "cloudformer": CloudFormer,
-    "temporal": TemporalOnly,
-    "system": SystemOnly,
-    "lstm": LSTMRegressor,
-    "dlinear": DLinear,
-}
+#: Model name -> class, keyed from :data:`~workscope.predictors.names.NEURAL_MODELS` (same order).
+MODELS: dict[str, Callable[..., Regressor]] = dict(zip(
+    NEURAL_MODELS, (CloudFormer, TemporalOnly, SystemOnly, LSTMRegressor, DLinear), strict=True))
 
 
 def build(name: str, n_metrics: int, cfg: ModelConfig = ModelConfig(), ratio_target: bool = False) -> Regressor:
-    """A fresh model by registry name (see :data:`MODELS`)."""
-    try:
-        cls = MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}") from None
-    return cls(n_metrics, cfg, ratio_target)
+    """A fresh model by registry name (see :data:`MODELS`); an unknown name raises
+    :class:`~workscope.errors.UnknownNameError`."""
+    if name not in MODELS:
+        raise UnknownNameError("neural model", name, MODELS)
+    return MODELS[name](n_metrics, cfg, ratio_target)

@@ -8,7 +8,7 @@ import inspect
 import re
 from dataclasses import MISSING, fields
 
-from workscope.predictors import baselines, tasks
+from workscope.predictors import baselines, catalog, tasks
 
 
 def _md(text: str) -> str:
@@ -40,7 +40,7 @@ def reference_markdown() -> str:
            "## Built-in tasks", "",
            "| task | source trace | target | window x step | horizon | split | description |",
            "|---|---|---|---|---|---|---|"]
-    for s in tasks.BUILTIN.values():
+    for s in catalog.BUILTIN.values():
         step = f"{s.step_s:g} s" if s.step_s else ("sample" if s.align == "sequence" else "inferred")
         window = "whole run" if s.whole_run else str(s.window)
         out.append(f"| `{s.name}` | `{s.source}` | `{s.target}` | {window} x {step} | {s.horizon} | "
@@ -50,7 +50,7 @@ def reference_markdown() -> str:
             "passed wherever a task name goes: `workscope predict eval my_task.toml`.", "",
             "| field | default | meaning |", "|---|---|---|"]
     for f in fields(tasks.TaskSpec):
-        default = "required" if f.name in tasks.REQUIRED else f"`{f.default!r}`"
+        default = "required" if f.name in catalog.REQUIRED else f"`{f.default!r}`"
         if f.name == "description":
             default = "see meaning"
         out.append(f"| `{f.name}` | {default} | {tasks.SPEC_HELP[f.name]} |")

@@ -1,8 +1,8 @@
 """Running predictor tasks end to end: build the dataset, train or fit, evaluate, rank.
 
-Model names: the neural models of :mod:`models` (cloudformer, temporal, system, lstm,
-dlinear) and the baselines of :mod:`baselines` (persistence, group_median, linear,
-random_forest, gradient_boosting). ``size="tiny"`` shrinks the neural models so a task
+Model names are those of :mod:`workscope.predictors.names`: the neural models of
+:mod:`~workscope.predictors.models` and the baselines of :mod:`~workscope.predictors.baselines`.
+``size="tiny"`` shrinks the neural models so a task
 trains in seconds on a CPU; ``"paper"`` uses the CloudFormer paper's sizes.
 """
 
@@ -17,32 +17,27 @@ import polars as pl
 import torch
 
 from workscope.errors import UnknownNameError
-from workscope.predictors import baselines, leaderboard, tasks
+from workscope.predictors import catalog, leaderboard, tasks
 from workscope.predictors.dataset import Dataset
+from workscope.predictors.names import ALL_MODELS, NEURAL_MODELS
 
 if TYPE_CHECKING:
     from workscope.predictors.models import ModelConfig, Regressor
     from workscope.predictors.train import TrainConfig, TrainResult
     from workscope.store import Store
 
-NEURAL = ("cloudformer", "temporal", "system", "lstm", "dlinear")
 SIZES = ("tiny", "paper")
-
-
-def model_names() -> list[str]:
-    """Every model a task can be evaluated with."""
-    return [*NEURAL, *baselines.BASELINES]
 
 
 def task(name: str, trace: str | None = None) -> tasks.TaskSpec:
     """The built-in task called ``name`` (or the TOML spec file at that path, see
-    :func:`~workscope.predictors.tasks.load_spec`), its source trace optionally renamed."""
-    if name.endswith(".toml") or (name not in tasks.BUILTIN and Path(name).is_file()):
-        spec = tasks.load_spec(name)
-    elif name not in tasks.BUILTIN:
-        raise UnknownNameError("task", name, tasks.BUILTIN)
+    :func:`~workscope.predictors.catalog.load_spec`), its source trace optionally renamed."""
+    if name.endswith(".toml") or (name not in catalog.BUILTIN and Path(name).is_file()):
+        spec = catalog.load_spec(name)
+    elif name not in catalog.BUILTIN:
+        raise UnknownNameError("task", name, catalog.BUILTIN)
     else:
-        spec = tasks.BUILTIN[name]
+        spec = catalog.BUILTIN[name]
     return replace(spec, source=trace) if trace else spec
 
 
@@ -75,8 +70,8 @@ def train_model(store: Store, spec: tasks.TaskSpec, model: str, *, seed: int = 0
     """Train one neural model on a task (entity or time split as the task says)."""
     from workscope.predictors.train import train
 
-    if model not in NEURAL:
-        raise UnknownNameError("neural model", model, NEURAL)
+    if model not in NEURAL_MODELS:
+        raise UnknownNameError("neural model", model, NEURAL_MODELS)
     mcfg, tcfg = configs(size, epochs, seed, overrides)
     ds = tasks.build(store, spec, seed)
     return train(model, ds, mcfg, tcfg), ds
@@ -89,8 +84,8 @@ def evaluate(store: Store, spec: tasks.TaskSpec, models: list[str], seeds: list[
     from workscope.predictors.train import predict, train
 
     for m in models:
-        if m not in model_names():
-            raise UnknownNameError("model", m, model_names())
+        if m not in ALL_MODELS:
+            raise UnknownNameError("model", m, ALL_MODELS)
     configs(size, epochs, 0, overrides)  # reject bad settings before any work
 
     def train_fn(name: str, ds: Dataset, seed: int) -> np.ndarray:
@@ -155,4 +150,14 @@ def from_checkpoint(store: Store, spec: tasks.TaskSpec, directory: str | Path
 def describe_tasks() -> list[dict[str, Any]]:
     """JSON-ready descriptions of the built-in tasks."""
     return [{"name": s.name, "description": s.description, "source": s.source, "target": s.target,
-             "window": s.window, "horizon": s.horizon, "split": s.split} for s in tasks.BUILTIN.values()]
+             "window": s.window, "horizon": s.horizon, "split": s.split} for s in catalog.BUILTIN.values()]
+
+
+def score_predictions(path: str | Path) -> tuple[int, dict[str, float | int]]:
+    """(rows, test metrics) of a file written by :func:`predictions`: every row is counted; the
+    metrics are over its test-split rows ({} when it has none)."""
+    from workscope.predictors.metrics import score
+
+    test = pl.read_parquet(path, columns=["split", "y_true", "y_pred"]).filter(pl.col("split") == "test")
+    metrics = score(test["y_true"].to_numpy(), test["y_pred"].to_numpy()) if test.height else {}
+    return int(pl.scan_parquet(path).select(pl.len()).collect().item()), metrics

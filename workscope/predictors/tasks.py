@@ -2,7 +2,8 @@
 
 A :class:`TaskSpec` names a trace table, the input metrics, the target, the window and the
 horizon (both in steps), the split, and an optional target transform. :func:`build` turns
-a spec and an ingested trace into a :class:`~workscope.predictors.dataset.Dataset`.
+a spec and an ingested trace into a :class:`~workscope.predictors.dataset.Dataset`. The
+built-in tasks and the reading of user task files live in :mod:`workscope.predictors.catalog`.
 
 Leakage rules kept here (tests check each):
 
@@ -19,9 +20,8 @@ Leakage rules kept here (tests check each):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -30,6 +30,9 @@ import torch
 from workscope.errors import TaskDataError, TaskSpecError
 from workscope.predictors import windowing as W
 from workscope.predictors.dataset import Dataset, Split
+
+if TYPE_CHECKING:
+    from workscope.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +97,6 @@ SPEC_HELP: dict[str, str] = {
     "whole_run": "windows reach back to the entity's first step (`window` = the longest entity)",
 }
 
-#: Fields a TOML spec must give unless it ``extends`` a built-in task.
-REQUIRED = ("name", "source", "target")
-
-_STR = ("name", "description", "source", "table", "target", "split", "target_transform", "align")
-_KINDS: dict[str, tuple[str, bool]] = {  # field -> (kind, may be null)
-    **{f: ("str", False) for f in _STR}, "group_key": ("str", True),
-    "window": ("int", False), "horizon": ("int", False),
-    "test_fraction": ("float", False), "val_fraction": ("float", False), "step_s": ("float", True),
-    "ratio_target": ("bool", False), "target_is_input": ("bool", False), "whole_run": ("bool", False),
-    "metrics": ("strs", True), "test_groups": ("strs", True),
-}
 _CHOICES = {"table": ("usage", *EVENT_TABLES), "split": ("entity", "time"), "align": ("grid", "sequence"),
             "target_transform": ("none", "ratio_to_group_median")}
 
@@ -136,65 +128,7 @@ def validate(spec: TaskSpec) -> TaskSpec:
     return spec
 
 
-def load_spec(path: str | Path) -> TaskSpec:
-    """A task from a TOML file of :class:`TaskSpec` fields.
-
-    ``extends = "<built-in task>"`` starts from that task and overrides the listed fields;
-    otherwise ``name``, ``source`` and ``target`` are required. Unknown keys and values of the
-    wrong type fail with :class:`TaskSpecError` naming the file (and the line, for TOML syntax).
-    """
-    import tomllib
-
-    from workscope.errors import did_you_mean
-
-    p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TaskSpecError(f"{p}: cannot read the task spec ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TaskSpecError(f"{p}: not a valid TOML task spec: {exc}") from None
-    base: dict[str, Any] = {}
-    parent = doc.pop("extends", None)
-    if parent is not None:
-        if parent not in BUILTIN:
-            raise TaskSpecError(f"{p}: extends = {parent!r} is not a built-in task"
-                                f"{did_you_mean(str(parent), BUILTIN)}")
-        base = {f.name: getattr(BUILTIN[parent], f.name) for f in fields(TaskSpec)}
-    for key, value in doc.items():
-        if key not in _KINDS:
-            raise TaskSpecError(f"{p}: unknown key {key!r}{did_you_mean(key, _KINDS)}; "
-                                f"keys are extends, {', '.join(_KINDS)}")
-        base[key] = _coerce(p, key, value)
-    missing = [k for k in REQUIRED if k not in base]
-    if missing:
-        raise TaskSpecError(f"{p}: missing {', '.join(missing)} (or name a built-in task in extends)")
-    base.setdefault("description", f"user task from {p.name}")
-    try:
-        return validate(TaskSpec(**base))
-    except TaskSpecError as exc:
-        raise TaskSpecError(f"{p}: {exc}") from None
-
-
-def _coerce(path: Path, key: str, value: Any) -> Any:
-    kind, nullable = _KINDS[key]
-    ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
-          "int": isinstance(value, int) and not isinstance(value, bool),
-          "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-          "strs": isinstance(value, list) and all(isinstance(v, str) for v in value)}[kind]
-    if not ok:
-        want = {"str": "a string", "bool": "true or false", "int": "an integer", "float": "a number",
-                "strs": "a list of strings"}[kind]
-        hint = " (TOML has no null: leave the key out)" if nullable else ""
-        raise TaskSpecError(f"{path}: {key} must be {want}, got {value!r}{hint}")
-    if kind == "float":
-        return float(value)
-    if kind == "strs":
-        return tuple(value)
-    return value
-
-
-def _usage_frame(store, spec: TaskSpec) -> pl.DataFrame:
+def _usage_frame(store: Store, spec: TaskSpec) -> pl.DataFrame:
     """The rows the task reads: (t_s, entity_id, metric, value, group).
 
     Filters run inside the lazy scan, so only the task's metrics are read into memory, and
@@ -220,7 +154,7 @@ def _entity_groups(usage: pl.DataFrame, entities: list[str]) -> np.ndarray:
     return np.array([lut.get(e) or "" for e in entities], dtype=object)
 
 
-def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
+def build(store: Store, spec: TaskSpec, seed: int = 0) -> Dataset:
     """Windows, split and target transform of ``spec`` over the trace ``spec.source``.
 
     Raises :class:`~workscope.errors.TaskDataError` (naming the task and the trace) when the
@@ -235,20 +169,11 @@ def build(store, spec: TaskSpec, seed: int = 0) -> Dataset:
                             "usage\") or pass another --trace") from None
 
 
-def _build(store, spec: TaskSpec, seed: int) -> Dataset:
+def _build(store: Store, spec: TaskSpec, seed: int) -> Dataset:
     validate(spec)
     usage = _usage_frame(store, spec)
     target = W.RATE_METRIC if spec.table in EVENT_TABLES else spec.target
-    if spec.metrics is not None:
-        inputs = list(spec.metrics)
-    else:
-        inputs = sorted(usage["metric"].unique().to_list())
-        if not spec.target_is_input:
-            inputs = [m for m in inputs if m != target]
-    if spec.target_is_input and target not in inputs:
-        inputs.append(target)
-    if not spec.target_is_input and target in inputs:
-        raise TaskSpecError(f"target {target!r} is listed as an input but target_is_input is False")
+    inputs = _input_metrics(usage, spec, target)
     cols = inputs + ([] if target in inputs else [target])
     al = W.align(usage, cols, spec.step_s, spec.align)
     window = int((al.stop - al.start).max()) if spec.whole_run else spec.window
@@ -260,14 +185,7 @@ def _build(store, spec: TaskSpec, seed: int) -> Dataset:
     groups = (_entity_groups(usage, al.entities)
               if spec.group_key else np.array([""] * len(al.entities), dtype=object))
 
-    if spec.split == "entity":
-        if spec.test_groups is not None:
-            tr, va, te, info = _split_groups(w, groups, spec, seed)
-        else:
-            tr, va, te, info = W.split_entity(w, len(al.entities), spec.test_fraction,
-                                              spec.val_fraction, seed)
-    else:  # "time" (validate() admits only these two)
-        tr, va, te, info = W.split_time(w, spec.test_fraction, spec.val_fraction)
+    tr, va, te, info = _split(w, groups, spec, seed)
     if tr.size == 0 or te.size == 0:
         raise TaskDataError(f"task {spec.name}: split left {tr.size} train and {te.size} test windows")
 
@@ -295,6 +213,33 @@ def _build(store, spec: TaskSpec, seed: int) -> Dataset:
               "first_time": torch.from_numpy(w.first_time),
               "group": [groups[i] for i in w.entity_idx]},
     )
+
+
+def _input_metrics(usage: pl.DataFrame, spec: TaskSpec, target: str) -> list[str]:
+    """The input metrics in order: the spec's, or every metric of the rows read; the target
+    joins them (last) when its own history is an input."""
+    if spec.metrics is not None:
+        inputs = list(spec.metrics)
+    else:
+        inputs = sorted(usage["metric"].unique().to_list())
+        if not spec.target_is_input:
+            inputs = [m for m in inputs if m != target]
+    if spec.target_is_input and target not in inputs:
+        inputs.append(target)
+    if not spec.target_is_input and target in inputs:
+        raise TaskSpecError(f"target {target!r} is listed as an input but target_is_input is False")
+    return inputs
+
+
+def _split(w: W.Windows, groups: np.ndarray, spec: TaskSpec, seed: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """(train, val, test window indices, split info) as ``spec.split`` says."""
+    if spec.split == "time":
+        return W.split_time(w, spec.test_fraction, spec.val_fraction)
+    # "entity" (validate() admits only these two)
+    if spec.test_groups is not None:
+        return _split_groups(w, groups, spec, seed)
+    return W.split_entity(w, len(groups), spec.test_fraction, spec.val_fraction, seed)
 
 
 def _split_groups(w: W.Windows, groups: np.ndarray, spec: TaskSpec, seed: int):
@@ -330,84 +275,3 @@ def _train_medians(usage: pl.DataFrame, target: str, al: W.Aligned, groups: np.n
     med = {g: float(v) for g, v in rows.group_by("g").agg(pl.col("value").median()).iter_rows()}
     med["__all__"] = float(rows["value"].median())
     return med
-
-
-# ---------------------------------------------------------------- built-in tasks
-
-GENAI_POD_LATENCY = TaskSpec(
-    name="genai_pod_latency",
-    description="Alibaba GenAI 2026 (the CloudFormer setting on real serving data): a pod's GPU "
-                "duty cycle, GPU memory, memory utilisation, QPS, queue time and pipeline "
-                "inference latency over the last hour (12 x 300 s) -> its mean inference latency "
-                "in the next 300 s; unseen pods in test",
-    source="alibaba_genai",
-    metrics=("gpu_duty_cycle_pct", "gpu_memory_used_bytes", "memory_util", "qps_generative",
-             "queue_time_s", "pipeline_inference_latency_s"),
-    target="pipeline_inference_latency_s", window=12, horizon=1, step_s=300.0, split="entity",
-)
-
-GENAI_POD = TaskSpec(
-    name="genai_pod_queue_time",
-    description="Alibaba GenAI 2026: a pod's GPU duty cycle, GPU memory, memory utilisation, "
-                "QPS and queue time -> its queue time (queue_rt) one step later; unseen pods in test",
-    source="alibaba_genai",
-    metrics=("gpu_duty_cycle_pct", "gpu_memory_used_bytes", "memory_util", "qps_generative",
-             "queue_time_s"),
-    target="queue_time_s", window=8, horizon=1, split="entity",
-)
-
-AZURE_VM_NOISE = TaskSpec(
-    name="azure_vm_noise",
-    description="Azure VM noise: a VM's next Sysbench CPU result as a ratio to its SKU's "
-                "median (training VMs only); each benchmark run is one step; unseen VMs in test",
-    source="azure_vm_noise",
-    metrics=("Sysbench/Test:_CPU/Events Per Second",),
-    target="Sysbench/Test:_CPU/Events Per Second", window=8, horizon=1, split="entity",
-    align="sequence", target_transform="ratio_to_group_median", group_key="vm_sku",
-)
-
-PLANETLAB_CPU = TaskSpec(
-    name="planetlab_cpu",
-    description="PlanetLab: a VM's CPU utilisation at the next 5-minute step; unseen VMs in test",
-    source="planetlab", metrics=("cpu_util_pct",), target="cpu_util_pct",
-    window=12, horizon=1, step_s=300.0, split="entity",
-)
-
-PLANETLAB_CPU_TIME = TaskSpec(
-    name="planetlab_cpu_time",
-    description="PlanetLab: a VM's CPU utilisation at the next step; the last 20% of time in test",
-    source="planetlab", metrics=("cpu_util_pct",), target="cpu_util_pct",
-    window=12, horizon=1, step_s=300.0, split="time",
-)
-
-AZURE_LLM_RATE = TaskSpec(
-    name="azure_llm_rate",
-    description="Azure LLM inference 2023: requests per 10 s, next bin; the last 20% of time in test",
-    source="azure_llm_2023", table="requests", target="rate",
-    window=30, horizon=1, step_s=10.0, split="time",
-)
-
-#: CloudPerfTrace split as in the paper: 7 applications for training, 4 unseen in test. The
-#: groups are the released partition IDs (tasks=<id>). Which 4 the paper held out could not
-#: be read here, so the default holds out the last four IDs (13 Alluxio, 14 Minio, 15 TPC-C,
-#: 16 Flink); set ``test_groups`` in a TOML spec (``extends = "cloudperftrace"``) to match it.
-CLOUDPERFTRACE_TEST_APPS = ("13", "14", "15", "16")
-
-CLOUDPERFTRACE = TaskSpec(
-    name="cloudperftrace",
-    description="CloudPerfTrace: a whole run's system metrics (tr/lin/td x self/oth, 1 s) -> its "
-                "performance ratio perf_ori (MAE x 100 = the paper's percentage points); 7 applications "
-                "for training, 4 unseen in test (default: task IDs 13-16)",
-    source="cloudperftrace", target="perf_ori", window=1, horizon=0, step_s=1.0,
-    split="entity", ratio_target=True, target_is_input=False, group_key="app",
-    test_groups=CLOUDPERFTRACE_TEST_APPS, whole_run=True,
-)
-
-BUILTIN: dict[str, TaskSpec] = {s.name: s for s in (
-    GENAI_POD_LATENCY, GENAI_POD, AZURE_VM_NOISE, PLANETLAB_CPU, PLANETLAB_CPU_TIME, AZURE_LLM_RATE, CLOUDPERFTRACE)}
-
-# Tasks on the datacenter aggregates and the Mooncake trace live in tasks_extra (which
-# imports TaskSpec from here); they join the built-ins once both modules are loaded.
-from workscope.predictors.tasks_extra import EXTRA as _EXTRA  # noqa: E402
-
-BUILTIN.update(_EXTRA)

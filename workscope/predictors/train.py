@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from workscope.errors import TaskDataError, TaskSpecError
+from workscope.errors import TaskDataError, TaskSpecError, UnknownNameError
 from workscope.jsonable import json_ready
 from workscope.predictors.dataset import Dataset
 from workscope.predictors.models import ModelConfig, Regressor, build
@@ -82,11 +83,25 @@ class TrainResult:
     predict_windows_per_s: float
 
 
+#: Device types to suggest for a device name torch does not know (an index may follow: "cuda:1").
+DEVICE_TYPES = ("auto", "cpu", "cuda", "mps", "xpu")
+
+
 def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else as given."""
+    """'auto' -> CUDA when available, else CPU; anything else as given ("cuda:1" included).
+
+    A name torch does not know raises :class:`~workscope.errors.UnknownNameError`; a CUDA
+    device where CUDA is not available raises :class:`~workscope.errors.TaskSpecError`.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise UnknownNameError("device", device, DEVICE_TYPES) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise TaskSpecError(f"device {device!r}: CUDA is not available here; use 'cpu' or 'auto'")
+    return resolved
 
 
 def log_cosh(d: torch.Tensor) -> torch.Tensor:
@@ -208,98 +223,177 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
     """
     model_cfg = model_cfg if model_cfg is not None else ModelConfig()
     train_cfg = train_cfg if train_cfg is not None else TrainConfig()
-    if ds.split.train.numel() == 0:
-        raise TaskDataError("the training split is empty")
+    _check_trainable(ds, train_cfg)
     device = resolve_device(train_cfg.device)
-    autocast = device.type == "cuda" and train_cfg.bf16
-    t = ds.x_seq.shape[1]
-    if t > model_cfg.max_len:
-        log.info("window of %d steps exceeds max_len=%d; raising max_len", t, model_cfg.max_len)
-        model_cfg = replace(model_cfg, max_len=t)
-
+    model_cfg = _fit_max_len(model_cfg, ds.x_seq.shape[1])
+    # Seeded before the model is built: initialization, then shuffling (gen) and dropout.
     torch.manual_seed(train_cfg.seed)
     gen = torch.Generator(device="cpu").manual_seed(train_cfg.seed)
     norm, stats = ds.normalized()
-    norm = norm.to(device)
-    tr, va, te = (s.to(device) for s in (ds.split.train, ds.split.val, ds.split.test))
+    y_loc, y_std = _target_scaling(ds)
+    model = _new_model(name, ds, model_cfg, stats, y_loc, y_std).to(device)
+    run = _Run(name=name, model=model, fwd=torch.compile(model) if train_cfg.compile else model,
+               norm=norm.to(device), cfg=train_cfg, device=device,
+               autocast=device.type == "cuda" and train_cfg.bf16,
+               # Errors are divided by the training target's std so that log-cosh sits in its
+               # quadratic-to-linear transition for any target scale (ratios included).
+               scale=y_std * train_cfg.loss_scale,
+               train=ds.split.train.to(device), val=ds.split.val.to(device), test=ds.split.test.to(device))
+    return _final_evaluation(run, ds, model_cfg, stats, _fit(run, gen))
 
-    model = build(name, len(ds.metrics), model_cfg, ds.ratio_target)
+
+def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
+    """Refuse a run that cannot train: no training windows, or a loss scale that is no scale."""
+    if ds.split.train.numel() == 0:
+        raise TaskDataError("the training split is empty")
+    if not (cfg.loss_scale > 0 and math.isfinite(cfg.loss_scale)):
+        raise TaskSpecError(f"loss_scale must be a positive number, got {cfg.loss_scale}")
+
+
+def _fit_max_len(cfg: ModelConfig, t: int) -> ModelConfig:
+    """``cfg``, with ``max_len`` raised to the window length ``t`` when the window is longer."""
+    if t <= cfg.max_len:
+        return cfg
+    log.info("window of %d steps exceeds max_len=%d; raising max_len", t, cfg.max_len)
+    return replace(cfg, max_len=t)
+
+
+def _target_scaling(ds: Dataset) -> tuple[float, float]:
+    """(mean, std) of the training targets; std 1 where it is undefined or vanishing."""
     y_tr = ds.y[ds.split.train].float()
-    y_loc = float(y_tr.mean())
     y_std = float(y_tr.std()) if y_tr.numel() > 1 else 1.0
     if not math.isfinite(y_std) or y_std < 1e-6:
         y_std = 1.0
+    return float(y_tr.mean()), y_std
+
+
+def _new_model(name: str, ds: Dataset, cfg: ModelConfig, stats: dict[str, torch.Tensor],
+               y_loc: float, y_std: float) -> Regressor:
+    """A fresh model ``name`` carrying the input statistics and target scaling as buffers."""
+    model = build(name, len(ds.metrics), cfg, ds.ratio_target)
     with torch.no_grad():
         model.x_mean.copy_(stats["mean"])
         model.x_std.copy_(stats["std"])
         if not ds.ratio_target:  # ratio models end in a sigmoid and need no rescaling
             model.y_loc.fill_(y_loc)
             model.y_scale.fill_(y_std)
-    model.to(device)
-    # Errors are divided by the training target's std so that log-cosh sits in its
-    # quadratic-to-linear transition for any target scale (ratios included).
-    if not (train_cfg.loss_scale > 0 and math.isfinite(train_cfg.loss_scale)):
-        raise TaskSpecError(f"loss_scale must be a positive number, got {train_cfg.loss_scale}")
-    scale = y_std * train_cfg.loss_scale
-    fwd = torch.compile(model) if train_cfg.compile else model
+    return model
 
-    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
-    steps_per_epoch = math.ceil(tr.numel() / train_cfg.batch_size)
-    total = max(1, steps_per_epoch * train_cfg.epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, int(train_cfg.warmup_frac * total)))
 
-    stop_idx = va if va.numel() > 0 else tr  # no validation windows: stop on training loss
-    initial = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast, train_cfg.bucket)
-    tr_lead = _lead_of(model, norm, tr, train_cfg.bucket)
+@dataclass
+class _Run:
+    """What every step of one training run works with (data and indices on ``device``)."""
+
+    name: str
+    model: Regressor
+    fwd: Callable[..., torch.Tensor]  # the model, or its torch.compile wrapper (training steps only)
+    norm: Dataset  # normalized with training statistics
+    cfg: TrainConfig
+    device: torch.device
+    autocast: bool
+    scale: float  # loss transition: training-target std x cfg.loss_scale
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+
+    def loss(self, idx: torch.Tensor) -> float:
+        """Mean log-cosh over windows ``idx`` (eval mode, no grad)."""
+        return _loss_on(self.model, self.norm, idx, self.scale, self.cfg.batch_size, self.autocast,
+                        self.cfg.bucket)
+
+
+@dataclass
+class _Fit:
+    """The outcome of the epochs: the best weights are back in the model."""
+
+    history: list[dict[str, float]]
+    initial_val_loss: float
+    best_epoch: int
+    best_val_loss: float
+    windows: int  # training windows seen, over all epochs
+    seconds: float  # time spent in training epochs
+
+
+def _optimizer(run: _Run) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW and its schedule: linear warm-up over ``warmup_frac`` of all steps, then cosine."""
+    cfg = run.cfg
+    opt = torch.optim.AdamW(run.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = max(1, math.ceil(run.train.numel() / cfg.batch_size) * cfg.epochs)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, int(cfg.warmup_frac * total)))
+
+
+def _train_epoch(run: _Run, plan: list[tuple[torch.Tensor, int]], opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LambdaLR) -> tuple[float, int]:
+    """One pass over ``plan`` (batches of training windows): (summed loss x windows, windows)."""
+    norm = run.norm
+    total, n = 0.0, 0
+    for b, keep in plan:
+        x_seq, mask = trim(norm.x_seq[b], norm.mask[b], keep)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=run.autocast):
+            pred = run.fwd(x_seq, mask, norm.x_sys[b])
+        loss = log_cosh((pred.float() - norm.y[b]) / run.scale)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        total += loss.item() * b.numel()
+        n += b.numel()
+    return total, n
+
+
+def _fit(run: _Run, gen: torch.Generator) -> _Fit:
+    """Train epoch after epoch, stopping once ``patience`` epochs bring no validation
+    improvement; the model ends with the best weights, in eval mode."""
+    cfg, model = run.cfg, run.model
+    opt, sched = _optimizer(run)
+    stop_idx = run.val if run.val.numel() > 0 else run.train  # no validation windows: stop on training loss
+    initial = run.loss(stop_idx)
+    tr_lead = _lead_of(model, run.norm, run.train, cfg.bucket)
+    t = run.norm.x_seq.shape[1]
     best, best_epoch, best_state = initial, 0, copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []
     seen, t_train = 0, 0.0
-    for epoch in range(1, train_cfg.epochs + 1):
+    for epoch in range(1, cfg.epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        run, n = 0.0, 0
-        for b, keep in _train_plan(tr, tr_lead, t, train_cfg.batch_size, gen):
-            x_seq, mask = trim(norm.x_seq[b], norm.mask[b], keep)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                pred = fwd(x_seq, mask, norm.x_sys[b])
-            loss = log_cosh((pred.float() - norm.y[b]) / scale)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            run += loss.item() * b.numel()
-            n += b.numel()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        total, n = _train_epoch(run, _train_plan(run.train, tr_lead, t, cfg.batch_size, gen), opt, sched)
+        if run.device.type == "cuda":
+            torch.cuda.synchronize(run.device)
         dt = time.perf_counter() - t0
         t_train += dt
         seen += n
-        val_loss = _loss_on(model, norm, stop_idx, scale, train_cfg.batch_size, autocast, train_cfg.bucket)
-        history.append({"epoch": epoch, "train_loss": run / max(1, n), "val_loss": val_loss,
+        val_loss = run.loss(stop_idx)
+        history.append({"epoch": epoch, "train_loss": total / max(1, n), "val_loss": val_loss,
                         "lr": sched.get_last_lr()[0], "seconds": dt})
-        log.debug("%s epoch %d train %.4g val %.4g", name, epoch, run / max(1, n), val_loss)
+        log.debug("%s epoch %d train %.4g val %.4g", run.name, epoch, total / max(1, n), val_loss)
         if val_loss < best:
             best, best_epoch, best_state = val_loss, epoch, copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= train_cfg.patience:
-            log.info("%s: early stop at epoch %d (best %d)", name, epoch, best_epoch)
+        elif epoch - best_epoch >= cfg.patience:
+            log.info("%s: early stop at epoch %d (best %d)", run.name, epoch, best_epoch)
             break
     model.load_state_dict(best_state)
     model.eval()
+    return _Fit(history=history, initial_val_loss=initial, best_epoch=best_epoch, best_val_loss=best,
+                windows=seen, seconds=t_train)
 
+
+def _final_evaluation(run: _Run, ds: Dataset, model_cfg: ModelConfig, stats: dict[str, torch.Tensor],
+                      fit: _Fit) -> TrainResult:
+    """The trained model's metrics on the validation and test splits, and the run's record."""
     t0 = time.perf_counter()
-    val_pred = predict(model, norm, va)
-    test_pred = predict(model, norm, te)
+    val_pred = predict(run.model, run.norm, run.val)
+    test_pred = predict(run.model, run.norm, run.test)
     t_pred = time.perf_counter() - t0
-    n_pred = va.numel() + te.numel()
+    n_pred = run.val.numel() + run.test.numel()
     return TrainResult(
-        name=name, model=model, model_cfg=model_cfg, train_cfg=train_cfg, metrics=list(ds.metrics),
+        name=run.name, model=run.model, model_cfg=model_cfg, train_cfg=run.cfg, metrics=list(ds.metrics),
         target=ds.target, ratio_target=ds.ratio_target,
-        stats={k: v.detach().cpu() for k, v in stats.items()}, history=history,
-        initial_val_loss=initial, best_epoch=best_epoch, best_val_loss=best,
+        stats={k: v.detach().cpu() for k, v in stats.items()}, history=fit.history,
+        initial_val_loss=fit.initial_val_loss, best_epoch=fit.best_epoch, best_val_loss=fit.best_val_loss,
         val=evaluate(ds.y[ds.split.val], val_pred), test=evaluate(ds.y[ds.split.test], test_pred),
-        device=str(device), train_seconds=t_train,
-        train_windows_per_s=seen / t_train if t_train > 0 else float("nan"),
+        device=str(run.device), train_seconds=fit.seconds,
+        train_windows_per_s=fit.windows / fit.seconds if fit.seconds > 0 else float("nan"),
         predict_windows_per_s=n_pred / t_pred if t_pred > 0 and n_pred else float("nan"),
     )
 
@@ -394,7 +488,7 @@ def load(directory: str | Path, device: str = "cpu") -> Regressor:
         cfg = ModelConfig(**config["model_config"])
         model = build(config["model"], int(config["n_metrics"]), cfg, bool(config["ratio_target"]))
         model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"), strict=True)
-    except Exception as exc:  # KeyError, TypeError, RuntimeError, SafetensorError: all "damaged"
+    except Exception as exc:  # noqa: BLE001 (KeyError, TypeError, RuntimeError, SafetensorError: all "damaged")
         raise TaskDataError(f"{d}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
     return model.to(resolve_device(device)).eval()
 
