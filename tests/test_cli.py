@@ -96,8 +96,41 @@ def test_usage_error_from_click_is_exit_2() -> None:
 def test_console_script_error_has_no_traceback(tmp_path: Path) -> None:
     bad = Path(__file__).parent / "data" / "bad" / "azure_llm" / "truncated.csv.gz"
     p = subprocess.run([sys.executable, "-m", "workscope", "ingest", str(bad), "--format", "azure_llm",
-                        "--home", str(tmp_path / "h")], capture_output=True, text=True, timeout=120)
+                        "--home", str(tmp_path / "h")], check=False, capture_output=True, text=True,
+                       timeout=120)
     assert p.returncode == 1
     assert "Traceback" not in p.stderr and p.stdout == ""
     assert p.stderr.count("\n") == 1 and "truncated.csv.gz" in p.stderr and "truncated" in p.stderr
     assert not (tmp_path / "h" / "traces").exists() or not any((tmp_path / "h" / "traces").iterdir())
+
+
+def test_package_entry_point_help_and_json() -> None:
+    """pyproject's console script names the app, and `python -m workscope` runs it."""
+    import importlib
+    import tomllib
+
+    pyproject = Path(__file__).parent.parent / "pyproject.toml"
+    script = tomllib.loads(pyproject.read_text())["project"]["scripts"]
+    module, _, attr = script["workscope"].partition(":")
+    assert getattr(importlib.import_module(module), attr) is app
+
+    p = subprocess.run([sys.executable, "-m", "workscope", "--help"], check=False, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0 and p.stderr == ""
+    assert all(c in p.stdout for c in ("ingest", "sql", "characterize", "replay", "predict"))
+
+    p = subprocess.run([sys.executable, "-m", "workscope", "tables", "--json"], check=False,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0
+    from workscope.schemas import describe_tables
+
+    assert json.loads(p.stdout) == {"tables": describe_tables()}
+
+
+def test_predict_help_names_every_model() -> None:
+    from workscope.predictors.names import ALL_MODELS, NEURAL_MODELS
+
+    code, out, _ = run("predict", "eval", "--help")
+    assert code == 0 and all(m in " ".join(out.split()) for m in ALL_MODELS)
+    code, out, _ = run("predict", "train", "--help")
+    assert code == 0 and all(m in out for m in NEURAL_MODELS)

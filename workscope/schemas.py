@@ -346,3 +346,15 @@ def tables_markdown() -> str:
         msgs += [m for rule in t.rules for m in getattr(rule, "messages", ())]
         out += ["", "Reject reasons from the table's rules: " + "; ".join(f"`{m}`" for m in msgs) + "."]
     return "\n".join(out) + "\n"
+
+
+def dtype_name(dtype: pl.DataType | type[pl.DataType]) -> str:
+    """A column's dtype as polars prints it (``Float64``), whether given as a class or an instance."""
+    return str(dtype() if isinstance(dtype, type) else dtype)
+
+
+def describe_tables() -> dict[str, dict[str, Any]]:
+    """JSON-ready reference of the canonical tables: each one's doc, time column and columns."""
+    return {t.name: {"doc": t.doc, "time_column": t.time_column, "columns": [
+        {"name": c.name, "type": dtype_name(c.dtype), "required": c.required, "doc": c.doc}
+        for c in t.columns]} for t in TABLES.values()}

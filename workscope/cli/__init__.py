@@ -1,0 +1,51 @@
+"""The `workscope` command line: parse, call the library, render. No logic of its own.
+
+One module per command group (:mod:`.store`, :mod:`.analysis`, :mod:`.demo`, :mod:`.replay`,
+:mod:`.predict`); :mod:`.render` prints results and maps errors to exit codes, :mod:`.params`
+holds the options and parsers the groups share. Results go to stdout (with ``--json``:
+exactly one JSON document); progress and logs go to stderr. Exit codes: 0 ok, 1 data or run
+error, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from workscope.cli import analysis, demo, predict, replay, store
+from workscope.cli.render import out
+from workscope.version import __version__
+
+app = typer.Typer(
+    name="workscope",
+    help="Trace analytics and workload characterization: ingest, query and inspect traces.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details on stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """workscope: trace analytics and workload characterization."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if version:
+        out.print(f"workscope {__version__}")
+        raise typer.Exit(0)
+
+
+# The order here is the order of `workscope --help`.
+store.register(app)
+analysis.register(app)
+demo.register(app)
+app.add_typer(replay.app, name="replay")
+app.add_typer(predict.app, name="predict")
+
+__all__ = ["app"]

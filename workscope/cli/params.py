@@ -1,0 +1,52 @@
+"""Parsing shared by the CLI's command groups: common options and value parsers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from workscope import Store
+
+Home = Annotated[
+    Path | None,
+    typer.Option("--home", help="Store directory (default: $WORKSCOPE_HOME, else ./workscope-data).",
+                 show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
+MarkdownRef = Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")]
+
+
+def open_store(home: Path | None) -> Store:
+    """The store at ``--home`` (imported here so that ``--help`` stays fast)."""
+    import workscope
+
+    return workscope.open(home)
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, str]:
+    """Repeated ``--option KEY=VALUE`` as a dict (the library checks the keys and types)."""
+    opts: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option expects KEY=VALUE, got {pair!r}")
+        opts[key.strip()] = value
+    return opts
+
+
+def split_names(text: str | None) -> list[str]:
+    """A comma-separated list of names, blanks dropped."""
+    return [x.strip() for x in text.split(",") if x.strip()] if text else []
+
+
+def parse_ints(text: str, option: str) -> list[int]:
+    """A comma-separated list of integers given to ``option``, in the order given."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{option} expects integers, got {text!r}") from None

@@ -1,0 +1,221 @@
+"""``workscope replay``: export workloads for other systems, fit and synthesize, sample, fidelity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workscope.cli.params import Home, JsonFlag, MarkdownRef, open_store, parse_ints, parse_options
+from workscope.cli.render import cell, emit, emit_json, emit_raw, handle_errors, out, rows_table
+from workscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from workscope.replay.exporters.base import ExportResult
+    from workscope.replay.fidelity import FidelityReport
+    from workscope.replay.samples_export import SampleExport
+
+app = typer.Typer(help="Replay workloads: export for other systems, fit and synthesize, sample, fidelity.",
+                  no_args_is_help=True)
+SeedOpt = Annotated[int, typer.Option("--seed")]
+ExporterOptions = Annotated[list[str] | None, typer.Option("--option", "-o", help="Exporter option KEY=VALUE.")]
+
+
+def parse_window(text: str | None) -> tuple[float | None, float | None] | None:
+    """``--window START:END`` in seconds, either end may be empty."""
+    if text is None:
+        return None
+    a, sep, b = text.partition(":")
+    if not sep:
+        raise UsageError(f"--window expects START:END in seconds (either may be empty), got {text!r}")
+    try:
+        return (float(a) if a else None, float(b) if b else None)
+    except ValueError:
+        raise UsageError(f"--window expects numbers, got {text!r}") from None
+
+
+def parse_filters(pairs: list[str] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Repeated ``--filter COLUMN=V1,V2`` as (column, values) pairs."""
+    filters = []
+    for p in pairs or []:
+        col, sep, vals = p.partition("=")
+        if not sep or not col:
+            raise UsageError(f"--filter expects COLUMN=V1,V2, got {p!r}")
+        filters.append((col.strip(), tuple(v for v in vals.split(",") if v != "")))
+    return tuple(filters)
+
+
+def print_fidelity(report: FidelityReport) -> None:
+    """A fidelity report as a table: KS and Wasserstein per quantity."""
+    columns = ("quantity", "n source", "n emitted", "mean source", "mean emitted", "KS", "Wasserstein")
+    out.print(rows_table(columns, ([cell(v) for v in r.values()] for r in report.rows.iter_rows(named=True)),
+                         title=f"fidelity of {report.emitted} to {report.source}"))
+
+
+def _print_written(result: ExportResult, what: str) -> None:
+    out.print(f"wrote {result.rows:,} {what}: {', '.join(str(f) for f in result.files)}")
+
+
+@app.command("targets")
+@handle_errors
+def replay_targets(as_json: JsonFlag = False, markdown: MarkdownRef = False) -> None:
+    """List the systems workscope exports workloads for."""
+    from workscope.replay.exporters import registry as reg
+
+    if markdown:
+        emit_raw(reg.targets_markdown())
+        return
+    items = [reg.get(n).describe() for n in reg.names()]
+    emit(as_json, lambda: {"targets": items}, lambda: out.print(rows_table(
+        ("target", "workloads", "description"),
+        ((d["name"], ", ".join(d["tables"]), d["description"]) for d in items), title="replay targets")))
+
+
+@app.command("export")
+@handle_errors
+def replay_export(
+    name: Annotated[str, typer.Argument(help="Trace name.")],
+    to: Annotated[str, typer.Option("--to", help="Target (see `workscope replay targets`).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file (or directory for multi-file targets).")],
+    table: Annotated[str | None, typer.Option("--table", help="requests, invocations or jobs (default: the trace's first).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", help="Keep rows with COLUMN=V1,V2 (repeatable).")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Keep START:END seconds (re-based to 0).")] = None,
+    busiest: Annotated[int | None, typer.Option("--busiest", help="Keep the busiest N minutes.")] = None,
+    sample_sessions: Annotated[float | None, typer.Option("--sample-sessions", help="Fraction of sessions kept.")] = None,
+    sample_jobs: Annotated[float | None, typer.Option("--sample-jobs", help="Fraction of jobs kept.")] = None,
+    rate_scale: Annotated[float | None, typer.Option("--rate-scale", help="Multiply the mean rate (thinning / superposition).")] = None,
+    target_rate: Annotated[float | None, typer.Option("--target-rate", help="Set the mean rate (per s).")] = None,
+    speed: Annotated[float | None, typer.Option("--speed", help="Time-scale factor (>1 faster).")] = None,
+    compress_idle: Annotated[float | None, typer.Option("--compress-idle", help="Cap idle gaps at this many seconds.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random step.")] = 0,
+    option: ExporterOptions = None,
+    fidelity: Annotated[bool, typer.Option("--fidelity", help="Compare the emitted workload with the source.")] = False,
+    print_command: Annotated[bool, typer.Option("--print-command", help="Print only the command that runs the target.")] = False,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Export a trace (optionally transformed) in the format a target system reads."""
+    from workscope.replay.pipeline import TransformSpec, export
+
+    spec = TransformSpec(filters=parse_filters(filter_), window=parse_window(window), busiest_min=busiest,
+                         sample_sessions=sample_sessions, sample_jobs=sample_jobs, rate_scale=rate_scale,
+                         target_rate_per_s=target_rate, speed=speed, compress_idle_s=compress_idle, seed=seed)
+    result, report = export(open_store(home).trace(name), to, out_path, spec=spec,
+                            options=parse_options(option), fidelity=fidelity, table=table)
+    if as_json:
+        emit_json({**result.to_dict(), "fidelity": report.to_dict() if report else None})
+    elif print_command:
+        emit_raw(result.command + "\n")
+    else:
+        _print_export(result, report)
+
+
+def _print_export(result: ExportResult, report: FidelityReport | None) -> None:
+    _print_written(result, f"rows for {result.target}")
+    for n in result.notes:
+        out.print(f"  [dim]{n}[/]", highlight=False)
+    out.print(f"run: {result.command}", highlight=False, markup=False)
+    if report:
+        print_fidelity(report)
+
+
+@app.command("fit")
+@handle_errors
+def replay_fit(
+    name: Annotated[str, typer.Argument(help="Trace name (requests).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Model JSON to write.")],
+    window_s: Annotated[float, typer.Option("--window-s", help="Window of the per-window fits (s).")] = 600.0,
+    group_by: Annotated[str, typer.Option("--group-by", help="auto, model, kind or none.")] = "auto",
+    seed: SeedOpt = 0,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fit a workload model (per group and window: rate, CV, family; length quantiles)."""
+    from workscope.replay.fit import fit_model
+
+    model = fit_model(open_store(home).trace(name), window_s=window_s, group_by=group_by, seed=seed)
+    model.save(out_path)
+    summary = {"out": str(out_path), "groups": len(model.groups),
+               "windows": sum(len(g.windows) for g in model.groups.values()), "span_s": model.span_s}
+    emit(as_json, lambda: summary, lambda: out.print(
+        f"wrote {out_path}: {summary['groups']} groups, {summary['windows']} windows, "
+        f"span {summary['span_s']:,.0f} s"))
+
+
+@app.command("synth")
+@handle_errors
+def replay_synth(
+    model_path: Annotated[Path, typer.Argument(help="Model JSON (replay fit) or a ServeGen data folder.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file.")],
+    to: Annotated[str, typer.Option("--to", help="Target format.")] = "parquet",
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds to generate (default: the model's span).")] = None,
+    rate: Annotated[float, typer.Option("--rate", help="Multiply every window's rate.")] = 1.0,
+    seed: SeedOpt = 0,
+    option: ExporterOptions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate a workload from a model and write it for a target."""
+    from workscope.replay.model import load
+    from workscope.replay.pipeline import export
+    from workscope.replay.synth import synthesize
+
+    wl = synthesize(load(model_path), duration_s=duration, rate_scale=rate, seed=seed)
+    result, _ = export(wl, to, out_path, options=parse_options(option))
+    emit(as_json, result.to_dict, lambda: _print_synth(result))
+
+
+def _print_synth(result: ExportResult) -> None:
+    _print_written(result, "synthetic requests")
+    out.print(f"run: {result.command}", highlight=False, markup=False)
+
+
+@app.command("sample")
+@handle_errors
+def replay_sample(
+    name: Annotated[str, typer.Argument(help="Trace name (invocations).")],
+    functions: Annotated[str, typer.Option("--functions", help="Sample size, or nested sizes N1,N2,... (each inside the next).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for one export per size.")],
+    to: Annotated[str, typer.Option("--to", help="Target format.")] = "invitro",
+    tries: Annotated[int, typer.Option("--tries", help="Random subsets scored per size (best kept).")] = 10,
+    seed: SeedOpt = 0,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sample functions the InVitro way (Wasserstein-scored, nested) and export each sample."""
+    from workscope.replay.samples_export import export_samples
+
+    sizes = parse_ints(functions, "--functions")
+    exports = export_samples(open_store(home).trace(name), sizes, to, out_dir, seed=seed, tries=tries)
+    emit(as_json, lambda: {"samples": [e.to_dict() for e in exports]}, lambda: _print_samples(exports))
+
+
+def _print_samples(exports: list[SampleExport]) -> None:
+    docs = [e.to_dict() for e in exports]
+    out.print(rows_table(("functions", "score (lower is closer)", "files"),
+                    ((str(d["functions"]), f"{d['score']:.4g}", ", ".join(d["files"])) for d in docs),
+                    title="nested function samples"))
+
+
+@app.command("fidelity")
+@handle_errors
+def replay_fidelity(
+    a: Annotated[str, typer.Argument(help="Source trace.")],
+    b: Annotated[str, typer.Argument(help="Emitted / other trace.")],
+    table: Annotated[str | None, typer.Option("--table", help="requests, invocations or jobs.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare two traces' workloads: KS and Wasserstein per quantity."""
+    from workscope.replay.fidelity import compare
+    from workscope.replay.workload import Workload
+
+    store = open_store(home)
+    report = compare(Workload.from_trace(store.trace(a), table), Workload.from_trace(store.trace(b), table))
+    if as_json:
+        emit_json(report.to_dict())
+    elif markdown:
+        emit_raw(report.to_markdown())
+    else:
+        print_fidelity(report)
