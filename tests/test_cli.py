@@ -134,3 +134,10 @@ def test_predict_help_names_every_model() -> None:
     assert code == 0 and all(m in " ".join(out.split()) for m in ALL_MODELS)
     code, out, _ = run("predict", "train", "--help")
     assert code == 0 and all(m in out for m in NEURAL_MODELS)
+
+
+def test_version_flag_answers_without_a_command() -> None:
+    from workscope.version import __version__
+
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"workscope {__version__}"

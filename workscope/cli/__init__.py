@@ -28,17 +28,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    # Eager, so that `workscope --version` answers before a command is asked for.
+    if value:
+        out.print(f"workscope {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details on stderr.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
 ) -> None:
     """workscope: trace analytics and workload characterization."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if version:
-        out.print(f"workscope {__version__}")
-        raise typer.Exit(0)
 
 
 # The order here is the order of `workscope --help`.
