@@ -204,6 +204,16 @@ def test_wrong_table_and_bad_options(tmp_path: Path) -> None:
         export("invitro", fixture_invocations(), tmp_path / "iv", granularity="hour")
 
 
+@pytest.mark.parametrize(("target", "wl", "text"), [
+    *((t, fixture_invocations, "jobs workloads, not invocations")
+      for t in ("swf", "batsim", "kubernetes", "openb", "opendc")),
+    ("invitro", fixture_jobs, "invocations or invocation_counts workloads, not jobs"),
+])
+def test_wrong_table_message(tmp_path: Path, target: str, wl: Any, text: str) -> None:
+    with pytest.raises(UsageError, match=rf"^target '{target}' takes {text}$"):
+        export(target, wl(), tmp_path / "x")
+
+
 # ---------------------------------------------------------------------------------- SWF
 def swf_records(path: Path) -> list[list[int]]:
     return [[int(x) for x in line.split()] for line in path.read_text().splitlines()

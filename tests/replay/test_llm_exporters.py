@@ -23,7 +23,7 @@ from polars.testing import assert_frame_equal
 import workscope
 from workscope.errors import UsageError
 from workscope.replay.exporters import registry
-from workscope.replay.exporters.sglang import reblock
+from workscope.replay.exporters._llm import reblock
 from workscope.replay.workload import LintError, Workload
 from workscope.schemas import conform_exprs
 

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from workscope.errors import UsageError
 from workscope.replay.workload import Workload
 
 
@@ -134,8 +135,6 @@ def compare(source: Workload, emitted: Workload, *, window_s: float = 60.0,
             max_sample: int = 200_000, seed: int = 0) -> FidelityReport:
     """Distances between ``source`` and ``emitted`` (see the module docstring)."""
     if source.table != emitted.table:
-        from workscope.errors import UsageError
-
         raise UsageError(f"cannot compare a {source.table} workload with a {emitted.table} workload")
     a, b = source.collect(), emitted.collect()
     t = source.time

@@ -31,12 +31,10 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from workscope.atomic import atomic_path
 from workscope.errors import DataError, SourceError
-
-if TYPE_CHECKING:
-    pass
 
 FORMAT = "workscope.workload_model"
 VERSION = 1
@@ -98,8 +96,6 @@ class WorkloadModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model as JSON (atomically)."""
-        from workscope.atomic import atomic_path
-
         path = Path(path)
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))

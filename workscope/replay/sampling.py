@@ -23,9 +23,9 @@ durations the score is the invocation distance alone. Function ids are put in so
 before drawing, so a seed picks the same functions whatever the row order.
 
 Works on ``invocations`` workloads and on ``invocation_counts`` (per-function per-window counts,
-e.g. Azure Functions 2019) through :func:`counts_workload`, which builds a Workload over that
-table without changing ``workload.py`` (its event time is ``window_start_s``); resources for
-counts come from the trace's ``functions`` table via :func:`function_resources`.
+e.g. Azure Functions 2019) through :func:`counts_workload`, a Workload over that table (its
+event time is ``window_start_s``); resources for counts come from the trace's ``functions``
+table via :func:`function_resources`.
 """
 
 from __future__ import annotations
@@ -40,38 +40,26 @@ import polars as pl
 
 from workscope.errors import UsageError
 from workscope.replay.transforms import bin_index
-from workscope.replay.workload import TIME, Workload
+from workscope.replay.workload import COUNTS_TABLE, Workload, source_meta
+from workscope.schemas import TABLES
 
 if TYPE_CHECKING:
     from workscope.store import Trace
-
-COUNTS_TABLE = "invocation_counts"
-COUNTS_TIME = "window_start_s"
 
 
 # ---------------------------------------------------------------------------------------------
 # A Workload over invocation_counts
 
 
-@dataclass(frozen=True)
-class CountsWorkload(Workload):
-    """A Workload whose table may be ``invocation_counts`` (event time ``window_start_s``)."""
-
-    @property
-    def time(self) -> str:
-        """``window_start_s`` for invocation_counts, else the table's usual time column."""
-        return COUNTS_TIME if self.table == COUNTS_TABLE else TIME[self.table]
-
-
-def counts_workload(trace: Trace) -> CountsWorkload:
+def counts_workload(trace: Trace) -> Workload:
     """The trace's ``invocation_counts`` as a workload sorted by ``window_start_s``."""
     if COUNTS_TABLE not in trace.tables:
         raise UsageError(f"trace {trace.name!r} has no {COUNTS_TABLE!r} table; it has {trace.tables}")
-    m = trace.manifest
-    meta = {"source_trace": trace.name, "source_content_key": m.get("content_key"),
-            "origin_utc": m.get("origin_utc"), "hash_block_tokens": None, "transforms": []}
-    frame = trace.scan(COUNTS_TABLE).sort([COUNTS_TIME, "function_id"], maintain_order=True)
-    return CountsWorkload(COUNTS_TABLE, frame, meta)
+    # Counts carry no prefix hashes, whatever the manifest says about the trace's requests.
+    meta = {**source_meta(trace), "hash_block_tokens": None}
+    frame = trace.scan(COUNTS_TABLE).sort([TABLES[COUNTS_TABLE].time_column, "function_id"],
+                                          maintain_order=True)
+    return Workload(COUNTS_TABLE, frame, meta)
 
 
 def function_resources(trace: Trace) -> pl.DataFrame:

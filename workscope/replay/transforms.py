@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from workscope.errors import UsageError
-from workscope.replay.workload import Workload
+from workscope.replay.workload import WORKLOAD_TABLES, Workload
 
 # Absolute times that travel with the row's event time (a job's start/end follow its submit).
 FOLLOW_TIMES: dict[str, tuple[str, ...]] = {"jobs": ("start_s", "end_s")}
@@ -271,20 +272,11 @@ def scale_rate(wl: Workload, factor: float | None = None, *, target_rate_per_s: 
         raise UsageError("scale_rate needs an explicit seed")
     if (factor is None) == (target_rate_per_s is None):
         raise UsageError("give exactly one of factor or target_rate_per_s")
-    if wl.table not in ("requests", "invocations", "jobs"):
-        raise UsageError(f"scale_rate works on event tables (requests, invocations, jobs), not {wl.table!r}")
+    if wl.table not in WORKLOAD_TABLES:
+        raise UsageError(f"scale_rate works on event tables ({', '.join(WORKLOAD_TABLES)}), not {wl.table!r}")
     t = _need_time(wl)
-    have = _columns(wl)
-    unit = _unit_of(wl)
-    aggs = [pl.len().alias("n"), pl.col(t).min().alias("t0"), pl.col(t).max().alias("t1")]
-    hashed = distinct_hash_ids and "hash_ids" in have
-    if hashed:
-        aggs.append(pl.col("hash_ids").list.max().max().alias("hmax"))
-    st = wl.frame.select(aggs).collect().row(0, named=True)
-    n, t0, t1 = int(st["n"]), st["t0"], st["t1"]
-    if n == 0:
-        raise UsageError("scale_rate: the workload is empty")
-    span = float(t1 - t0)
+    hashed = distinct_hash_ids and "hash_ids" in _columns(wl)
+    n, t0, span, hmax = _rate_facts(wl, hashed)
     if target_rate_per_s is not None:
         target = _positive("target_rate_per_s", target_rate_per_s)
         if span <= 0:
@@ -296,46 +288,81 @@ def scale_rate(wl: Workload, factor: float | None = None, *, target_rate_per_s: 
     frac = f - k
     period = span * n / (n - 1) if n > 1 else 0.0
     rng = np.random.default_rng(seed)
-    offsets = [0.0] + [float(u) * period for u in rng.random(k)]  # copy 0 unshifted
+    plan = _CopyPlan(seed=seed, unit=_unit_of(wl), t0=t0, period=period,
+                     offsets=[0.0] + [float(u) * period for u in rng.random(k)],  # copy 0 unshifted
+                     hmax=hmax)
+    base = _keyed(wl, plan.unit)
+    if k == 0:
+        parts = [_copy(wl, base, plan, 0, frac)]
+    else:
+        parts = [_copy(wl, base, plan, j, None) for j in range(k)]
+        if frac > 0:
+            parts.append(_copy(wl, base, plan, k, frac))
+    frame = (pl.concat(parts, how="vertical").sort([t, _COPY, _ROW])
+             .drop(_ROW, _COPY, _KEY, *([_ANCHOR] if plan.unit is not None else [])))
+    offsets = plan.offsets
+    step: dict[str, Any] = {"name": "scale_rate", "factor": f, "target_rate_per_s": target_rate_per_s,
+                            "seed": seed, "copies": k, "fraction": frac, "period_s": period,
+                            "offsets_s": offsets[1:k] + ([offsets[k]] if k and frac > 0 else []),
+                            "unit": plan.unit, "distinct_hash_ids": hashed}
+    return wl.with_frame(frame, step)
 
-    # Key and anchor once, before the copies (each copy would otherwise group by unit again).
-    base = wl.frame.with_row_index(_ROW)
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """What every copy of :func:`scale_rate` shares: its seed, unit and time shifts."""
+
+    seed: int
+    unit: str | None  # the column whose units move whole, None when rows move alone
+    t0: float  # first event time: the start of the circular shift
+    period: float  # the circular shift wraps modulo this (0: no shift)
+    offsets: list[float]  # shift of copy j (copy 0 is not shifted)
+    hmax: int | None  # largest hash id, when copies get distinct hash ids
+
+
+def _rate_facts(wl: Workload, hashed: bool) -> tuple[int, float, float, int | None]:
+    """Rows, first event time, time span and (when ``hashed``) the largest hash id, in one pass."""
+    t = wl.time
+    aggs = [pl.len().alias("n"), pl.col(t).min().alias("t0"), pl.col(t).max().alias("t1")]
+    if hashed:
+        aggs.append(pl.col("hash_ids").list.max().max().alias("hmax"))
+    st = wl.frame.select(aggs).collect().row(0, named=True)
+    n, t0, t1 = int(st["n"]), st["t0"], st["t1"]
+    if n == 0:
+        raise UsageError("scale_rate: the workload is empty")
+    return n, t0, float(t1 - t0), st.get("hmax") if hashed else None
+
+
+def _keyed(wl: Workload, unit: str | None) -> pl.LazyFrame:
+    """The frame with its row index, unit key and (with a unit) the unit's first event time.
+
+    Done once, before the copies: each copy would otherwise group by unit again.
+    """
+    t = wl.time
     extra = [_key_expr(unit).alias(_KEY)]
     if unit is not None:
         extra.append(pl.when(pl.col(unit).is_null()).then(pl.col(t))
                      .otherwise(pl.col(t).min().over(unit)).alias(_ANCHOR))
-    base = base.with_columns(extra)
-    key = pl.col(_KEY)
-    anchor = pl.col(_ANCHOR) if unit is not None else pl.col(t)
-    hmax = st.get("hmax") if hashed else None
+    return wl.frame.with_row_index(_ROW).with_columns(extra)
 
-    def copy(j: int, keep_p: float | None) -> pl.LazyFrame:
-        lf = base
-        if keep_p is not None:
-            lf = lf.filter(_uniform_expr(key, seed, j) < keep_p)
-        if j > 0 and period > 0:
-            new_anchor = t0 + ((anchor - t0 + offsets[j]) % period)
-            lf = _retime(wl, lf, pl.col(t) + (new_anchor - anchor))
-        if j > 0:
-            ids = [(pl.col(c) + f"#{j}").alias(c) for c in ID_COLUMNS.get(wl.table, ()) if c in have]
-            if hmax is not None:
-                ids.append(pl.col("hash_ids").list.eval(pl.element() + j * (int(hmax) + 1)))
-            lf = lf.with_columns(ids)
-        return lf.with_columns(pl.lit(j, dtype=pl.Int64).alias(_COPY))
 
-    if k == 0:
-        parts = [copy(0, frac)]
-    else:
-        parts = [copy(j, None) for j in range(k)]
-        if frac > 0:
-            parts.append(copy(k, frac))
-    frame = (pl.concat(parts, how="vertical").sort([t, _COPY, _ROW])
-             .drop(_ROW, _COPY, _KEY, *([_ANCHOR] if unit is not None else [])))
-    step: dict[str, Any] = {"name": "scale_rate", "factor": f, "target_rate_per_s": target_rate_per_s,
-                            "seed": seed, "copies": k, "fraction": frac, "period_s": period,
-                            "offsets_s": offsets[1:k] + ([offsets[k]] if k and frac > 0 else []),
-                            "unit": unit, "distinct_hash_ids": hashed}
-    return wl.with_frame(frame, step)
+def _copy(wl: Workload, base: pl.LazyFrame, plan: _CopyPlan, j: int, keep_p: float | None) -> pl.LazyFrame:
+    """Copy ``j`` of the keyed frame: thinned to ``keep_p``, shifted and given unique ids (j > 0)."""
+    t = wl.time
+    lf = base
+    if keep_p is not None:
+        lf = lf.filter(_uniform_expr(pl.col(_KEY), plan.seed, j) < keep_p)
+    if j > 0 and plan.period > 0:
+        anchor = pl.col(_ANCHOR) if plan.unit is not None else pl.col(t)
+        new_anchor = plan.t0 + ((anchor - plan.t0 + plan.offsets[j]) % plan.period)
+        lf = _retime(wl, lf, pl.col(t) + (new_anchor - anchor))
+    if j > 0:
+        have = _columns(wl)
+        ids = [(pl.col(c) + f"#{j}").alias(c) for c in ID_COLUMNS.get(wl.table, ()) if c in have]
+        if plan.hmax is not None:
+            ids.append(pl.col("hash_ids").list.eval(pl.element() + j * (int(plan.hmax) + 1)))
+        lf = lf.with_columns(ids)
+    return lf.with_columns(pl.lit(j, dtype=pl.Int64).alias(_COPY))
 
 
 def compress_idle(wl: Workload, max_gap_s: float) -> Workload:

@@ -1,5 +1,9 @@
 """A workload: one canonical table (requests, invocations or jobs) as a lazy frame, plus facts.
 
+Its event time is the table's ``time_column`` in ``workscope.schemas``. Per-window
+``invocation_counts`` can be a workload too (sampled and exported, never replayed event by
+event); :func:`check_any` lints it.
+
 Transforms take a Workload and return a new one (nothing is read until an exporter writes);
 ``meta`` records where it came from and every transform applied, with its seed, so an
 export can say exactly how it was made.
@@ -20,7 +24,9 @@ if TYPE_CHECKING:
     from workscope.store import Trace
 
 WORKLOAD_TABLES = ("requests", "invocations", "jobs")
-TIME = {"requests": "arrival_s", "invocations": "arrival_s", "jobs": "submit_s"}
+"""The event tables a trace is replayed from."""
+COUNTS_TABLE = "invocation_counts"
+"""Per-function per-window counts: a workload to sample and export, not an event table."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,11 @@ class Workload:
 
     @property
     def time(self) -> str:
-        """The table's event-time column (arrival_s or submit_s)."""
-        return TIME[self.table]
+        """The table's event-time column (its ``time_column`` in workscope.schemas)."""
+        column = TABLES[self.table].time_column
+        if column is None:
+            raise UsageError(f"a {self.table} table has no event time to replay")
+        return column
 
     @classmethod
     def from_trace(cls, trace: Trace, table: str | None = None) -> Workload:
@@ -42,20 +51,12 @@ class Workload:
         have = [t for t in WORKLOAD_TABLES if t in trace.tables]
         if table is None:
             if not have:
-                raise UsageError(f"trace {trace.name!r} has no requests, invocations or jobs table to replay")
+                raise UsageError(f"trace {trace.name!r} has no {listed(WORKLOAD_TABLES)} table to replay")
             table = have[0]
         elif table not in have:
             raise UsageError(f"trace {trace.name!r} has no {table!r} table; it has {have}")
-        m = trace.manifest
-        meta = {
-            "source_trace": trace.name,
-            "source_content_key": m.get("content_key"),
-            "origin_utc": m.get("origin_utc"),
-            "hash_block_tokens": m.get("meta", {}).get("hash_block_tokens"),
-            "transforms": [],
-        }
-        frame = trace.scan(table).sort(TIME[table], maintain_order=True)
-        return cls(table, frame, meta)
+        frame = trace.scan(table).sort(TABLES[table].time_column, maintain_order=True)
+        return cls(table, frame, source_meta(trace))
 
     def with_frame(self, frame: pl.LazyFrame, step: dict[str, Any]) -> Workload:
         """A new workload with ``frame``, recording ``step`` (name, parameters, seed)."""
@@ -65,6 +66,24 @@ class Workload:
     def collect(self) -> pl.DataFrame:
         """Materialize (exporters stream instead where the target format allows)."""
         return self.frame.collect()
+
+
+def listed(names: tuple[str, ...]) -> str:
+    """Table names for a message: ``a``, ``a or b``, ``a, b or c``."""
+    *head, last = names
+    return f"{', '.join(head)} or {last}" if head else last
+
+
+def source_meta(trace: Trace) -> dict[str, Any]:
+    """The meta of a workload read straight from ``trace``: its provenance, no transforms yet."""
+    m = trace.manifest
+    return {
+        "source_trace": trace.name,
+        "source_content_key": m.get("content_key"),
+        "origin_utc": m.get("origin_utc"),
+        "hash_block_tokens": m.get("meta", {}).get("hash_block_tokens"),
+        "transforms": [],
+    }
 
 
 def lint(wl: Workload, df: pl.DataFrame | None = None) -> list[str]:
@@ -116,9 +135,38 @@ class LintError(DataError):
 
 def check(wl: Workload, df: pl.DataFrame | None = None) -> None:
     """Raise LintError listing every problem :func:`lint` finds."""
-    problems = lint(wl, df)
+    _raise_problems(wl, lint(wl, df))
+
+
+def _raise_problems(wl: Workload, problems: list[str]) -> None:
+    """Raise LintError listing ``problems``, if there are any."""
     if problems:
         raise LintError(f"workload from {wl.meta.get('source_trace')!r} fails lint: " + "; ".join(problems))
+
+
+def _lint_counts(wl: Workload) -> list[str]:
+    """Problems of an invocation_counts workload: its window starts and counts."""
+    t = wl.time
+    row = wl.frame.select(
+        pl.col(t).is_null().sum().alias("null_t"),
+        ((pl.col(t) < 0) | pl.col(t).is_nan()).sum().alias("neg"),
+        (pl.col("count") < 0).sum().alias("neg_count"),
+    ).collect().row(0, named=True)
+    texts = {"null_t": f"rows have no {t}", "neg": f"rows have a negative or NaN {t}",
+             "neg_count": "rows have a negative count"}
+    return [f"{row[key]} {text}" for key, text in texts.items() if row[key]]
+
+
+def check_any(wl: Workload) -> None:
+    """:func:`check` for the event tables; for invocation_counts, a minimal lint of its own.
+
+    The counts lint checks that window starts are present and non-negative and that counts
+    are non-negative (the event-table checks do not apply to counts).
+    """
+    if wl.table in WORKLOAD_TABLES:
+        check(wl)
+    else:
+        _raise_problems(wl, _lint_counts(wl))
 
 
 def blocks_needed(tokens: int, block: int) -> int:

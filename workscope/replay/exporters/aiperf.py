@@ -35,8 +35,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult
-from workscope.replay.exporters.sglang import (
+from workscope.replay.exporters._llm import (
     block_for,
     command,
     ms_expr,
@@ -45,6 +44,7 @@ from workscope.replay.exporters.sglang import (
     server_options,
     write_ndjson,
 )
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workscope.atomic import atomic_path  # noqa: F401 - the exporters write through it
+from workscope.errors import UsageError
 from workscope.options import Option, describe_options, resolve_options
-from workscope.replay.workload import Workload
+from workscope.replay.workload import Workload, listed
 
 
 @dataclass
@@ -45,6 +45,11 @@ class Exporter:
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
         """Write ``wl`` to ``out`` in the target's format and return what was written."""
         raise NotImplementedError
+
+    def require_table(self, wl: Workload) -> None:
+        """Raise UsageError unless ``wl`` is a workload of one of the tables this target takes."""
+        if wl.table not in self.tables:
+            raise UsageError(f"target {self.name!r} takes {listed(self.tables)} workloads, not {wl.table}")
 
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Check ``given`` against the declared options, convert types, add defaults."""

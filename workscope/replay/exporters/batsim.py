@@ -35,39 +35,17 @@ the user's.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import polars as pl
 
-from workscope.errors import OptionError, UsageError
+from workscope.atomic import atomic_path
+from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
+from workscope.replay.exporters._text import json_string, number_text, stream_lines
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
-
-
-def json_string(expr: pl.Expr) -> pl.Expr:
-    """A JSON string literal (quoted and escaped) of a String expression; null stays null."""
-    # polars' JSON encoder does the escaping; the struct wrapper is removed afterwards
-    return (pl.struct(expr.alias("v")).struct.json_encode()
-            .str.strip_prefix('{"v":').str.strip_suffix("}"))
-
-
-def number_text(expr: pl.Expr) -> pl.Expr:
-    """A float as JSON number text (shortest round-trip form)."""
-    return expr.cast(pl.Float64).cast(pl.String)
-
-
-def stream_lines(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:
-    """Append the single String column of ``frame`` to ``fh``, one value per line, streamed."""
-    part = work.with_name(work.name + ".part")
-    try:
-        frame.sink_csv(part, include_header=False, quote_style="never")
-        with open(part, "rb") as src:
-            shutil.copyfileobj(src, fh, 1 << 24)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def append_json_members(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:
@@ -114,8 +92,7 @@ class BatsimExporter(Exporter):
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        if wl.table != "jobs":
-            raise UsageError(f"target 'batsim' takes jobs workloads, not {wl.table}")
+        self.require_table(wl)
         res_from = str(options.get("res_from", "nodes")).lower()
         if res_from not in ("nodes", "cpu"):
             raise OptionError(f"option 'res_from' of exporter 'batsim' must be nodes or cpu, got {res_from!r}")

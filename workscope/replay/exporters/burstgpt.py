@@ -41,10 +41,11 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from workscope.atomic import atomic_path
 from workscope.errors import UsageError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
-from workscope.replay.exporters.sglang import command, prepare, rebase_option, seconds_expr, server_options
+from workscope.replay.exporters._llm import command, prepare, rebase_option, seconds_expr, server_options
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload
 
 V1 = ("Timestamp", "Model", "Request tokens", "Response tokens", "Total tokens", "Log Type")
@@ -53,7 +54,7 @@ V3 = ("Timestamp", "Session ID", "Elapsed time", "Model", "Request tokens", "Res
 LOG_TYPES = {"conversation": "Conversation log", "api": "API log"}
 
 
-def number_text(x: pl.Expr) -> pl.Expr:
+def _seconds_text(x: pl.Expr) -> pl.Expr:
     """Seconds as text: ``5`` for whole values (the published layout), else the shortest float."""
     whole = (x == x.floor()) & (x.abs() < 2.0**53)
     return pl.when(whole).then(x.cast(pl.Int64).cast(pl.String)).otherwise(x.cast(pl.String))
@@ -84,9 +85,9 @@ class BurstGPTExporter(Exporter):
         # The canonical frame always has ``kind``; unknown kinds are written verbatim.
         kind = pl.col("kind").replace(LOG_TYPES)
         values = {
-            "Timestamp": number_text(seconds_expr()),
+            "Timestamp": _seconds_text(seconds_expr()),
             "Session ID": pl.col("session_id"),
-            "Elapsed time": number_text(pl.col("latency_s")),
+            "Elapsed time": _seconds_text(pl.col("latency_s")),
             "Model": pl.col("model"),
             "Request tokens": tin,
             "Response tokens": tout,

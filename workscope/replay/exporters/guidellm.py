@@ -37,8 +37,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult
-from workscope.replay.exporters.sglang import (
+from workscope.replay.exporters._llm import (
     block_for,
     command,
     prepare,
@@ -47,6 +46,7 @@ from workscope.replay.exporters.sglang import (
     server_options,
     write_ndjson,
 )
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload
 
 INT32_MAX = 2**31 - 1

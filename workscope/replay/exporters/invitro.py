@@ -56,11 +56,11 @@ from typing import IO, Any, ClassVar
 import numpy as np
 import polars as pl
 
-from workscope.errors import DataError, OptionError, UsageError
+from workscope.atomic import atomic_path
+from workscope.errors import DataError, OptionError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
-from workscope.replay.exporters.parquet import lint_any
-from workscope.replay.workload import Workload
+from workscope.replay.exporters.base import Exporter, ExportResult
+from workscope.replay.workload import Workload, check_any
 
 MAX_COLUMNS = 1440
 KEYS = ("HashOwner", "HashApp", "HashFunction")
@@ -122,6 +122,107 @@ def _write_dense(keys: pl.DataFrame, cells: pl.DataFrame, n_cols: int, fh: IO[by
         frame.write_csv(fh, include_header=a == 0)
 
 
+_JOIN = ["owner_id", "app_id", "function_id"]  # a function's identity in the workload
+
+
+def _per_column_counts(wl: Workload, gran: str, g: float) -> tuple[pl.DataFrame, int]:
+    """Non-zero invocation counts per (function, column) and the number of columns.
+
+    Refuses count windows that straddle a column, an empty workload, and more columns than
+    InVitro reads.
+    """
+    key = [pl.col(c) for c in _JOIN]
+    lf = wl.frame
+    if wl.table == "invocations":
+        per_bin = (lf.group_by([*key, (pl.col("arrival_s") / g).floor().cast(pl.Int64).alias("bin")])
+                   .agg(pl.len().cast(pl.Int64).alias("n")))
+    else:
+        first = (pl.col("window_start_s") / g).floor()
+        last = ((pl.col("window_start_s") + pl.col("window_s")) / g).ceil() - 1
+        bad = lf.select(((last > first) | (pl.col("window_s") > g)).sum()).collect().item()
+        if bad:
+            raise DataError(f"{bad} count windows are wider than one {gran} column or cross a column "
+                            f"boundary; use granularity 'minute' or re-window the counts")
+        per_bin = (lf.group_by([*key, first.cast(pl.Int64).alias("bin")])
+                   .agg(pl.col("count").sum().cast(pl.Int64).alias("n")))
+    per_bin = per_bin.filter(pl.col("n") > 0).collect()
+    if per_bin.height == 0:
+        raise DataError("the workload has no invocations to write")
+    n_cols = int(per_bin["bin"].max()) + 1
+    if n_cols > MAX_COLUMNS:
+        raise DataError(f"the workload spans {n_cols} {gran}s; InVitro reads at most {MAX_COLUMNS} "
+                        f"columns (one day of minutes); export a window (e.g. --window 0 {MAX_COLUMNS * g:g})")
+    return per_bin, n_cols
+
+
+def _functions(lf: pl.LazyFrame, per_bin: pl.DataFrame, ids_mode: str) -> tuple[pl.DataFrame, bool]:
+    """One row per function: its InVitro keys and Trigger, invocation total and row index ``_fidx``.
+
+    Rows are in (HashOwner, HashApp, HashFunction) order. The flag says whether HashFunction is
+    a SHA-256 (function ids not usable as they are) rather than the function id.
+    """
+    triggers = lf.group_by(_JOIN).agg(pl.col("trigger").drop_nulls().first())
+    funcs = (per_bin.group_by(_JOIN).agg(pl.col("n").sum().alias("total"))
+             .join(triggers.collect(), on=_JOIN, how="left", nulls_equal=True))
+    unique_ids = funcs["function_id"].n_unique() == funcs.height
+    long_ids = bool((funcs["function_id"].str.len_chars() >= 18).all())
+    hashed = ids_mode == "hash" or not (unique_ids and long_ids)
+    if hashed:
+        # one hash per function, not per row (tens of thousands of functions at most)
+        rows = funcs.select(*_JOIN).rows()
+        funcs = funcs.with_columns(pl.Series("HashFunction", [_sha(o, a, f) for o, a, f in rows]))
+    else:
+        funcs = funcs.with_columns(pl.col("function_id").alias("HashFunction"))
+    funcs = funcs.with_columns(pl.col("owner_id").alias("HashOwner"), pl.col("app_id").alias("HashApp"),
+                               pl.col("trigger").alias("Trigger")).sort(list(KEYS), nulls_last=False)
+    return funcs.with_row_index("_fidx"), hashed
+
+
+def _stats(wl: Workload) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per-function duration (ms) and memory (MB) statistics; empty frames for counts."""
+    if wl.table != "invocations":
+        empty_d = pl.DataFrame(schema={**dict.fromkeys(_JOIN, pl.String), "Average": pl.Float64,
+                                       "Minimum": pl.Float64, "Maximum": pl.Float64,
+                                       **{f"percentile_Average_{p}": pl.Float64 for p in DUR_PCTS}})
+        empty_m = pl.DataFrame(schema={**dict.fromkeys(_JOIN, pl.String), "SampleCount": pl.Int64,
+                                       "AverageAllocatedMb": pl.Float64,
+                                       **{f"AverageAllocatedMb_pct{p}": pl.Float64 for p in MEM_PCTS}})
+        return empty_d, empty_m
+    key = [pl.col(c) for c in _JOIN]
+    ms = pl.col("duration_s") * 1000.0
+    mb = pl.col("memory_mb")
+    dur = wl.frame.group_by(key).agg(
+        ms.mean().alias("Average"), ms.min().alias("Minimum"), ms.max().alias("Maximum"),
+        *(ms.quantile(p / 100, "linear").alias(f"percentile_Average_{p}") for p in DUR_PCTS))
+    mem = wl.frame.group_by(key).agg(
+        mb.count().cast(pl.Int64).alias("SampleCount"), mb.mean().alias("AverageAllocatedMb"),
+        *(mb.quantile(p / 100, "linear").alias(f"AverageAllocatedMb_pct{p}") for p in MEM_PCTS))
+    mem = mem.with_columns(pl.when(pl.col("SampleCount") > 0).then(pl.col("SampleCount")))
+    return dur.collect(), mem.collect()
+
+
+def _durations_csv(funcs: pl.DataFrame, dur_ms: pl.DataFrame, default: float) -> tuple[pl.DataFrame, int]:
+    """The rows of durations.csv, and how many functions got ``default`` for want of durations."""
+    base = funcs.select(*_JOIN, *KEYS, "total")
+    durations = base.join(dur_ms, on=_JOIN, how="left", nulls_equal=True, maintain_order="left")
+    missing = int(durations["Average"].is_null().sum())
+    dur_cols = ["Average", "Minimum", "Maximum", *(f"percentile_Average_{p}" for p in DUR_PCTS)]
+    return durations.select(
+        *KEYS, pl.col("Average").fill_null(default), pl.col("total").alias("Count"),
+        *(pl.col(c).fill_null(default) for c in dur_cols[1:])), missing
+
+
+def _memory_csv(funcs: pl.DataFrame, mem_mb: pl.DataFrame, default: float) -> tuple[pl.DataFrame, int]:
+    """The rows of memory.csv, and how many functions got ``default`` for want of memory values."""
+    base = funcs.select(*_JOIN, *KEYS, "total")
+    memory = base.join(mem_mb, on=_JOIN, how="left", nulls_equal=True, maintain_order="left")
+    missing = int(memory["AverageAllocatedMb"].is_null().sum())
+    return memory.select(
+        *KEYS, pl.col("SampleCount").fill_null(pl.col("total")).cast(pl.Int64),
+        pl.col("AverageAllocatedMb").fill_null(default),
+        *(pl.col(f"AverageAllocatedMb_pct{p}").fill_null(default) for p in MEM_PCTS)), missing
+
+
 class InVitroExporter(Exporter):
     """invocations / invocation_counts -> InVitro invocations.csv + durations.csv + memory.csv."""
 
@@ -140,95 +241,26 @@ class InVitroExporter(Exporter):
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        if wl.table not in self.tables:
-            raise UsageError(f"target 'invitro' takes invocations or invocation_counts workloads, not {wl.table}")
-        gran = str(options.get("granularity", "minute")).lower()
-        if gran not in ("minute", "second"):
-            raise OptionError(f"option 'granularity' of exporter 'invitro' must be minute or second, got {gran!r}")
-        ids_mode = str(options.get("function_ids", "auto")).lower()
-        if ids_mode not in ("auto", "hash"):
-            raise OptionError(f"option 'function_ids' of exporter 'invitro' must be auto or hash, got {ids_mode!r}")
-        lint_any(wl)
+        """Write the three CSVs, the loader config and (with hashed ids) the id mapping."""
+        gran, ids_mode = self._modes(wl, options)
+        check_any(wl)
         g = 60.0 if gran == "minute" else 1.0
         out = Path(out)
-        key = [pl.col("owner_id"), pl.col("app_id"), pl.col("function_id")]
-        lf = wl.frame
-        if wl.table == "invocations":
-            per_bin = (lf.group_by([*key, (pl.col("arrival_s") / g).floor().cast(pl.Int64).alias("bin")])
-                       .agg(pl.len().cast(pl.Int64).alias("n")))
-        else:
-            first = (pl.col("window_start_s") / g).floor()
-            last = ((pl.col("window_start_s") + pl.col("window_s")) / g).ceil() - 1
-            bad = lf.select(((last > first) | (pl.col("window_s") > g)).sum()).collect().item()
-            if bad:
-                raise DataError(f"{bad} count windows are wider than one {gran} column or cross a column "
-                                f"boundary; use granularity 'minute' or re-window the counts")
-            per_bin = (lf.group_by([*key, first.cast(pl.Int64).alias("bin")])
-                       .agg(pl.col("count").sum().cast(pl.Int64).alias("n")))
-        per_bin = per_bin.filter(pl.col("n") > 0).collect()
-        if per_bin.height == 0:
-            raise DataError("the workload has no invocations to write")
-        n_cols = int(per_bin["bin"].max()) + 1
-        if n_cols > MAX_COLUMNS:
-            raise DataError(f"the workload spans {n_cols} {gran}s; InVitro reads at most {MAX_COLUMNS} "
-                            f"columns (one day of minutes); export a window (e.g. --window 0 {MAX_COLUMNS * g:g})")
-
-        triggers = lf.group_by(key).agg(pl.col("trigger").drop_nulls().first())
-        funcs = (per_bin.group_by(["owner_id", "app_id", "function_id"]).agg(pl.col("n").sum().alias("total"))
-                 .join(triggers.collect(), on=["owner_id", "app_id", "function_id"], how="left", nulls_equal=True))
-        unique_ids = funcs["function_id"].n_unique() == funcs.height
-        long_ids = bool((funcs["function_id"].str.len_chars() >= 18).all())
-        hashed = ids_mode == "hash" or not (unique_ids and long_ids)
-        if hashed:
-            # one hash per function, not per row (tens of thousands of functions at most)
-            rows = funcs.select("owner_id", "app_id", "function_id").rows()
-            funcs = funcs.with_columns(pl.Series("HashFunction", [_sha(o, a, f) for o, a, f in rows]))
-        else:
-            funcs = funcs.with_columns(pl.col("function_id").alias("HashFunction"))
-        funcs = funcs.with_columns(pl.col("owner_id").alias("HashOwner"), pl.col("app_id").alias("HashApp"),
-                                   pl.col("trigger").alias("Trigger")).sort(list(KEYS), nulls_last=False)
-        join = ["owner_id", "app_id", "function_id"]
-
-        funcs = funcs.with_row_index("_fidx")
-        cells = per_bin.join(funcs.select(*join, "_fidx"), on=join, how="left", nulls_equal=True).sort("_fidx")
-
-        dur_ms, mem_mb = self._stats(wl, lf, key)
+        per_bin, n_cols = _per_column_counts(wl, gran, g)
+        funcs, hashed = _functions(wl.frame, per_bin, ids_mode)
+        cells = per_bin.join(funcs.select(*_JOIN, "_fidx"), on=_JOIN, how="left", nulls_equal=True).sort("_fidx")
+        dur_ms, mem_mb = _stats(wl)
         d_def, m_def = float(options.get("default_duration_ms") or 0.0), float(options.get("default_memory_mb") or 0.0)
         if d_def <= 0 or m_def <= 0:
             raise OptionError("options 'default_duration_ms' and 'default_memory_mb' of exporter 'invitro' must be > 0")
-        base = funcs.select(*join, *KEYS, "total")
-        durations = base.join(dur_ms, on=join, how="left", nulls_equal=True, maintain_order="left")
-        no_dur = int(durations["Average"].is_null().sum())
-        dur_cols = ["Average", "Minimum", "Maximum", *(f"percentile_Average_{p}" for p in DUR_PCTS)]
-        durations = durations.select(
-            *KEYS, pl.col("Average").fill_null(d_def), pl.col("total").alias("Count"),
-            *(pl.col(c).fill_null(d_def) for c in dur_cols[1:]))
-        memory = base.join(mem_mb, on=join, how="left", nulls_equal=True, maintain_order="left")
-        no_mem = int(memory["AverageAllocatedMb"].is_null().sum())
-        memory = memory.select(
-            *KEYS, pl.col("SampleCount").fill_null(pl.col("total")).cast(pl.Int64),
-            pl.col("AverageAllocatedMb").fill_null(m_def),
-            *(pl.col(f"AverageAllocatedMb_pct{p}").fill_null(m_def) for p in MEM_PCTS))
+        durations, no_dur = _durations_csv(funcs, dur_ms, d_def)
+        memory, no_mem = _memory_csv(funcs, mem_mb, m_def)
 
-        trace_dir = out / "trace"
-        trace_dir.mkdir(parents=True, exist_ok=True)
-        files = []
-        inv_path = trace_dir / "invocations.csv"
-        with atomic_path(inv_path) as tmp, open(tmp, "wb") as fh:
-            _write_dense(funcs.select(*KEYS, "Trigger"), cells, n_cols, fh)
-        files.append(inv_path)
-        for name, frame in (("durations.csv", durations), ("memory.csv", memory)):
-            path = trace_dir / name
-            with atomic_path(path) as tmp:
-                frame.write_csv(tmp)
-            files.append(path)
-        config = {**LOADER_CONFIG, "TracePath": str(trace_dir.resolve()), "Granularity": gran,
-                  "ExperimentDuration": n_cols}
-        cfg_path = out / "loader_config.json"
-        with atomic_path(cfg_path) as tmp:
-            tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        files = self._write_trace(out / "trace", funcs, cells, n_cols, durations, memory)
+        cfg_path = self._write_config(out, gran, n_cols)
         files.append(cfg_path)
-        notes = [f"{funcs.height} functions x {n_cols} {gran} columns, {int(per_bin['n'].sum())} invocations"]
+        invocations = int(per_bin["n"].sum())
+        notes = [f"{funcs.height} functions x {n_cols} {gran} columns, {invocations} invocations"]
         if hashed:
             map_path = out / "functions.csv"
             with atomic_path(map_path) as tmp:
@@ -241,30 +273,44 @@ class InVitroExporter(Exporter):
         if no_mem:
             notes.append(f"{no_mem} functions without memory values use default_memory_mb = {m_def:g}")
         command = f"go run cmd/loader.go --config {cfg_path.resolve()}"
-        return ExportResult("invitro", files, int(per_bin["n"].sum()), command, notes)
+        return ExportResult("invitro", files, invocations, command, notes)
+
+    def _modes(self, wl: Workload, options: dict[str, Any]) -> tuple[str, str]:
+        """The granularity and function-id mode, after checking the table and both options."""
+        self.require_table(wl)
+        gran = str(options.get("granularity", "minute")).lower()
+        if gran not in ("minute", "second"):
+            raise OptionError(f"option 'granularity' of exporter 'invitro' must be minute or second, got {gran!r}")
+        ids_mode = str(options.get("function_ids", "auto")).lower()
+        if ids_mode not in ("auto", "hash"):
+            raise OptionError(f"option 'function_ids' of exporter 'invitro' must be auto or hash, got {ids_mode!r}")
+        return gran, ids_mode
 
     @staticmethod
-    def _stats(wl: Workload, lf: pl.LazyFrame, key: list[pl.Expr]) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Per-function duration (ms) and memory (MB) statistics; empty frames for counts."""
-        join = ["owner_id", "app_id", "function_id"]
-        if wl.table != "invocations":
-            empty_d = pl.DataFrame(schema={**dict.fromkeys(join, pl.String), "Average": pl.Float64,
-                                           "Minimum": pl.Float64, "Maximum": pl.Float64,
-                                           **{f"percentile_Average_{p}": pl.Float64 for p in DUR_PCTS}})
-            empty_m = pl.DataFrame(schema={**dict.fromkeys(join, pl.String), "SampleCount": pl.Int64,
-                                           "AverageAllocatedMb": pl.Float64,
-                                           **{f"AverageAllocatedMb_pct{p}": pl.Float64 for p in MEM_PCTS}})
-            return empty_d, empty_m
-        ms = pl.col("duration_s") * 1000.0
-        mb = pl.col("memory_mb")
-        dur = lf.group_by(key).agg(
-            ms.mean().alias("Average"), ms.min().alias("Minimum"), ms.max().alias("Maximum"),
-            *(ms.quantile(p / 100, "linear").alias(f"percentile_Average_{p}") for p in DUR_PCTS))
-        mem = lf.group_by(key).agg(
-            mb.count().cast(pl.Int64).alias("SampleCount"), mb.mean().alias("AverageAllocatedMb"),
-            *(mb.quantile(p / 100, "linear").alias(f"AverageAllocatedMb_pct{p}") for p in MEM_PCTS))
-        mem = mem.with_columns(pl.when(pl.col("SampleCount") > 0).then(pl.col("SampleCount")))
-        return dur.collect(), mem.collect()
+    def _write_trace(trace_dir: Path, funcs: pl.DataFrame, cells: pl.DataFrame, n_cols: int,
+                     durations: pl.DataFrame, memory: pl.DataFrame) -> list[Path]:
+        """Write invocations.csv, durations.csv and memory.csv into ``trace_dir``; their paths."""
+        trace_dir.mkdir(parents=True, exist_ok=True)
+        inv_path = trace_dir / "invocations.csv"
+        with atomic_path(inv_path) as tmp, open(tmp, "wb") as fh:
+            _write_dense(funcs.select(*KEYS, "Trigger"), cells, n_cols, fh)
+        files = [inv_path]
+        for name, frame in (("durations.csv", durations), ("memory.csv", memory)):
+            path = trace_dir / name
+            with atomic_path(path) as tmp:
+                frame.write_csv(tmp)
+            files.append(path)
+        return files
+
+    @staticmethod
+    def _write_config(out: Path, gran: str, n_cols: int) -> Path:
+        """Write loader_config.json for the trace in ``out/trace``; its path."""
+        config = {**LOADER_CONFIG, "TracePath": str((out / "trace").resolve()), "Granularity": gran,
+                  "ExperimentDuration": n_cols}
+        cfg_path = out / "loader_config.json"
+        with atomic_path(cfg_path) as tmp:
+            tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return cfg_path
 
 
 EXPORTERS: dict[str, Exporter] = {"invitro": InVitroExporter()}

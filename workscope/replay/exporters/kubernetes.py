@@ -39,10 +39,11 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from workscope.errors import OptionError, UsageError
+from workscope.atomic import atomic_path
+from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
-from workscope.replay.exporters.batsim import json_string, number_text, stream_lines
+from workscope.replay.exporters._text import json_string, number_text, stream_lines
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -67,6 +68,58 @@ def _q(text: str) -> str:
     return json.dumps(text)
 
 
+def _line(cond: pl.Expr, *parts: pl.Expr | str) -> pl.Expr:
+    """The concatenated ``parts`` where ``cond`` holds, else the empty string."""
+    text = pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in parts])
+    return pl.when(cond).then(text).otherwise(pl.lit(""))
+
+
+def _job_yaml(ns: str, image: str) -> pl.Expr:
+    """One ``---`` Job document per row (columns ``_name`` and ``_run`` set), as text."""
+    cpu_m = (pl.col("cpu_req") * 1000.0).ceil().cast(pl.Int64)
+    mem = pl.col("mem_req_mb").ceil().cast(pl.Int64)
+    gpu = pl.col("gpu_req").ceil().cast(pl.Int64)
+    has_gpu = gpu.is_not_null() & (gpu > 0)
+    has_res = pl.col("cpu_req").is_not_null() | pl.col("mem_req_mb").is_not_null() | has_gpu
+    return pl.concat_str([
+        pl.lit("---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: \""), pl.col("_name"),
+        pl.lit(f"\"\n  namespace: {_q(ns)}\n  labels:\n    app.kubernetes.io/managed-by: \"workscope\"\n"
+               "  annotations:\n    workscope.io/job-id: "), json_string(pl.col("job_id")),
+        _line(pl.col("task_id").is_not_null(), "\n    workscope.io/task-id: ", json_string(pl.col("task_id"))),
+        # names and numbers need no escaping; ids and models from the trace do
+        pl.lit("\n    workscope.io/submit-s: \""), number_text(pl.col("submit_s")), pl.lit("\""),
+        _line(pl.col("gpu_req") != pl.col("gpu_req").ceil(),
+              "\n    workscope.io/gpu-fraction: \"", number_text(pl.col("gpu_req")), "\""),
+        _line(pl.col("gpu_model").is_not_null(), "\n    workscope.io/gpu-model: ",
+              json_string(pl.col("gpu_model"))),
+        pl.lit("\nspec:\n  suspend: true\n  backoffLimit: 0"),
+        _line(pl.col("runtime_req_s").is_not_null(), "\n  activeDeadlineSeconds: ",
+              pl.max_horizontal(pl.col("runtime_req_s").ceil(), pl.lit(1.0)).cast(pl.Int64).cast(pl.String)),
+        pl.lit("\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/managed-by: \"workscope\""
+               "\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: \"job\"\n        image: "
+               + _q(image) + "\n        command: [\"sleep\", \""),
+        pl.col("_run").cast(pl.String),
+        pl.lit("\"]\n        resources:"),
+        _line(~has_res, " {}"),
+        _line(has_res, "\n          requests:"),
+        _line(pl.col("cpu_req").is_not_null(), "\n            cpu: \"", cpu_m.cast(pl.String), "m\""),
+        _line(pl.col("mem_req_mb").is_not_null(), "\n            memory: \"", mem.cast(pl.String), "Mi\""),
+        _line(has_gpu, "\n            nvidia.com/gpu: \"", gpu.cast(pl.String), "\""),
+        _line(has_gpu, "\n          limits:\n            nvidia.com/gpu: \"", gpu.cast(pl.String), "\""),
+    ]).alias("doc")
+
+
+def _facts(lf: pl.LazyFrame) -> dict[str, Any]:
+    """Row counts for the notes: all jobs, those without a runtime, those using their walltime."""
+    return lf.select(
+        pl.len().alias("n"),
+        pl.col("_run").is_null().sum().alias("no_runtime"),
+        ((pl.col("end_s") - pl.col("start_s")).is_null() & pl.col("runtime_req_s").is_not_null())
+        .sum().alias("from_walltime"),
+        (pl.col("gpu_req") != pl.col("gpu_req").ceil()).sum().alias("frac_gpu"),
+    ).collect().row(0, named=True)
+
+
 class KubernetesExporter(Exporter):
     """jobs -> suspended batch/v1 Jobs (jobs.yaml), schedule.csv and the replay.sh driver."""
 
@@ -82,8 +135,8 @@ class KubernetesExporter(Exporter):
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        if wl.table != "jobs":
-            raise UsageError(f"target 'kubernetes' takes jobs workloads, not {wl.table}")
+        """Write jobs.yaml, schedule.csv and replay.sh into the directory ``out``."""
+        self.require_table(wl)
         prefix = str(options.get("prefix") or "ws")
         ns = str(options.get("namespace") or "default")
         for key, value in (("prefix", prefix), ("namespace", ns)):
@@ -94,54 +147,11 @@ class KubernetesExporter(Exporter):
         out = Path(out)
         runtime = pl.coalesce(pl.col("end_s") - pl.col("start_s"), pl.col("runtime_req_s"))
         lf = wl.frame.with_columns(runtime.ceil().cast(pl.Int64).alias("_run"))
-        stats = lf.select(
-            pl.len().alias("n"),
-            pl.col("_run").is_null().sum().alias("no_runtime"),
-            ((pl.col("end_s") - pl.col("start_s")).is_null() & pl.col("runtime_req_s").is_not_null())
-            .sum().alias("from_walltime"),
-            (pl.col("gpu_req") != pl.col("gpu_req").ceil()).sum().alias("frac_gpu"),
-        ).collect().row(0, named=True)
-        jobs = lf.filter(pl.col("_run").is_not_null())
+        stats = _facts(lf)
         width = max(6, len(str(int(stats["n"]))))
         name = (pl.lit(prefix + "-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(width)).alias("_name")
-        jobs = jobs.with_columns(name)
-
-        cpu_m = (pl.col("cpu_req") * 1000.0).ceil().cast(pl.Int64)
-        mem = pl.col("mem_req_mb").ceil().cast(pl.Int64)
-        gpu = pl.col("gpu_req").ceil().cast(pl.Int64)
-        has_gpu = gpu.is_not_null() & (gpu > 0)
-
-        def line(cond: pl.Expr, *parts: pl.Expr | str) -> pl.Expr:
-            text = pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in parts])
-            return pl.when(cond).then(text).otherwise(pl.lit(""))
-
-        has_res = pl.col("cpu_req").is_not_null() | pl.col("mem_req_mb").is_not_null() | has_gpu
-        doc = pl.concat_str([
-            pl.lit("---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: \""), pl.col("_name"),
-            pl.lit(f"\"\n  namespace: {_q(ns)}\n  labels:\n    app.kubernetes.io/managed-by: \"workscope\"\n"
-                   "  annotations:\n    workscope.io/job-id: "), json_string(pl.col("job_id")),
-            line(pl.col("task_id").is_not_null(), "\n    workscope.io/task-id: ", json_string(pl.col("task_id"))),
-            # names and numbers need no escaping; ids and models from the trace do
-            pl.lit("\n    workscope.io/submit-s: \""), number_text(pl.col("submit_s")), pl.lit("\""),
-            line(pl.col("gpu_req") != pl.col("gpu_req").ceil(),
-                 "\n    workscope.io/gpu-fraction: \"", number_text(pl.col("gpu_req")), "\""),
-            line(pl.col("gpu_model").is_not_null(), "\n    workscope.io/gpu-model: ",
-                 json_string(pl.col("gpu_model"))),
-            pl.lit("\nspec:\n  suspend: true\n  backoffLimit: 0"),
-            line(pl.col("runtime_req_s").is_not_null(), "\n  activeDeadlineSeconds: ",
-                 pl.max_horizontal(pl.col("runtime_req_s").ceil(), pl.lit(1.0)).cast(pl.Int64).cast(pl.String)),
-            pl.lit("\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/managed-by: \"workscope\""
-                   "\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: \"job\"\n        image: "
-                   + _q(str(options.get("image") or "busybox:1.36")) + "\n        command: [\"sleep\", \""),
-            pl.col("_run").cast(pl.String),
-            pl.lit("\"]\n        resources:"),
-            line(~has_res, " {}"),
-            line(has_res, "\n          requests:"),
-            line(pl.col("cpu_req").is_not_null(), "\n            cpu: \"", cpu_m.cast(pl.String), "m\""),
-            line(pl.col("mem_req_mb").is_not_null(), "\n            memory: \"", mem.cast(pl.String), "Mi\""),
-            line(has_gpu, "\n            nvidia.com/gpu: \"", gpu.cast(pl.String), "\""),
-            line(has_gpu, "\n          limits:\n            nvidia.com/gpu: \"", gpu.cast(pl.String), "\""),
-        ]).alias("doc")
+        jobs = lf.filter(pl.col("_run").is_not_null()).with_columns(name)
+        doc = _job_yaml(ns, str(options.get("image") or "busybox:1.36"))
         schedule = jobs.select(pl.col("_name").alias("name"), pl.col("submit_s").alias("submit_offset_s"))
 
         out.mkdir(parents=True, exist_ok=True)

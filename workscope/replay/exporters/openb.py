@@ -37,9 +37,10 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from workscope.errors import OptionError, UsageError
+from workscope.atomic import atomic_path
+from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
 HEADER = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec", "qos", "pod_phase",
@@ -71,8 +72,7 @@ class OpenbExporter(Exporter):
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        if wl.table != "jobs":
-            raise UsageError(f"target 'openb' takes jobs workloads, not {wl.table}")
+        self.require_table(wl)
         mode = str(options.get("names", "auto")).lower()
         if mode not in ("auto", "renumber"):
             raise OptionError(f"option 'names' of exporter 'openb' must be auto or renumber, got {mode!r}")

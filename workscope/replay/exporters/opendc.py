@@ -49,10 +49,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workscope.atomic import atomic_path
 from workscope.errors import OptionError, UsageError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
-from workscope.replay.exporters.swf import origin_epoch_s
+from workscope.replay.exporters._meta import origin_epoch_s
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
 TASK_SCHEMA = pa.schema([
@@ -109,8 +110,7 @@ class OpenDCExporter(Exporter):
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        if wl.table != "jobs":
-            raise UsageError(f"target 'opendc' takes jobs workloads, not {wl.table}")
+        self.require_table(wl)
         core_mhz, gpu_mhz = float(options.get("core_mhz") or 0), float(options.get("gpu_mhz") or 0)
         if core_mhz <= 0 or gpu_mhz <= 0:
             raise OptionError("options 'core_mhz' and 'gpu_mhz' of exporter 'opendc' must be > 0")

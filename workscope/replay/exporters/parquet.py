@@ -28,41 +28,17 @@ from typing import Any, ClassVar
 import polars as pl
 import pyarrow.parquet as pq
 
-import workscope
+from workscope.atomic import atomic_path
 from workscope.errors import SourceError, UsageError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
-from workscope.replay.workload import TIME, LintError, Workload, check
+from workscope.replay.exporters.base import Exporter, ExportResult
+from workscope.replay.workload import COUNTS_TABLE, WORKLOAD_TABLES, Workload, check_any
 from workscope.schemas import SCHEMA_VERSION, TABLES, conform_exprs
+from workscope.version import __version__
 
 META_KEY = "workscope.workload"
 FORMAT_VERSION = 1
-_TABLES = ("requests", "invocations", "jobs", "invocation_counts")
-_COUNT_TIME = "window_start_s"
-
-
-def _lint_counts(wl: Workload) -> None:
-    """invocation_counts have no entry in the replay lint: check its own time column here."""
-    row = wl.frame.select(
-        pl.col(_COUNT_TIME).is_null().sum().alias("null_t"),
-        ((pl.col(_COUNT_TIME) < 0) | pl.col(_COUNT_TIME).is_nan()).sum().alias("neg"),
-        (pl.col("count") < 0).sum().alias("neg_count"),
-    ).collect().row(0, named=True)
-    texts = {"null_t": "rows have no window_start_s", "neg": "rows have a negative or NaN window_start_s",
-             "neg_count": "rows have a negative count"}
-    problems = [f"{row[key]} {text}" for key, text in texts.items() if row[key]]
-    if problems:
-        raise LintError(f"workload from {wl.meta.get('source_trace')!r} fails lint: " + "; ".join(problems))
-
-
-def lint_any(wl: Workload) -> None:
-    """The replay lint for requests / invocations / jobs, a minimal one for invocation_counts."""
-    if wl.table not in _TABLES:
-        raise UsageError(f"workscope parquet takes {', '.join(_TABLES)} workloads, not {wl.table}")
-    if wl.table in TIME:
-        check(wl)
-    else:
-        _lint_counts(wl)
+_TABLES = (*WORKLOAD_TABLES, COUNTS_TABLE)
 
 
 class ParquetExporter(Exporter):
@@ -76,7 +52,10 @@ class ParquetExporter(Exporter):
     options: ClassVar[dict[str, Option]] = {}
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        lint_any(wl)
+        """Write the canonical columns and the provenance metadata to one Parquet file."""
+        if wl.table not in _TABLES:
+            raise UsageError(f"workscope parquet takes {', '.join(_TABLES)} workloads, not {wl.table}")
+        check_any(wl)
         out = Path(out)
         have = wl.frame.collect_schema()
         frame = wl.frame.select(conform_exprs(wl.table, have))
@@ -84,7 +63,7 @@ class ParquetExporter(Exporter):
             "format": META_KEY,
             "format_version": FORMAT_VERSION,
             "schema_version": SCHEMA_VERSION,
-            "workscope_version": workscope.__version__,
+            "workscope_version": __version__,
             "table": wl.table,
             "meta": wl.meta,
         }

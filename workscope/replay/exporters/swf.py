@@ -49,11 +49,13 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-import workscope
-from workscope.errors import OptionError, UsageError
+from workscope.atomic import atomic_path
+from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
+from workscope.replay.exporters._meta import origin_epoch_s
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
+from workscope.version import __version__
 
 STATUS_CODES: dict[str, int] = {
     "completed": 1, "complete": 1, "succeeded": 1, "success": 1, "finished": 1, "ok": 1,
@@ -77,20 +79,84 @@ def _attr_int(key: str) -> pl.Expr:
             .cast(pl.Float64, strict=False).round(0).cast(pl.Int64, strict=False))
 
 
-def origin_epoch_s(meta: dict[str, Any]) -> float | None:
-    """The workload origin as Unix seconds, or None when the trace has no absolute origin."""
-    text = meta.get("origin_utc")
-    if not text:
-        return None
-    dt = _dt.datetime.fromisoformat(str(text))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=_dt.UTC)
-    return dt.timestamp()
+def _job_int() -> pl.Expr:
+    """``job_id`` as an integer (null when it is not one)."""
+    return pl.col("job_id").str.strip_chars().cast(pl.Int64, strict=False)
+
+
+def _facts(lf: pl.LazyFrame) -> dict[str, Any]:
+    """One pass over the jobs: counts and extremes the header, the job numbers and the notes need."""
+    job_int = _job_int()
+    aggs = [
+        pl.len().alias("n"),
+        (job_int.is_not_null() & (job_int > 0)).sum().alias("n_int_jobs"),
+        job_int.n_unique().alias("n_unique_jobs"),
+        pl.col("job_id").n_unique().alias("n_distinct_ids"),
+        pl.col("nodes").max().alias("max_nodes"),
+        pl.col("cpu_req").ceil().max().alias("max_req"),
+        pl.col("submit_s").min().alias("t0"),
+        pl.max_horizontal(pl.col("submit_s"), pl.col("start_s"), pl.col("end_s")).max().alias("t1"),
+        ((_half_up(pl.col("start_s")) - _half_up(pl.col("submit_s"))) < 0).sum().alias("neg_wait"),
+    ]
+    for c in ID_FIELDS:
+        as_int = pl.col(c).str.strip_chars().cast(pl.Int64, strict=False)
+        aggs.append((pl.col(c).is_not_null() & (as_int.is_null() | (as_int < 0))).sum().alias(f"bad_{c}"))
+    return lf.select(aggs).collect().row(0, named=True)
+
+
+def _id_fields(stats: dict[str, Any]) -> tuple[dict[str, pl.Expr], list[str]]:
+    """User, group, queue and partition as SWF numbers, and a note for each one given as ranks."""
+    ids: dict[str, pl.Expr] = {}
+    notes: list[str] = []
+    for c in ID_FIELDS:
+        if stats[f"bad_{c}"]:
+            ids[c] = pl.col(c).rank("dense").cast(pl.Int64)
+            notes.append(f"{c} names are not SWF numbers: written as their dense rank (1..K, sorted by name)")
+        else:
+            ids[c] = pl.col(c).str.strip_chars().cast(pl.Int64, strict=False)
+    return ids, notes
+
+
+def _fields(number: pl.Expr, ids: dict[str, pl.Expr]) -> list[pl.Expr]:
+    """The 18 SWF fields of a job, in order (null where unknown)."""
+    submit = _half_up(pl.col("submit_s"))
+    start = _half_up(pl.col("start_s"))
+    end = _half_up(pl.col("end_s"))
+    wait = pl.when(start.is_null()).then(-1).otherwise(pl.max_horizontal(start - submit, pl.lit(0)))
+    run = pl.when(start.is_null() | end.is_null()).then(-1).otherwise(end - start)
+    alloc = pl.col("nodes")
+    req = pl.col("cpu_req").ceil().cast(pl.Int64)
+    used_kb = pl.when(alloc > 0).then((pl.col("mem_used_mb") * 1024.0 / alloc).round(0).cast(pl.Int64))
+    req_kb = pl.when(req > 0).then((pl.col("mem_req_mb") * 1024.0 / req).round(0).cast(pl.Int64))
+    status = (pl.col("status").str.to_lowercase().str.strip_chars()
+              .replace_strict(list(STATUS_CODES), list(STATUS_CODES.values()), default=-1,
+                              return_dtype=pl.Int64))
+    return [
+        number, submit, wait, run, alloc, _attr_int("avg_cpu_time_s"), used_kb, req,
+        _half_up(pl.col("runtime_req_s")), req_kb, status, ids["user"], ids["group"],
+        _attr_int("executable"), ids["queue"], ids["partition"], _attr_int("preceding_job"),
+        _attr_int("think_time_s"),
+    ]
+
+
+def _write_swf(out: Path, header: list[str], body: pl.LazyFrame) -> None:
+    """Write the ``; `` header lines, then the job lines of ``body`` (streamed), atomically."""
+    with atomic_path(out) as tmp:
+        # the job lines are streamed to a side file, then appended after the header
+        body_tmp = tmp.with_name(tmp.name + ".body")
+        try:
+            body.sink_csv(body_tmp, include_header=False, separator=" ", quote_style="never")
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write("".join(f"; {h}\n" for h in header))
+                with open(body_tmp, encoding="utf-8") as src:
+                    shutil.copyfileobj(src, fh)
+        finally:
+            body_tmp.unlink(missing_ok=True)
 
 
 def provenance_notes(meta: dict[str, Any]) -> list[str]:
     """Short provenance lines (source trace, content key, transforms as JSON)."""
-    lines = [f"exported by workscope {workscope.__version__} from trace {meta.get('source_trace')!r}"]
+    lines = [f"exported by workscope {__version__} from trace {meta.get('source_trace')!r}"]
     if meta.get("source_content_key"):
         lines.append(f"source content key {meta['source_content_key']}")
     lines.append("transforms: " + json.dumps(meta.get("transforms", []), sort_keys=True,
@@ -113,76 +179,24 @@ class SWFExporter(Exporter):
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
-        if wl.table != "jobs":
-            raise UsageError(f"target 'swf' takes jobs workloads, not {wl.table}")
+        """Write the SWF file (and, when jobs are renumbered, the id mapping)."""
+        self.require_table(wl)
         mode = str(options.get("job_numbers", "auto")).lower()
         if mode not in ("auto", "renumber"):
             raise OptionError(f"option 'job_numbers' of exporter 'swf' must be auto or renumber, got {mode!r}")
         check(wl)
         out = Path(out)
         lf = wl.frame
-        job_int = pl.col("job_id").str.strip_chars().cast(pl.Int64, strict=False)
-        aggs = [
-            pl.len().alias("n"),
-            (job_int.is_not_null() & (job_int > 0)).sum().alias("n_int_jobs"),
-            job_int.n_unique().alias("n_unique_jobs"),
-            pl.col("job_id").n_unique().alias("n_distinct_ids"),
-            pl.col("nodes").max().alias("max_nodes"),
-            pl.col("cpu_req").ceil().max().alias("max_req"),
-            pl.col("submit_s").min().alias("t0"),
-            pl.max_horizontal(pl.col("submit_s"), pl.col("start_s"), pl.col("end_s")).max().alias("t1"),
-            ((_half_up(pl.col("start_s")) - _half_up(pl.col("submit_s"))) < 0).sum().alias("neg_wait"),
-        ]
-        for c in ID_FIELDS:
-            as_int = pl.col(c).str.strip_chars().cast(pl.Int64, strict=False)
-            aggs.append((pl.col(c).is_not_null() & (as_int.is_null() | (as_int < 0))).sum().alias(f"bad_{c}"))
-        stats = lf.select(aggs).collect().row(0, named=True)
+        stats = _facts(lf)
         n = int(stats["n"])
         keep_ids = (mode == "auto" and n > 0 and stats["n_int_jobs"] == n and stats["n_unique_jobs"] == n)
-        notes: list[str] = []
-
-        submit = _half_up(pl.col("submit_s"))
-        start = _half_up(pl.col("start_s"))
-        end = _half_up(pl.col("end_s"))
-        wait = pl.when(start.is_null()).then(-1).otherwise(pl.max_horizontal(start - submit, pl.lit(0)))
-        run = pl.when(start.is_null() | end.is_null()).then(-1).otherwise(end - start)
-        alloc = pl.col("nodes")
-        req = pl.col("cpu_req").ceil().cast(pl.Int64)
-        used_kb = pl.when(alloc > 0).then((pl.col("mem_used_mb") * 1024.0 / alloc).round(0).cast(pl.Int64))
-        req_kb = pl.when(req > 0).then((pl.col("mem_req_mb") * 1024.0 / req).round(0).cast(pl.Int64))
-        status = (pl.col("status").str.to_lowercase().str.strip_chars()
-                  .replace_strict(list(STATUS_CODES), list(STATUS_CODES.values()), default=-1,
-                                  return_dtype=pl.Int64))
-        number = job_int if keep_ids else pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
-        ids: dict[str, pl.Expr] = {}
-        for c in ID_FIELDS:
-            if stats[f"bad_{c}"]:
-                ids[c] = pl.col(c).rank("dense").cast(pl.Int64)
-                notes.append(f"{c} names are not SWF numbers: written as their dense rank (1..K, sorted by name)")
-            else:
-                ids[c] = pl.col(c).str.strip_chars().cast(pl.Int64, strict=False)
-        fields = [
-            number, submit, wait, run, alloc, _attr_int("avg_cpu_time_s"), used_kb, req,
-            _half_up(pl.col("runtime_req_s")), req_kb, status, ids["user"], ids["group"],
-            _attr_int("executable"), ids["queue"], ids["partition"], _attr_int("preceding_job"),
-            _attr_int("think_time_s"),
-        ]
+        ids, notes = _id_fields(stats)
+        number = _job_int() if keep_ids else pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
         # 18 integer columns written by the CSV writer with a space separator: no per-field
         # string building, and -1 for every unknown
-        body = lf.select([f.cast(pl.Int64).fill_null(-1).alias(f"f{i}") for i, f in enumerate(fields)])
-
-        header = self._header(wl, options, stats, n)
-        with atomic_path(out) as tmp:
-            # the job lines are streamed to a side file, then appended after the header
-            body_tmp = tmp.with_name(tmp.name + ".body")
-            try:
-                body.sink_csv(body_tmp, include_header=False, separator=" ", quote_style="never")
-                with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                    fh.write("".join(f"; {h}\n" for h in header))
-                    with open(body_tmp, encoding="utf-8") as src:
-                        shutil.copyfileobj(src, fh)
-            finally:
-                body_tmp.unlink(missing_ok=True)
+        body = lf.select([f.cast(pl.Int64).fill_null(-1).alias(f"f{i}")
+                          for i, f in enumerate(_fields(number, ids))])
+        _write_swf(out, self._header(wl, options, stats, n), body)
         files = [out]
         if not keep_ids:
             ids_path = out.with_name(out.name + ".ids.csv")
@@ -205,7 +219,7 @@ class SWFExporter(Exporter):
         lines = [
             "Version: 2.2",
             f"Computer: {computer}",
-            f"Conversion: workscope {workscope.__version__} (replay export 'swf')",
+            f"Conversion: workscope {__version__} (replay export 'swf')",
             f"MaxJobs: {n}",
             f"MaxRecords: {n}",
             "Preemption: No",

@@ -38,9 +38,10 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from workscope.atomic import atomic_path
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult, atomic_path
-from workscope.replay.exporters.sglang import command, prepare, rebase_option, seconds_expr
+from workscope.replay.exporters._llm import command, prepare, rebase_option, seconds_expr
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload
 
 HEADER = ("arrived_at", "num_prefill_tokens", "num_decode_tokens")

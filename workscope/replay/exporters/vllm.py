@@ -50,8 +50,7 @@ import polars as pl
 
 from workscope.errors import UsageError
 from workscope.options import Option
-from workscope.replay.exporters.base import Exporter, ExportResult
-from workscope.replay.exporters.sglang import (
+from workscope.replay.exporters._llm import (
     block_for,
     command,
     mooncake_lines,
@@ -61,6 +60,7 @@ from workscope.replay.exporters.sglang import (
     server_options,
     write_ndjson,
 )
+from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload
 
 
