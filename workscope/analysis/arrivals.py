@@ -48,7 +48,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -56,6 +55,7 @@ import polars as pl
 
 from workscope.analysis.base import Analysis, Context, Findings, Result, time_column
 from workscope.errors import UsageError
+from workscope.origin import origin_epoch_s
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +135,6 @@ def _fnum(v: Any) -> float | None:
         return None
     f = float(v)
     return f if math.isfinite(f) else None
-
-
-def _origin_epoch_s(origin_utc: str | None) -> float | None:
-    if not origin_utc:
-        return None
-    text = origin_utc[:-1] + "+00:00" if origin_utc.endswith("Z") else origin_utc
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        log.warning("arrivals: origin_utc %r is not ISO-8601; profiles count from the origin", origin_utc)
-        return None
 
 
 def _families(windows: list[float]) -> list[tuple[float, list[int]]]:
@@ -440,7 +429,9 @@ def _add_profiles(ctx: Context, spec: _Spec, ext: _Extent, found: Findings) -> N
         found.notes.append("no daily / weekly profiles: the span is under 2 days")
         return
     summary, notes = found.summary, found.notes
-    origin = _origin_epoch_s(ctx.origin_utc)
+    origin = origin_epoch_s(ctx.origin_utc)
+    if ctx.origin_utc and origin is None:
+        log.warning("arrivals: origin_utc %r is not ISO-8601; profiles count from the origin", ctx.origin_utc)
     utc = origin is not None
     offset = ((origin - _MONDAY_EPOCH_S) % _WEEK_S) if origin is not None else 0.0
     daily, weekly = _profiles(ctx, spec, ext.t_min, ext.t_end, offset, utc, ext.span >= WEEKLY_MIN_SPAN_S)

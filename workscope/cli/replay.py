@@ -136,8 +136,7 @@ def replay_fit(
 
     model = fit_model(open_store(home).trace(name), window_s=window_s, group_by=group_by, seed=seed)
     model.save(out_path)
-    summary = {"out": str(out_path), "groups": len(model.groups),
-               "windows": sum(len(g.windows) for g in model.groups.values()), "span_s": model.span_s}
+    summary = {"out": str(out_path), **model.summary()}
     emit(as_json, lambda: summary, lambda: out.print(
         f"wrote {out_path}: {summary['groups']} groups, {summary['windows']} windows, "
         f"span {summary['span_s']:,.0f} s"))

@@ -79,6 +79,11 @@ class WorkloadModel:
         """Time covered: from 0 to the end of the last window of any group."""
         return max((w.start_s for g in self.groups.values() for w in g.windows), default=0.0) + self.window_s
 
+    def summary(self) -> dict[str, Any]:
+        """How big the model is: groups, fitted windows and the span they cover (s)."""
+        return {"groups": len(self.groups), "windows": sum(len(g.windows) for g in self.groups.values()),
+                "span_s": self.span_s}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {

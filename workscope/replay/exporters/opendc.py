@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 from workscope.atomic import atomic_path
 from workscope.errors import OptionError, UsageError
 from workscope.options import Option
-from workscope.replay.exporters._meta import origin_epoch_s
+from workscope.origin import origin_epoch_s
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
@@ -116,7 +116,7 @@ class OpenDCExporter(Exporter):
             raise OptionError("options 'core_mhz' and 'gpu_mhz' of exporter 'opendc' must be > 0")
         check(wl)
         out = Path(out)
-        origin = origin_epoch_s(wl.meta)
+        origin = origin_epoch_s(wl.meta.get("origin_utc"))
         origin_ms = round(origin * 1000) if origin is not None else 0
         runtime = (pl.col("end_s") - pl.col("start_s"))
         dur_ms = (pl.coalesce(runtime, pl.col("runtime_req_s")) * 1000.0).round(0).cast(pl.Int64)

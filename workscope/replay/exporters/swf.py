@@ -52,7 +52,7 @@ import polars as pl
 from workscope.atomic import atomic_path
 from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters._meta import origin_epoch_s
+from workscope.origin import origin_epoch_s
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 from workscope.version import __version__
@@ -224,7 +224,7 @@ class SWFExporter(Exporter):
             f"MaxRecords: {n}",
             "Preemption: No",
         ]
-        origin = origin_epoch_s(meta)
+        origin = origin_epoch_s(meta.get("origin_utc"))
         if origin is not None:
             start = int(origin + (stats["t0"] or 0.0))
             end = int(origin + (stats["t1"] or 0.0))
