@@ -208,7 +208,12 @@ def test_invariants(values: list[float], zeros: int) -> None:
     if len(set(values)) == 1:
         assert ok.height == 0
         return
-    assert ok.height == 5
+    if (max(values) - min(values)) / max(values) > 1e-9:
+        assert ok.height == 5
+    else:
+        # Constant but for the last bits (hypothesis found 0.001 x 19 and 0.0010000000000000002):
+        # the shape families' likelihoods are not finite, and each such row says so.
+        assert ok.height >= 1 and f.filter(pl.col("reason").is_not_null())["reason"].str.len_chars().min() > 0
     for c in ("loglik", "aic", "bic", "ks_statistic"):
         assert np.isfinite(ok[c].to_numpy()).all(), c
     assert ((ok["ks_statistic"] > 0) & (ok["ks_statistic"] <= 1)).all()

@@ -236,10 +236,7 @@ def _text_options(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
 
 def _time_options(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     """The ``[time]`` table: format, zone, origin and resolution."""
-    time = doc.get("time", {})
-    if not isinstance(time, dict):
-        raise _err(path, "time", "must be a table: [time]")
-    _unknown_keys(path, "time", time, TIME_KEYS)
+    time = _subtable(path, doc, "time", "[time]", TIME_KEYS)
     kw: dict[str, Any] = {}
     if "format" in time:
         kw["time_format"] = check_time_format(path, "time.format", time["format"])
@@ -424,10 +421,7 @@ def _check_time_columns(path: Path, specs: dict[str, ColumnSpec], time_format: s
 
 def _attrs_options(path: Path, doc: dict[str, Any], table: Table) -> dict[str, Any]:
     """The ``[attrs]`` table: source columns kept in the attrs JSON object."""
-    attrs = doc.get("attrs", {})
-    if not isinstance(attrs, dict):
-        raise _err(path, "attrs", "must be a table: [attrs] keep = [...] / rest = true")
-    _unknown_keys(path, "attrs", attrs, ATTRS_KEYS)
+    attrs = _subtable(path, doc, "attrs", "[attrs] keep = [...] / rest = true", ATTRS_KEYS)
     kw: dict[str, Any] = {}
     if "keep" in attrs:
         kw["keep"] = _str_list(path, "attrs.keep", attrs["keep"])
@@ -442,9 +436,7 @@ def _attrs_options(path: Path, doc: dict[str, Any], table: Table) -> dict[str, A
 
 def _meta(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     """The ``[meta]`` table: trace-level facts for the manifest, none the reader sets itself."""
-    meta = doc.get("meta", {})
-    if not isinstance(meta, dict):
-        raise _err(path, "meta", "must be a table: [meta]")
+    meta = _subtable(path, doc, "meta", "[meta]")
     for k, v in meta.items():
         if k in RESERVED_META:
             raise _err(path, f"meta.{k}", "is set by the reader; choose another name")
@@ -518,6 +510,17 @@ def _number(path: Path, key: str, value: Any) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise _err(path, key, f"must be a finite number, got {value!r}")
     return float(value)
+
+
+def _subtable(path: Path, doc: dict[str, Any], key: str, example: str,
+              allowed: Sequence[str] | None = None) -> dict[str, Any]:
+    """The mapping's ``[key]`` table (empty when absent), with its keys checked against ``allowed``."""
+    sub = doc.get(key, {})
+    if not isinstance(sub, dict):
+        raise _err(path, key, f"must be a table: {example}")
+    if allowed is not None:
+        _unknown_keys(path, key, sub, allowed)
+    return sub
 
 
 def _unknown_keys(path: Path, where: str, got: dict[str, Any], allowed: Sequence[str]) -> None:
