@@ -4,7 +4,6 @@ and the table rules applied on top (:func:`checked`)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,6 @@ from workscope.errors import (
 )
 from workscope.ingest.files import expect_file, first_line, nth_line
 from workscope.ingest.reader import EXTRA, FILE, LINE, RAW_PREFIX, REASON
-
-PARSED_PREFIX = "_parsed:"
-"""Prefix of the hidden columns that hold each typed parse once, inside :func:`build`."""
 
 
 def src(name: str) -> pl.Expr:
@@ -161,41 +157,24 @@ def raw_row(names: Sequence[str], separator: str = ",", extra: bool = True) -> p
 
 @dataclass
 class Parsed:
-    """A parsed value and the reason it failed (null when it did not).
-
-    Values from the typed parsers also carry their parse as a hidden column (``parsed``:
-    name and expression) and the value and reason written in terms of that column
-    (``on_column``); :meth:`map` keeps both. :func:`build` then parses each text once,
-    into the hidden column, and derives value and reason from it: the engine does not share
-    a parse between a value and its reason, and parsing twice doubled the cost of an ingest.
-    """
+    """A parsed value and the reason it failed (null when it did not)."""
 
     value: pl.Expr
     reason: pl.Expr
-    parsed: tuple[str, pl.Expr] | None = None
-    on_column: tuple[pl.Expr, pl.Expr] | None = None
 
     def map(self, fn: Callable[[pl.Expr], pl.Expr]) -> Parsed:
         """The value transformed by ``fn`` (seconds from a timestamp, MB from GB...), same reason."""
-        on_column = None if self.on_column is None else (fn(self.on_column[0]), self.on_column[1])
-        return Parsed(fn(self.value), self.reason, self.parsed, on_column)
-
-
-_parse_ids = itertools.count()
+        return Parsed(fn(self.value), self.reason)
 
 
 def _parse(text: pl.Expr, value: pl.Expr, label: str, what: str, required: bool) -> Parsed:
     # Reasons are literals: building a message per row (pl.format) would cost as much as the
     # parse itself, and the rejects table keeps the raw row next to the reason anyway.
     # Empty fields arrive as null (scan_text_csv reads them so), which keeps this check cheap.
-    def check(parsed: pl.Expr) -> pl.Expr:
-        failed = pl.when(text.is_not_null() & parsed.is_null()).then(pl.lit(f"{label}: not {what}"))
-        if required:
-            failed = pl.when(text.is_null()).then(pl.lit(f"{label} is missing")).otherwise(failed)
-        return failed
-
-    hidden = f"{PARSED_PREFIX}{next(_parse_ids)}"
-    return Parsed(value, check(value), (hidden, value), (pl.col(hidden), check(pl.col(hidden))))
+    failed = pl.when(text.is_not_null() & value.is_null()).then(pl.lit(f"{label}: not {what}"))
+    if required:
+        failed = pl.when(text.is_null()).then(pl.lit(f"{label} is missing")).otherwise(failed)
+    return Parsed(value, failed)
 
 
 def _prep(raw: pl.Expr, nulls: Sequence[str], strip: bool) -> pl.Expr:
@@ -265,11 +244,7 @@ def build(frame: pl.LazyFrame, fields: dict[str, Parsed | pl.Expr], extra_reason
 
     ``fields`` maps canonical column names to Parsed results (value + reason) or plain
     expressions. The raw ``~`` columns stay so that rejected rows can be rebuilt.
-
-    Typed parses run once: first into hidden columns, then the values and reasons are
-    computed from those columns (see :class:`Parsed`).
     """
-    parses: dict[str, pl.Expr] = {}
     values: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
     if EXTRA in frame.collect_schema():
@@ -278,19 +253,13 @@ def build(frame: pl.LazyFrame, fields: dict[str, Parsed | pl.Expr], extra_reason
         # raw_row() reads EXTRA; frames not made by scan_text_csv get a null one.
         frame = frame.with_columns(pl.lit(None, pl.String).alias(EXTRA))
     for name, p in fields.items():
-        if not isinstance(p, Parsed):
-            values.append(p.alias(name))
-        elif p.parsed is None or p.on_column is None:
+        if isinstance(p, Parsed):
             values.append(p.value.alias(name))
             reasons.append(p.reason)
         else:
-            parses[p.parsed[0]] = p.parsed[1].alias(p.parsed[0])
-            values.append(p.on_column[0].alias(name))
-            reasons.append(p.on_column[1])
+            values.append(p.alias(name))
     reasons.extend(extra_reasons)
-    out = frame.with_columns(*parses.values()) if parses else frame
-    out = out.with_columns(*values, first_reason(*reasons).alias(REASON))
-    return out.drop(list(parses)) if parses else out
+    return frame.with_columns(*values, first_reason(*reasons).alias(REASON))
 
 
 def attrs_json(fields: dict[str, pl.Expr]) -> pl.Expr:
