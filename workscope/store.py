@@ -78,6 +78,12 @@ def name_from_path(path: Path) -> str:
 
 
 
+def glob_escape(path: str) -> str:
+    """``path`` as a glob pattern that matches only itself: ``*``, ``?`` and ``[`` become the
+    one-character classes ``[*]``, ``[?]`` and ``[[]`` (DuckDB's and polars' glob syntax)."""
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in path)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -120,13 +126,17 @@ class Trace:
         return sorted((self.path / table).glob("*.parquet"))
 
     def glob(self, table: str) -> str:
-        """A glob of the table's Parquet files, for DuckDB or any Parquet reader."""
+        """A glob of the table's Parquet files, for DuckDB or any Parquet reader.
+
+        Glob characters in the store's own path (``st*re``, ``data [v1]``) are escaped, so
+        the glob never reaches another directory's files.
+        """
         self.files(table)
-        return str(self.path / table / "*.parquet")
+        return glob_escape(str(self.path / table)) + "/*.parquet"
 
     def scan(self, table: str) -> pl.LazyFrame:
         """The table as a polars LazyFrame (nothing is read until collected)."""
-        return pl.scan_parquet(self.files(table))
+        return pl.scan_parquet(self.files(table), glob=False)
 
     def read(self, table: str) -> pl.DataFrame:
         """The table as a polars DataFrame (eager; prefer :meth:`scan` for big traces)."""
@@ -134,7 +144,7 @@ class Trace:
 
     def rejects(self) -> pl.LazyFrame:
         """The rejected rows: table, file, line, raw text, reason."""
-        return pl.scan_parquet(self.files(REJECTS))
+        return pl.scan_parquet(self.files(REJECTS), glob=False)
 
     def engine(self) -> Any:
         """A DuckDB engine with this trace's tables registered as views."""

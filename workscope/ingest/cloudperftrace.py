@@ -137,7 +137,7 @@ def _stage(f: Path, width: int) -> _Staged:
         if not _nested(schema[c]) and width < 2:
             raise SourceError(f, f"column {c} is a flat list; its row width is unknown",
                               hint="pass the option row_width=1+k")
-    lf = pl.scan_parquet(f).with_row_index(LINE, offset=1).with_columns(
+    lf = pl.scan_parquet(f, glob=False).with_row_index(LINE, offset=1).with_columns(
         pl.col(LINE).cast(pl.Int64), pl.lit(str(f)).alias(FILE))
     run = (pl.col("run_id").cast(pl.String) if "run_id" in schema
            else pl.lit(f"{app}/{f.stem}/") + pl.col(LINE).cast(pl.String))

@@ -95,6 +95,7 @@ def scan_text_csv(
     try:
         lf = pl.scan_csv(
             path,
+            glob=False,
             has_header=False,
             schema={**{RAW_PREFIX + n: pl.String for n in names}, EXTRA: pl.String},
             separator=separator,
@@ -127,6 +128,7 @@ def scan_lines(path: Path, display: str, column: str, *, what: str = "text lines
     try:
         return pl.scan_csv(
             path,
+            glob=False,
             has_header=False,
             new_columns=[column],
             separator=LINE_SEPARATOR,

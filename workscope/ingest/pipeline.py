@@ -269,7 +269,7 @@ def count_rows(files: list[Path]) -> int:
     """Rows in Parquet files, from their footers (no data is read)."""
     if not files:
         return 0
-    return int(pl.scan_parquet(files).select(pl.len()).collect().item())
+    return int(pl.scan_parquet(files, glob=False).select(pl.len()).collect().item())
 
 
 def table_stats(build: Path, table: str) -> dict[str, Any]:
@@ -282,7 +282,7 @@ def table_stats(build: Path, table: str) -> dict[str, Any]:
                              "rows_rejected": rows_rej, "files": len(ok_files)}
     tcol = TABLES[table].time_column
     if tcol and rows_ok:
-        lf = pl.scan_parquet(ok_files).select(pl.col(tcol))
+        lf = pl.scan_parquet(ok_files, glob=False).select(pl.col(tcol))
         s = lf.select(
             pl.col(tcol).min().alias("min"), pl.col(tcol).max().alias("max"),
             (pl.col(tcol).diff() < 0).sum().alias("inversions"),
@@ -297,7 +297,7 @@ def top_reasons(rejects_dir: Path, n: int) -> list[dict[str, Any]]:
     files = sorted(rejects_dir.glob("*.parquet"))
     if count_rows(files) == 0:
         return []
-    df = (pl.scan_parquet(files)
+    df = (pl.scan_parquet(files, glob=False)
           .group_by("table", "reason").agg(pl.len().alias("rows"), pl.col("line").min().alias("first_line"))
           .sort("rows", "table", "reason", descending=[True, False, False]).head(n).collect())
     return df.to_dicts()

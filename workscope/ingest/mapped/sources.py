@@ -163,7 +163,7 @@ def _open_parquet(f: Path, m: Mapping) -> Source:
         raise EmptySourceError(display, "Parquet file has no rows", hint="check that the export completed")
     names = list(schema)
     _check_columns(names, m.sources(), display, m, line=None)
-    lf = (pl.scan_parquet(f)
+    lf = (pl.scan_parquet(f, glob=False)
           .select([pl.col(n).alias(RAW_PREFIX + n) for n in names])
           .with_row_index(LINE, offset=1)
           .with_columns(pl.col(LINE).cast(pl.Int64), pl.lit(display).alias(FILE)))

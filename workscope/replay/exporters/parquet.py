@@ -95,7 +95,7 @@ def read_workload(path: str | Path) -> Workload:
     table = doc.get("table")
     if table not in _TABLES or doc.get("format") != META_KEY:
         raise SourceError(path, f"unexpected {META_KEY!r} metadata (table {table!r})")
-    frame = pl.scan_parquet(path)
+    frame = pl.scan_parquet(path, glob=False)
     return Workload(table, frame, dict(doc.get("meta") or {}))
 
 
