@@ -76,6 +76,15 @@ class InvalidNameError(UsageError):
     """A user-given name (trace, option) that is not allowed."""
 
 
+class TraceExistsError(InvalidNameError):
+    """A trace of that name is already in the store (and replacing it was not asked for)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"trace {name!r} already exists with other sources or options; "
+                         "pass --force to replace it, or --name to choose another name")
+        self.name = name
+
+
 class OptionError(UsageError):
     """A reader option that is unknown or has the wrong type."""
 

@@ -37,6 +37,7 @@ import polars as pl
 from workscope.errors import (
     InvalidNameError,
     StoreError,
+    TraceExistsError,
     TraceNotFoundError,
     UnknownTableError,
     WorkscopeError,
@@ -45,7 +46,10 @@ from workscope.schemas import REJECTS_SCHEMA
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+RESERVED_NAMES = frozenset({"main", "temp", "system", "memory", "information_schema", "pg_catalog"})
+"""Schema names the SQL engine keeps for itself (compared case-insensitively): a trace so
+named would shadow them and break every query over the store."""
 MANIFEST = "manifest.json"
 REJECTS = "rejects"
 
@@ -57,10 +61,15 @@ def default_home() -> Path:
 
 def check_name(name: str) -> str:
     """Validate a trace name (it becomes a directory and an SQL schema name)."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidNameError(
             f"invalid trace name {name!r}: use letters, digits and '_', starting with a letter "
             "or '_', at most 64 characters"
+        )
+    if name.lower() in RESERVED_NAMES:
+        raise InvalidNameError(
+            f"trace name {name!r} is reserved by the SQL engine ({', '.join(sorted(RESERVED_NAMES))}); "
+            "choose another name with --name"
         )
     return name
 
@@ -215,6 +224,14 @@ class Store:
             os.rename(self.traces_dir / name, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
+    def check_unique(self, name: str) -> None:
+        """Raise InvalidNameError if another trace's name differs from ``name`` only in case
+        (SQL names are case-insensitive, so ``Conv`` and ``conv`` would resolve to one)."""
+        clash = next((n for n in self.names() if n != name and n.lower() == name.lower()), None)
+        if clash is not None:
+            raise InvalidNameError(f"trace name {name!r} differs only in case from the trace {clash!r}, "
+                                   "and SQL names ignore case; choose another name with --name")
+
     # ------------------------------------------------------------------ building a trace
     @contextlib.contextmanager
     def staging(self, name: str) -> Iterator[Path]:
@@ -234,14 +251,19 @@ class Store:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def commit(self, name: str, build: Path) -> str:
+    def commit(self, name: str, build: Path, *, replace: bool = False) -> str:
         """Publish the complete trace directory ``build`` as trace ``name`` (atomic rename).
 
-        Returns "created", or "replaced" when a trace of that name existed (the old one is
-        parked in staging first, so a crash between the two renames is rolled back).
+        The check for an existing trace and the rename are one locked step, so of two
+        writers of one new name the second gets TraceExistsError instead of silently
+        replacing the first, unless ``replace``. Returns "created", or "replaced" (the old
+        trace is parked in staging first, so a crash between the two renames is rolled back).
         """
         target = self.traces_dir / check_name(name)
         with self._lock():
+            self.check_unique(name)
+            if target.exists() and not replace:
+                raise TraceExistsError(name)
             if not target.exists():
                 os.rename(build, target)
                 return "created"

@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 
 from workscope.atomic import write_atomic
-from workscope.errors import DataError, InvalidNameError, SourceError, StoreError
+from workscope.errors import DataError, InvalidNameError, SourceError, StoreError, TraceExistsError
 from workscope.ingest import registry
 from workscope.ingest.files import iter_files
 from workscope.ingest.parse import checked
@@ -148,15 +148,10 @@ def ingest(
     say = progress or (lambda msg, done, total: None)
 
     hasher = SourceHasher(plist)  # lists the files now, so a bad path fails before any write
+    store.check_unique(name)
     if (store.traces_dir / name / MANIFEST).is_file() and not force:
         say("hashing sources", 0, 1)
-        old = Trace(store, name).manifest
-        if old.get("content_key") == content_key(reader, opts, hasher.result()):
-            return IngestResult(name, "unchanged", old, time.perf_counter() - t0)
-        raise InvalidNameError(
-            f"trace {name!r} already exists with other sources or options; "
-            "pass --force to replace it, or --name to choose another name"
-        )
+        return _unchanged(store, name, content_key(reader, opts, hasher.result()), t0)
     # Otherwise the sources are hashed in a thread while the tables are written: the hashes
     # are needed only in the Parquet footers and the manifest, written last.
     hasher.start()
@@ -166,11 +161,24 @@ def ingest(
             scratch.mkdir(parents=True)
             manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say)
             shutil.rmtree(scratch, ignore_errors=True)  # decompressed copies: free the disk first
-            status = store.commit(name, build)
+            try:
+                status = store.commit(name, build, replace=force)
+            except TraceExistsError:
+                # Another writer created the trace while this one was building.
+                return _unchanged(store, name, manifest["content_key"], t0)
     except BaseException:
         hasher.cancel()
         raise
     return IngestResult(name, status, manifest, time.perf_counter() - t0)
+
+
+def _unchanged(store: Store, name: str, key: str, t0: float) -> IngestResult:
+    """The existing trace ``name`` if it holds these sources (same content key); else
+    TraceExistsError, since replacing it was not asked for."""
+    old = Trace(store, name).manifest
+    if old.get("content_key") != key:
+        raise TraceExistsError(name)
+    return IngestResult(name, "unchanged", old, time.perf_counter() - t0)
 
 
 def content_key(reader: Reader, opts: dict[str, Any], sources: list[dict[str, Any]]) -> str:
