@@ -33,24 +33,34 @@ def is_side_file(path: Path) -> bool:
 
 
 def iter_files(paths: Iterable[Path], pattern: str = "*", skipped: list[Path] | None = None) -> Iterator[Path]:
-    """Regular files under ``paths``: named files as given; directories walked (sorted), with
-    dotfiles and side files (:func:`is_side_file`: README, LICENSE, notebooks...) skipped;
-    skipped side files are appended to ``skipped`` when given (for the manifest)."""
+    """Regular files under ``paths``, each once: named files as given; directories walked
+    (sorted), with dotfiles, side files (:func:`is_side_file`: README, LICENSE, notebooks...)
+    and second routes to a file already yielded (a symlink beside its target) skipped; skipped
+    files are appended to ``skipped`` when given (for the manifest)."""
+    seen: set[Path] = set()
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            for f in sorted(p.rglob(pattern)):
-                if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
-                    continue
-                if is_side_file(f):
-                    if skipped is not None:
-                        skipped.append(f)
-                    continue
-                yield f
-        elif p.exists():
-            yield p
-        else:
+        if not p.exists():
             raise SourceError(p, "no such file or directory", hint="check the path")
+        for f in _walk(p, pattern):
+            real = f.resolve()
+            if (f != p and is_side_file(f)) or real in seen:  # a named file is read as named
+                if skipped is not None:
+                    skipped.append(f)
+                continue
+            seen.add(real)
+            yield f
+
+
+def _walk(path: Path, pattern: str) -> Iterator[Path]:
+    """``path`` itself, or the regular files below the directory ``path`` that no dot-named
+    part hides, sorted."""
+    if not path.is_dir():
+        yield path
+        return
+    for f in sorted(path.rglob(pattern)):
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
+            yield f
 
 
 def expect_file(path: Path) -> Path:

@@ -18,6 +18,7 @@ import atexit
 import datetime as _dt
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 import threading
@@ -38,6 +39,8 @@ from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, Scan
 from workscope.schemas import SCHEMA_VERSION, TABLES
 from workscope.store import MANIFEST, REJECTS, Store, Trace, check_name, name_from_path
 from workscope.version import __version__
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 """Progress callback: (message, done, total)."""
@@ -71,6 +74,33 @@ def source_paths(paths: Sources) -> list[Path]:
         if not p.exists():
             raise SourceError(p, "no such file or directory", hint="check the path")
     return plist
+
+
+def distinct_sources(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The sources with each file read once: a path given twice (or through a symlink) and a
+    path inside a folder also given are dropped, since the folder's walk reaches it.
+
+    Returns the kept paths, in the order given, and one line per dropped path saying why
+    (for the manifest and a warning).
+    """
+    real = [p.resolve() for p in paths]
+    folders = [r for r in real if r.is_dir()]
+    kept: list[Path] = []
+    seen: dict[Path, Path] = {}
+    dropped: list[str] = []
+    for p, r in zip(paths, real, strict=True):
+        if r in seen:
+            dropped.append(f"{p}: the same file or folder as {seen[r]}")
+            continue
+        outer = next((f for f in folders if f != r and r.is_relative_to(f)), None)
+        if outer is not None:
+            dropped.append(f"{p}: inside the folder {outer}, which is read whole")
+            continue
+        seen[r] = p
+        kept.append(p)
+    for line in dropped:
+        log.warning("source read once: %s", line)
+    return kept, dropped
 
 
 def open_reader(paths: list[Path], format: str | None, options: dict[str, Any] | None
@@ -112,6 +142,7 @@ def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str
     interpreter exit (the frames read from it lazily).
     """
     plist = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    plist, _ = distinct_sources(plist)
     reader, opts = open_reader(plist, format, options)
     staging = Path(tempfile.mkdtemp(prefix="workscope-scan-"))
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
@@ -142,7 +173,7 @@ def ingest(
     nothing written, if a source cannot be read.
     """
     t0 = time.perf_counter()
-    plist = source_paths(paths)
+    plist, dropped = distinct_sources(source_paths(paths))
     reader, opts = open_reader(plist, format, options)
     name = check_name(name if name is not None else name_from_path(plist[0]))
     say = progress or (lambda msg, done, total: None)
@@ -159,7 +190,7 @@ def ingest(
         with store.staging(name) as work:
             build, scratch = work / "trace", work / "scratch"
             scratch.mkdir(parents=True)
-            manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say)
+            manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped)
             shutil.rmtree(scratch, ignore_errors=True)  # decompressed copies: free the disk first
             try:
                 status = store.commit(name, build, replace=force)
@@ -192,11 +223,17 @@ def content_key(reader: Reader, opts: dict[str, Any], sources: list[dict[str, An
 
 def build_trace(
     reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher,
-    name: str, build: Path, scratch: Path, say: ProgressFn,
+    name: str, build: Path, scratch: Path, say: ProgressFn, dropped: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Scan the sources, sink every part into ``build`` and write the manifest; returns it."""
+    """Scan the sources, sink every part into ``build`` and write the manifest; returns it.
+
+    ``dropped``: sources left out as repeats (:func:`distinct_sources`), recorded in the
+    manifest's ``meta.duplicate_sources``.
+    """
     say(f"scanning with {reader.name}", 0, 1)
     result = reader.scan(paths, ScanContext(options=opts, staging=scratch))
+    if dropped:
+        result.meta["duplicate_sources"] = dropped
     provenance = {
         "trace": name,
         "workscope_version": __version__,
