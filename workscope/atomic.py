@@ -3,15 +3,54 @@
 Everything workscope writes for a user (manifests, reports, exports, models, query results)
 goes through here: the data is written to a temporary file beside the target, flushed to
 disk, and renamed over it, so a crash or Ctrl-C never leaves a half-written file.
+
+The file gets the permissions of any file the user creates (0666 less the umask), not the
+0600 of a temporary file. A writer holds an advisory lock on its temporary file while it
+writes; a temporary file that nobody holds was left by a killed writer and is removed by the
+next write to the same target.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from workscope.pathglob import glob_escape
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale(path: Path) -> None:
+    """Delete temporary files of ``path`` that no live writer holds (a killed writer's)."""
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        try:
+            fd = os.open(tmp, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live writer holds it
+        else:
+            tmp.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 @contextmanager
@@ -19,14 +58,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.fchmod(fd, 0o666 & ~_umask())
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
+        os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
 

@@ -42,6 +42,7 @@ from workscope.errors import (
     UnknownTableError,
     WorkscopeError,
 )
+from workscope.pathglob import glob_escape
 from workscope.schemas import REJECTS_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -85,12 +86,6 @@ def name_from_path(path: Path) -> str:
         name = "t_" + name
     return name[:64]
 
-
-
-def glob_escape(path: str) -> str:
-    """``path`` as a glob pattern that matches only itself: ``*``, ``?`` and ``[`` become the
-    one-character classes ``[*]``, ``[?]`` and ``[[]`` (DuckDB's and polars' glob syntax)."""
-    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in path)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import workscope
 from tests.conftest import SAMPLES
 from workscope.cli import app
-from workscope.store import glob_escape
+from workscope.pathglob import glob_escape
 
 CONV = SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv"
 CODE = SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
