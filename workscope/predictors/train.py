@@ -14,6 +14,7 @@ Checkpoints are ``model.safetensors`` + ``config.json``; nothing is pickled and
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ from workscope.predictors.models import ModelConfig, Regressor, build
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: config.json carries the weights' sha256
 
 
 @dataclass(frozen=True)
@@ -439,8 +440,9 @@ def evaluate(y_true: torch.Tensor, y_pred: torch.Tensor) -> dict[str, float]:
 def save(result: TrainResult, directory: str | Path) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``directory``; returns it.
 
-    Each file is written atomically, weights first: an interrupted save leaves the previous
-    checkpoint, or weights without a config (which :func:`load` refuses), never a torn file.
+    Each file is written atomically, weights first, and the config records the weights'
+    sha256: a save killed between the two leaves new weights beside the old config, which
+    :func:`load` refuses as torn instead of pairing them.
     """
     from workscope.atomic import atomic_path, write_atomic
 
@@ -449,8 +451,10 @@ def save(result: TrainResult, directory: str | Path) -> Path:
     state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
     with atomic_path(d / "model.safetensors") as tmp:
         save_file(state, str(tmp))
+        weights_sha256 = _sha256(tmp)
     config: dict[str, Any] = {
         "version": CHECKPOINT_VERSION,
+        "weights_sha256": weights_sha256,
         "model": result.name,
         "model_config": asdict(result.model_cfg),
         "train_config": asdict(result.train_cfg),
@@ -484,6 +488,9 @@ def load(directory: str | Path, device: str = "cpu") -> Regressor:
         config = config if isinstance(config, dict) else {}
         raise TaskDataError(f"{d}: unsupported checkpoint version {config.get('version')!r} "
                             f"(this workscope reads version {CHECKPOINT_VERSION})")
+    if config.get("weights_sha256") != _sha256(d / "model.safetensors"):
+        raise TaskDataError(f"{d}: damaged checkpoint: model.safetensors is not the file config.json "
+                            "describes (torn by an interrupted save, or changed since); train again with --out")
     try:
         cfg = ModelConfig(**config["model_config"])
         model = build(config["model"], int(config["n_metrics"]), cfg, bool(config["ratio_target"]))
@@ -491,6 +498,14 @@ def load(directory: str | Path, device: str = "cpu") -> Regressor:
     except Exception as exc:  # noqa: BLE001 (KeyError, TypeError, RuntimeError, SafetensorError: all "damaged")
         raise TaskDataError(f"{d}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
     return model.to(resolve_device(device)).eval()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def checkpoint_config(directory: str | Path) -> dict[str, Any]:
