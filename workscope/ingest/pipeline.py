@@ -257,6 +257,7 @@ def build_trace(
     tables_meta = {t: table_stats(build, t) for t in result.tables}
     _require_good_rows(paths[0], tables_meta, rejects_dir)
     sources = hasher.result()
+    hasher.check_unchanged()
     manifest = {
         **provenance,
         "sources": sources,
@@ -349,11 +350,13 @@ def top_reasons(rejects_dir: Path, n: int) -> list[dict[str, Any]]:
 
 
 class SourceHasher:
-    """sha256 and size of every source file, computed now or in a background thread."""
+    """sha256 and size of every source file, computed now or in a background thread, and a
+    check that no source changed between listing and the end of the ingest."""
 
     def __init__(self, paths: list[Path]) -> None:
         # No data files is the reader's to report: it knows what it expected to find.
         self.files = list(iter_files(paths))
+        self.stamps = {f: _stamp(f) for f in self.files}
         self.roots = [p.parent if p.is_file() else p for p in paths]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -379,6 +382,15 @@ class SourceHasher:
             raise self._error
         return self._result or []
 
+    def check_unchanged(self) -> None:
+        """Raise SourceError if a source's size or modification time is not what it was when
+        the files were listed: the rows read and the hash would then describe different bytes."""
+        for f, before in self.stamps.items():
+            if _stamp(f) != before:
+                raise SourceError(f, "changed while it was being ingested (its size or modification "
+                                     "time differs from the start)",
+                                  hint="ingest again once the file is complete; nothing was written")
+
     def _run(self) -> None:
         try:
             self._result = [self._one(f) for f in self.files]
@@ -393,7 +405,12 @@ class SourceHasher:
                 if self._stop.is_set():
                     raise StoreError("ingest cancelled")
                 h.update(chunk)
-        return {"path": rel, "bytes": f.stat().st_size, "sha256": h.hexdigest()}
+        return {"path": rel, "bytes": self.stamps[f][0], "sha256": h.hexdigest()}
+
+
+def _stamp(f: Path) -> tuple[int, int]:
+    st = f.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 class FooterMetadata:
