@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from workscope.atomic import atomic_path
 from workscope.errors import QueryError
@@ -139,9 +140,16 @@ class DuckDBEngine:
         """Close the connection."""
         self.con.close()
 
-    def to_parquet(self, query: str, path: str | Path) -> pl.DataFrame:
-        """Run SQL and write its result to a Parquet file (zstd), atomically; returns the result."""
-        result = self.sql_polars(query)
+    def to_parquet(self, query: str, path: str | Path) -> tuple[int, list[str]]:
+        """Write the result of SQL to a Parquet file (zstd), atomically, streamed by DuckDB
+        (the result is never held in memory); returns its row count and column names."""
+        body = query.strip().rstrip(";")
         with atomic_path(path) as tmp:
-            result.write_parquet(tmp, compression="zstd")
-        return result
+            try:
+                # The newline ends a trailing "-- comment" before the closing parenthesis.
+                self.con.execute(f"COPY ({body}\n) TO {quote_literal(str(tmp))} "
+                                 "(FORMAT parquet, COMPRESSION zstd)")
+            except duckdb.Error as exc:
+                raise QueryError(f"query failed: {str(exc).strip()}") from None
+            meta = pq.read_metadata(tmp)
+            return meta.num_rows, meta.schema.to_arrow_schema().names

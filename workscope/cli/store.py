@@ -158,9 +158,9 @@ def sql(
     eng = DuckDBEngine()
     eng.register_store(store, default=trace)
     if out_file is not None:
-        written = eng.to_parquet(query, out_file)
-        emit(as_json, lambda: {"rows": written.height, "columns": written.columns, "out": str(out_file)},
-             lambda: out.print(f"wrote {written.height:,} rows to {out_file}"))
+        rows, columns = eng.to_parquet(query, out_file)
+        emit(as_json, lambda: {"rows": rows, "columns": columns, "out": str(out_file)},
+             lambda: out.print(f"wrote {rows:,} rows to {out_file}"))
         return
     result = eng.sql_polars(query)
     if as_json:
