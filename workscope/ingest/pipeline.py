@@ -141,8 +141,7 @@ def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str
     Compressed inputs are decompressed into a private temporary directory removed at
     interpreter exit (the frames read from it lazily).
     """
-    plist = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    plist, _ = distinct_sources(plist)
+    plist, _ = distinct_sources(source_paths(paths))
     reader, opts = open_reader(plist, format, options)
     staging = Path(tempfile.mkdtemp(prefix="workscope-scan-"))
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
