@@ -340,7 +340,7 @@ def tables_markdown() -> str:
         out += ["", f"## {t.name}", "", t.doc, "", "| column | type | required | meaning |",
                 "|---|---|---|---|"]
         for c in t.columns:
-            out.append(f"| `{c.name}` | {pl.Schema({c.name: c.dtype})[c.name]} "
+            out.append(f"| `{c.name}` | {dtype_name(c.dtype)} "
                        f"| {'**yes**' if c.required else ''} | {c.doc} |")
         msgs = [f"{c} is missing" for c in t.required]
         msgs += [m for rule in t.rules for m in getattr(rule, "messages", ())]

@@ -158,6 +158,7 @@ def score_predictions(path: str | Path) -> tuple[int, dict[str, float | int]]:
     metrics are over its test-split rows ({} when it has none)."""
     from workscope.predictors.metrics import score
 
-    test = pl.read_parquet(path, glob=False, columns=["split", "y_true", "y_pred"]).filter(pl.col("split") == "test")
+    every = pl.read_parquet(path, glob=False, columns=["split", "y_true", "y_pred"])
+    test = every.filter(pl.col("split") == "test")
     metrics = score(test["y_true"].to_numpy(), test["y_pred"].to_numpy()) if test.height else {}
-    return int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()), metrics
+    return every.height, metrics
