@@ -13,7 +13,7 @@ import typer
 
 from workscope.cli.params import Home, JsonFlag, open_store, parse_ints, split_names
 from workscope.cli.render import cell, emit, emit_json, emit_raw, handle_errors, out, rows_table
-from workscope.errors import UnknownNameError, UsageError
+from workscope.errors import TaskDataError, UnknownNameError, UsageError
 from workscope.predictors.names import ALL_MODELS, NEURAL_MODELS
 
 if TYPE_CHECKING:
@@ -26,23 +26,41 @@ app = typer.Typer(help="Predictors: train and evaluate models on tasks built fro
 TraceOpt = Annotated[str | None, typer.Option("--trace", help="Trace to read (default: the task's source name).")]
 SizeOpt = Annotated[str, typer.Option("--size", help="tiny (seconds on a CPU) or paper (CloudFormer's sizes).")]
 TaskArg = Annotated[str, typer.Argument(help="Task name (see `workscope predict tasks`) or a .toml task spec.")]
-EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1)]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Maximum passes over the training split (>= 1).")]
 SeedOpt = Annotated[int, typer.Option("--seed")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")]
 CompileOpt = Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the model for training.")]
 Bf16Opt = Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bf16 autocast on CUDA (default on).")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", min=1, help="Windows per optimizer step (default 256).")]
-LrOpt = Annotated[float | None, typer.Option("--lr", min=0.0, help="Peak learning rate (default 1e-3).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Windows per optimizer step (default 256).")]
+LrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (default 1e-3).")]
 LossScaleOpt = Annotated[float | None, typer.Option(
-    "--loss-scale", min=0.0, help="log-cosh transition in target stds (default 1; small values approach MAE).")]
+    "--loss-scale", help="log-cosh transition in target stds (default 1; small values approach MAE).")]
 ModelOpt = Annotated[str, typer.Option(
     "--model", help=f"{', '.join(NEURAL_MODELS[:-1])} or {NEURAL_MODELS[-1]}.")]
 ModelsOpt = Annotated[str, typer.Option(
     "--models", help=f"Comma-separated models (default: all): {', '.join(ALL_MODELS)}.")]
 
 
-def _train_overrides(**given: Any) -> dict[str, Any]:
-    """The TrainConfig fields set on the command line (None = keep the preset's value)."""
+def _train_overrides(epochs: int | None = None, **given: Any) -> dict[str, Any]:
+    """The TrainConfig fields set on the command line (None = keep the preset's value), checked.
+
+    Ranges are checked here rather than by the option parser so that a bad value is reported
+    like any other error: one line, or one JSON document with ``--json``.
+    """
+    import math
+
+    from workscope.predictors.train import resolve_device
+
+    for option, value in (("--epochs", epochs), ("--batch-size", given.get("batch_size"))):
+        if value is not None and value < 1:
+            raise UsageError(f"{option} must be >= 1, got {value}")
+    lr, scale = given.get("lr"), given.get("loss_scale")
+    if lr is not None and not (math.isfinite(lr) and lr >= 0):
+        raise UsageError(f"--lr: lr must be a finite number >= 0, got {lr}")
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise UsageError(f"--loss-scale: loss_scale must be a positive number, got {scale}")
+    if given.get("device") is not None:
+        resolve_device(given["device"])  # before any data is read: unknown or absent devices fail now
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -91,11 +109,19 @@ def predict_train(
     from workscope.predictors.run import train_model
     from workscope.predictors.train import save
 
-    overrides = _train_overrides(device=device, compile=compile_, bf16=bf16, batch_size=batch_size, lr=lr,
-                                 loss_scale=loss_scale)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        # found before training, not after minutes of it
+        raise UsageError(f"--out {out_dir}: is a file; a checkpoint is a directory (give a new or existing directory)")
+    overrides = _train_overrides(epochs, device=device, compile=compile_, bf16=bf16, batch_size=batch_size,
+                                 lr=lr, loss_scale=loss_scale)
     result, _ = train_model(open_store(home), get_task(task, trace), model, seed=seed, size=size,
                             epochs=epochs, overrides=overrides)
-    saved = str(save(result, out_dir)) if out_dir else None
+    try:
+        saved = str(save(result, out_dir)) if out_dir else None
+    except OSError as exc:
+        # each file is written atomically: a failed save leaves any previous checkpoint intact
+        raise TaskDataError(f"{out_dir}: cannot write the checkpoint ({exc.strerror or exc}); "
+                            "choose another --out directory") from None
     emit(as_json, lambda: {"task": task, "model": model, "seed": seed, "test": result.test, "val": result.val,
                            "best_epoch": result.best_epoch, "device": result.device,
                            "train_windows_per_s": result.train_windows_per_s, "checkpoint": saved},
@@ -135,8 +161,8 @@ def predict_eval(
     seed_list = parse_ints(seeds, "--seeds")
     if not seed_list:
         raise UsageError("--seeds needs at least one seed")
-    overrides = _train_overrides(device=device, compile=compile_, bf16=bf16, batch_size=batch_size, lr=lr,
-                                 loss_scale=loss_scale)
+    overrides = _train_overrides(epochs, device=device, compile=compile_, bf16=bf16, batch_size=batch_size,
+                                 lr=lr, loss_scale=loss_scale)
     per_seed, summary = evaluate(open_store(home), get_task(task, trace), names, seed_list, size=size,
                                  epochs=epochs, overrides=overrides)
     if as_json:
@@ -179,14 +205,22 @@ def predict_run(
 
     if split not in SPLITS:
         raise UnknownNameError("prediction split", split, SPLITS)
+    if out_path.is_dir():
+        raise UsageError(f"--out {out_path}: is a directory; give the Parquet file to write")
+    overrides = _train_overrides(epochs, device=device, compile=compile_, bf16=bf16)
     store, spec = open_store(home), get_task(task, trace)
     if checkpoint is not None:
-        predictor, ds, _ = from_checkpoint(store, spec, checkpoint)
+        # --device places the loaded model; without it CPU, where predictions match training's exactly
+        predictor, ds, _ = from_checkpoint(store, spec, checkpoint, device or "cpu")
     else:
-        overrides = _train_overrides(device=device, compile=compile_, bf16=bf16)
         predictor, ds = train_model(store, spec, model, seed=seed, size=size, epochs=epochs,
                                     overrides=overrides)
-    path = predictions(predictor, ds, out_path, split=split)
+    try:
+        path = predictions(predictor, ds, out_path, split=split)
+    except OSError as exc:
+        # written atomically: nothing is left behind, and a previous file stays as it was
+        raise TaskDataError(f"{out_path}: cannot write the predictions ({exc.strerror or exc}); "
+                            "choose another --out file") from None
     rows, test = score_predictions(path)
     emit(as_json, lambda: {"out": str(path), "rows": rows, "split": split, "test": test},
          lambda: out.print(f"wrote {rows:,} predictions to {path}"

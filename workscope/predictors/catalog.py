@@ -134,25 +134,54 @@ _KINDS: dict[str, tuple[str, bool]] = {  # field -> (kind, may be null)
 }
 
 
+#: Largest task spec file read (bytes); a spec is a few lines, so anything bigger is a mistake.
+MAX_SPEC_BYTES = 1 << 20
+
+#: Most names a list key (``metrics``, ``test_groups``) may hold.
+MAX_LIST = 10_000
+
+_FINITE_MAX = 1e300
+_FINITE_MIN = -1e300
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to one readable piece (a value may be a huge or nested TOML table)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def load_spec(path: str | Path) -> TaskSpec:
     """A task from a TOML file of :class:`TaskSpec` fields.
 
     ``extends = "<built-in task>"`` starts from that task and overrides the listed fields;
     otherwise ``name``, ``source`` and ``target`` are required. Unknown keys and values of the
     wrong type fail with :class:`TaskSpecError` naming the file (and the line, for TOML syntax).
+    Sizes are bounded (see :func:`~workscope.predictors.tasks.validate`, :data:`MAX_SPEC_BYTES`
+    and :data:`MAX_LIST`).
     """
     import tomllib
 
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        if p.stat().st_size > MAX_SPEC_BYTES:
+            raise TaskSpecError(f"{p}: {p.stat().st_size:,} bytes, more than a task spec may be "
+                                f"({MAX_SPEC_BYTES:,}); a task spec is a few lines of TOML")
+        text = p.read_bytes().decode("utf-8")
+        doc = tomllib.loads(text)
     except OSError as exc:
-        raise TaskSpecError(f"{p}: cannot read the task spec ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TaskSpecError(f"{p}: cannot read the task spec ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise TaskSpecError(f"{p}: not UTF-8 text (byte {exc.start}); save the task spec as UTF-8") from None
+    except ValueError as exc:  # TOMLDecodeError, and an integer too long for Python to convert
         raise TaskSpecError(f"{p}: not a valid TOML task spec: {exc}") from None
+    except RecursionError:
+        raise TaskSpecError(f"{p}: not a valid TOML task spec: nested too deeply (a task spec holds "
+                            "only plain keys)") from None
     base: dict[str, Any] = {}
     parent = doc.pop("extends", None)
     if parent is not None:
+        if not isinstance(parent, str):
+            raise TaskSpecError(f"{p}: extends must be the name of a built-in task, got {_short(parent)}")
         if parent not in BUILTIN:
             raise TaskSpecError(f"{p}: extends = {parent!r} is not a built-in task"
                                 f"{did_you_mean(str(parent), BUILTIN)}")
@@ -183,7 +212,12 @@ def _coerce(path: Path, key: str, value: Any) -> Any:
         want = {"str": "a string", "bool": "true or false", "int": "an integer", "float": "a number",
                 "strs": "a list of strings"}[kind]
         hint = " (TOML has no null: leave the key out)" if nullable else ""
-        raise TaskSpecError(f"{path}: {key} must be {want}, got {value!r}{hint}")
+        raise TaskSpecError(f"{path}: {key} must be {want}, got {_short(value)}{hint}")
+    if kind in ("int", "float") and not (_FINITE_MIN <= value <= _FINITE_MAX):
+        # "not <=" catches nan too; inf and integers past float range end here, not in float()
+        raise TaskSpecError(f"{path}: {key} must be a finite number, got {_short(value)}")
+    if kind == "strs" and len(value) > MAX_LIST:
+        raise TaskSpecError(f"{path}: {key} lists {len(value):,} names, more than {MAX_LIST:,}")
     if kind == "float":
         return float(value)
     if kind == "strs":

@@ -44,6 +44,65 @@ class ModelConfig:
         "help": "DLinear moving-average kernel (steps; clipped to the window)"})
 
 
+#: Inclusive bounds on every :class:`ModelConfig` field, checked before a model is built from a
+#: config that came from a file (a checkpoint's config.json) or from code. They sit far above
+#: the paper's sizes (d_model 64, 4 layers, window 512) and far below what would exhaust a
+#: machine: a config asking for a 51 GB model is refused instead of allocated.
+MODEL_BOUNDS: dict[str, tuple[float, float]] = {
+    "d_model": (1, 4096),
+    "heads": (1, 64),
+    "layers": (1, 48),
+    "ff": (1, 16384),
+    "dropout": (0.0, 0.99),
+    "max_len": (1, 100_000),
+    "fusion_hidden": (1, 16384),
+    "ma_kernel": (1, 100_000),
+}
+
+#: Most input metrics a model may read (a checkpoint's ``n_metrics``, a task's metric list).
+MAX_METRICS = 1024
+
+#: Most float32 elements (parameters and buffers together, 400 MB) one model may hold; a config
+#: within :data:`MODEL_BOUNDS` can still multiply its sizes past this, so the built size is
+#: checked too (on the meta device, which allocates nothing).
+MAX_ELEMENTS = 100_000_000
+
+_INT_FIELDS = ("d_model", "heads", "layers", "ff", "max_len", "fusion_hidden", "ma_kernel")
+
+
+def config_problem(cfg: ModelConfig, n_metrics: int) -> tuple[str, str] | None:
+    """(field, problem) for the first size of ``cfg`` (or ``n_metrics``) outside its bound,
+    else None. Types are checked too: sizes must be ints (not bools), dropout a finite number."""
+    if isinstance(n_metrics, bool) or not isinstance(n_metrics, int) or not 1 <= n_metrics <= MAX_METRICS:
+        return "n_metrics", f"must be an integer in [1, {MAX_METRICS}], got {n_metrics!r}"
+    for name, (lo, hi) in MODEL_BOUNDS.items():
+        v = getattr(cfg, name)
+        if name in _INT_FIELDS:
+            if isinstance(v, bool) or not isinstance(v, int):
+                return name, f"must be an integer, got {v!r}"
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return name, f"must be a finite number, got {v!r}"
+        if not lo <= v <= hi:
+            return name, f"must lie in [{lo:g}, {hi:g}], got {v!r}"
+    if cfg.d_model % cfg.heads:
+        # attention splits the width evenly over the heads
+        return "heads", f"must divide d_model ({cfg.d_model}), got {cfg.heads}"
+    return None
+
+
+def element_count(name: str, n_metrics: int, cfg: ModelConfig, ratio_target: bool = False
+                  ) -> tuple[int, dict[str, tuple[int, ...]]]:
+    """(parameters + buffers, persistent state shapes) of model ``name`` without allocating it.
+
+    The model is built on the meta device, so only shapes exist; call it after
+    :func:`config_problem` has passed, as building loops over ``cfg.layers``.
+    """
+    with torch.device("meta"):
+        model = build(name, n_metrics, cfg, ratio_target)
+    total = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    return total, {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
 class Regressor(nn.Module):
     """Base class: target scaling, input statistics and the output head shared by all models.
 

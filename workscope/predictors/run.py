@@ -51,6 +51,7 @@ def configs(size: str, epochs: int | None, seed: int,
 
     if size not in SIZES:
         raise UnknownNameError("model size", size, SIZES)
+    check_seed(seed)
     mcfg = ModelConfig() if size == "paper" else ModelConfig(d_model=16, heads=2, layers=1, ff=32,
                                                                fusion_hidden=32)
     tcfg = TrainConfig(epochs=epochs or (100 if size == "paper" else 30), seed=seed,
@@ -61,7 +62,23 @@ def configs(size: str, epochs: int | None, seed: int,
             if key not in known:
                 raise UnknownNameError("training setting", key, known)
         tcfg = replace(tcfg, **overrides)
+    from workscope.predictors.train import resolve_device
+
+    resolve_device(tcfg.device)  # an unusable device fails here, before any data is read
     return mcfg, tcfg
+
+
+#: Seeds go to torch and numpy, which both take 0 <= seed < 2**63 (numpy refuses negatives).
+MAX_SEED = (1 << 63) - 1
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if torch and numpy can both take it, else :class:`TaskSpecError`."""
+    from workscope.errors import TaskSpecError
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise TaskSpecError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    return seed
 
 
 def train_model(store: Store, spec: tasks.TaskSpec, model: str, *, seed: int = 0, size: str = "tiny",
@@ -87,6 +104,8 @@ def evaluate(store: Store, spec: tasks.TaskSpec, models: list[str], seeds: list[
         if m not in ALL_MODELS:
             raise UnknownNameError("model", m, ALL_MODELS)
     configs(size, epochs, 0, overrides)  # reject bad settings before any work
+    for seed in seeds:
+        check_seed(seed)
 
     def train_fn(name: str, ds: Dataset, seed: int) -> np.ndarray:
         mcfg, tcfg = configs(size, epochs, seed, overrides)
@@ -122,24 +141,25 @@ def predictions(model: TrainResult | Regressor, ds: Dataset, out: str | Path, sp
         "y_pred": y_hat.astype(np.float64),
     })
     out = Path(out)
+    # a write that fails (OSError) leaves nothing behind, and any previous file untouched
     with atomic_path(out) as tmp:
         df.write_parquet(tmp, compression="zstd")
     return out
 
 
-def from_checkpoint(store: Store, spec: tasks.TaskSpec, directory: str | Path
+def from_checkpoint(store: Store, spec: tasks.TaskSpec, directory: str | Path, device: str = "cpu"
                     ) -> tuple[Regressor, Dataset, dict[str, Any]]:
     """(model, dataset, checkpoint config): a saved model and the task's windows it predicts.
 
     The dataset is built with the checkpoint's seed, so its split is the one the model was
-    trained on; its input metrics must be the checkpoint's, in order.
+    trained on; its input metrics must be the checkpoint's, in order. The model is placed on
+    ``device`` (default CPU, where predictions match the trained model's exactly).
     """
     from workscope.errors import TaskSpecError
-    from workscope.predictors.train import checkpoint_config, load
+    from workscope.predictors.train import load_checkpoint
 
-    model = load(directory)
-    config = checkpoint_config(directory)
-    ds = tasks.build(store, spec, int(config.get("seed", 0)))
+    model, config = load_checkpoint(directory, device)
+    ds = tasks.build(store, spec, config["seed"])
     if list(config["metrics"]) != list(ds.metrics) or config["target"] != ds.target:
         raise TaskSpecError(f"{directory}: the checkpoint reads {config['metrics']} -> {config['target']}, "
                             f"task {spec.name} gives {ds.metrics} -> {ds.target}; use the task it was "

@@ -97,18 +97,35 @@ SPEC_HELP: dict[str, str] = {
     "whole_run": "windows reach back to the entity's first step (`window` = the longest entity)",
 }
 
+#: Bounds on a task's sizes, checked by :func:`validate` for built-in and user (TOML) tasks
+#: alike; the data-dependent bounds (grid cells, window memory) are in
+#: :mod:`~workscope.predictors.windowing`. ``window`` matches the longest ``max_len`` a model
+#: may have (:data:`~workscope.predictors.models.MODEL_BOUNDS`).
+MAX_WINDOW = 100_000  # steps per window
+MAX_HORIZON = 100_000  # steps from a window's end to its target
+MIN_STEP_S = 1e-3  # grid step: 1 ms (finer grids of real traces explode into billions of cells)
+MAX_STEP_S = 366 * 86_400.0  # grid step: a year
+MAX_TASK_METRICS = 1024  # input metrics (a model's n_metrics bound)
+
 _CHOICES = {"table": ("usage", *EVENT_TABLES), "split": ("entity", "time"), "align": ("grid", "sequence"),
             "target_transform": ("none", "ratio_to_group_median")}
 
 
 def validate(spec: TaskSpec) -> TaskSpec:
     """``spec`` itself if its settings are consistent; else :class:`TaskSpecError` saying which."""
+    _check_types(spec)
     for key, choices in _CHOICES.items():
         if getattr(spec, key) not in choices:
             raise TaskSpecError(f"task {spec.name}: {key} must be one of {', '.join(choices)}, "
                                 f"got {getattr(spec, key)!r}")
-    if spec.window < 1:
-        raise TaskSpecError(f"task {spec.name}: window must be >= 1 step, got {spec.window}")
+    if not 1 <= spec.window <= MAX_WINDOW:
+        raise TaskSpecError(f"task {spec.name}: window must be >= 1 step and at most {MAX_WINDOW:,} "
+                            f"steps, got {spec.window}")
+    if spec.horizon > MAX_HORIZON:
+        raise TaskSpecError(f"task {spec.name}: horizon must be at most {MAX_HORIZON:,} steps, got {spec.horizon}")
+    if spec.metrics is not None and not 1 <= len(spec.metrics) <= MAX_TASK_METRICS:
+        raise TaskSpecError(f"task {spec.name}: metrics must list 1 to {MAX_TASK_METRICS} metrics, "
+                            f"got {len(spec.metrics)}")
     if spec.horizon < 0 or (spec.horizon == 0 and spec.target_is_input):
         # horizon 0 with the target among the inputs would show the answer in the window
         raise TaskSpecError(f"task {spec.name}: horizon must be >= 1 (or 0 only when the target is "
@@ -117,8 +134,13 @@ def validate(spec: TaskSpec) -> TaskSpec:
         v = getattr(spec, key)
         if not 0 <= v < 1:
             raise TaskSpecError(f"task {spec.name}: {key} must lie in [0, 1), got {v}")
-    if spec.step_s is not None and not spec.step_s > 0:
-        raise TaskSpecError(f"task {spec.name}: step_s must be > 0 seconds, got {spec.step_s}")
+    if not spec.test_fraction + spec.val_fraction < 1:
+        raise TaskSpecError(f"task {spec.name}: test_fraction + val_fraction must be below 1 (training "
+                            f"needs the rest), got {spec.test_fraction} + {spec.val_fraction}")
+    if spec.step_s is not None and not MIN_STEP_S <= spec.step_s <= MAX_STEP_S:
+        # "not <=" also catches NaN; inf is above the bound
+        raise TaskSpecError(f"task {spec.name}: step_s must be > 0 seconds, between {MIN_STEP_S:g} and "
+                            f"{MAX_STEP_S:g}, got {spec.step_s}")
     if spec.table in EVENT_TABLES and spec.step_s is None:
         raise TaskSpecError(f"task {spec.name}: a rate task (table {spec.table}) needs step_s, the counting bin")
     if spec.target_transform == "ratio_to_group_median" and not spec.group_key:
@@ -126,6 +148,28 @@ def validate(spec: TaskSpec) -> TaskSpec:
     if spec.test_groups is not None and not spec.group_key:
         raise TaskSpecError(f"task {spec.name}: test_groups needs group_key")
     return spec
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "window": (int,), "horizon": (int,), "test_fraction": (int, float), "val_fraction": (int, float),
+    "ratio_target": (bool,), "target_is_input": (bool,), "whole_run": (bool,),
+}
+
+
+def _check_types(spec: TaskSpec) -> None:
+    """TaskSpecError for a field of the wrong type (a spec built in code; TOML files are
+    checked as they are read), so comparisons below cannot raise TypeError."""
+    for key, types in _FIELD_TYPES.items():
+        v = getattr(spec, key)
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+            raise TaskSpecError(f"task {spec.name}: {key} must be {' or '.join(t.__name__ for t in types)}, "
+                                f"got {v!r}")
+    if spec.step_s is not None and (isinstance(spec.step_s, bool) or not isinstance(spec.step_s, (int, float))):
+        raise TaskSpecError(f"task {spec.name}: step_s must be a number of seconds, got {spec.step_s!r}")
+    for key in ("metrics", "test_groups"):
+        v = getattr(spec, key)
+        if v is not None and not (isinstance(v, (tuple, list)) and all(isinstance(m, str) for m in v)):
+            raise TaskSpecError(f"task {spec.name}: {key} must be a list of strings, got {v!r}")
 
 
 def _usage_frame(store: Store, spec: TaskSpec) -> pl.DataFrame:
@@ -175,9 +219,16 @@ def _build(store: Store, spec: TaskSpec, seed: int) -> Dataset:
     target = W.RATE_METRIC if spec.table in EVENT_TABLES else spec.target
     inputs = _input_metrics(usage, spec, target)
     cols = inputs + ([] if target in inputs else [target])
-    al = W.align(usage, cols, spec.step_s, spec.align)
-    window = int((al.stop - al.start).max()) if spec.whole_run else spec.window
-    w = W.make_windows(al, window, spec.horizon, target, horizon_zero_ok=not spec.target_is_input)
+    try:
+        # the size bounds that depend on the data (grid cells, window memory) are checked in here
+        al = W.align(usage, cols, spec.step_s, spec.align)
+        window = int((al.stop - al.start).max()) if spec.whole_run else spec.window
+        if window > MAX_WINDOW:
+            raise TaskSpecError(f"whole_run makes the window the longest entity, {window:,} steps, more "
+                                f"than {MAX_WINDOW:,}; set a larger step_s or whole_run = false")
+        w = W.make_windows(al, window, spec.horizon, target, horizon_zero_ok=not spec.target_is_input)
+    except TaskSpecError as exc:
+        raise TaskSpecError(f"task {spec.name} on trace {spec.source!r}: {exc}") from None
     if w.y.size == 0:
         raise TaskDataError(f"task {spec.name}: no window has an observed target")
     x = w.x_seq[..., [cols.index(m) for m in inputs]]

@@ -27,10 +27,19 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from workscope.errors import TaskDataError, TaskSpecError, UnknownNameError
+from workscope.errors import TaskDataError, TaskSpecError, UnknownNameError, did_you_mean
 from workscope.jsonable import json_ready
 from workscope.predictors.dataset import Dataset
-from workscope.predictors.models import ModelConfig, Regressor, build
+from workscope.predictors.models import (
+    MAX_ELEMENTS,
+    MAX_METRICS,
+    MODEL_BOUNDS,
+    ModelConfig,
+    Regressor,
+    build,
+    config_problem,
+    element_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,24 +93,37 @@ class TrainResult:
     predict_windows_per_s: float
 
 
-#: Device types to suggest for a device name torch does not know (an index may follow: "cuda:1").
+#: The device types workscope runs on (an index may follow: "cuda:1"); "auto" picks CUDA when
+#: present. Other torch device types (meta, xla, ...) cannot hold a model's weights here.
 DEVICE_TYPES = ("auto", "cpu", "cuda", "mps", "xpu")
 
 
 def resolve_device(device: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; anything else as given ("cuda:1" included).
 
-    A name torch does not know raises :class:`~workscope.errors.UnknownNameError`; a CUDA
-    device where CUDA is not available raises :class:`~workscope.errors.TaskSpecError`.
+    A name outside :data:`DEVICE_TYPES` raises :class:`~workscope.errors.UnknownNameError`; a
+    device that this machine does not have (CUDA, MPS or XPU missing, a CUDA index past the
+    last GPU) raises :class:`~workscope.errors.TaskSpecError`. Both are usage errors (exit 2).
     """
+    if not isinstance(device, str):
+        raise TaskSpecError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, ValueError):
+        resolved = None
+    if resolved is None or resolved.type not in DEVICE_TYPES:
         raise UnknownNameError("device", device, DEVICE_TYPES) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise TaskSpecError(f"device {device!r}: CUDA is not available here; use 'cpu' or 'auto'")
+    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
+                 "mps": lambda: torch.backends.mps.is_available(),
+                 "xpu": lambda: hasattr(torch, "xpu") and torch.xpu.is_available()}[resolved.type]
+    if not available():
+        raise TaskSpecError(f"device {device!r}: {resolved.type.upper()} is not available here; "
+                            "use --device cpu or --device auto")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise TaskSpecError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA "
+                            f"device(s), numbered from 0; use --device cuda or --device auto")
     return resolved
 
 
@@ -227,6 +249,7 @@ def train(name: str, ds: Dataset, model_cfg: ModelConfig | None = None,
     _check_trainable(ds, train_cfg)
     device = resolve_device(train_cfg.device)
     model_cfg = _fit_max_len(model_cfg, ds.x_seq.shape[1])
+    check_model_config(name, model_cfg, len(ds.metrics), ds.ratio_target)
     # Seeded before the model is built: initialization, then shuffling (gen) and dropout.
     torch.manual_seed(train_cfg.seed)
     gen = torch.Generator(device="cpu").manual_seed(train_cfg.seed)
@@ -249,6 +272,26 @@ def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
         raise TaskDataError("the training split is empty")
     if not (cfg.loss_scale > 0 and math.isfinite(cfg.loss_scale)):
         raise TaskSpecError(f"loss_scale must be a positive number, got {cfg.loss_scale}")
+    if not (cfg.lr >= 0 and math.isfinite(cfg.lr)):
+        raise TaskSpecError(f"lr must be a finite number >= 0, got {cfg.lr}")
+    for key in ("epochs", "batch_size"):
+        if getattr(cfg, key) < 1:
+            raise TaskSpecError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+
+
+def check_model_config(name: str, cfg: ModelConfig, n_metrics: int, ratio_target: bool = False) -> int:
+    """The element count of model ``name`` under ``cfg``, checked against the bounds before
+    anything is allocated: every size within :data:`~workscope.predictors.models.MODEL_BOUNDS`,
+    then the whole model within :data:`~workscope.predictors.models.MAX_ELEMENTS`. Raises
+    :class:`TaskSpecError` naming the first setting out of bounds."""
+    problem = config_problem(cfg, n_metrics)
+    if problem is not None:
+        raise TaskSpecError(f"model setting {problem[0]} {problem[1]}")
+    total, _ = element_count(name, n_metrics, cfg, ratio_target)
+    if total > MAX_ELEMENTS:
+        raise TaskSpecError(f"model {name} would hold {total:,} values, more than the limit of "
+                            f"{MAX_ELEMENTS:,}; use smaller sizes")
+    return total
 
 
 def _fit_max_len(cfg: ModelConfig, t: int) -> ModelConfig:
@@ -442,7 +485,8 @@ def save(result: TrainResult, directory: str | Path) -> Path:
 
     Each file is written atomically, weights first, and the config records the weights'
     sha256: a save killed between the two leaves new weights beside the old config, which
-    :func:`load` refuses as torn instead of pairing them.
+    :func:`load` refuses as torn instead of pairing them. A write that fails raises the
+    ``OSError`` (the CLI reports it as one line naming the directory).
     """
     from workscope.atomic import atomic_path, write_atomic
 
@@ -474,30 +518,209 @@ def save(result: TrainResult, directory: str | Path) -> Path:
     return d
 
 
+#: Largest config.json read (bytes): a real one holds two numbers per metric, a few KB.
+MAX_CONFIG_BYTES = 4 << 20
+
+#: Largest model.safetensors read (bytes): :data:`MAX_ELEMENTS` float32 values and a header.
+MAX_WEIGHTS_BYTES = 4 * MAX_ELEMENTS + (16 << 20)
+
+_DAMAGED = "the checkpoint is damaged or was not written by workscope; train again with --out"
+
+
 def load(directory: str | Path, device: str = "cpu") -> Regressor:
-    """The model saved by :func:`save` (eval mode), read via safetensors only."""
+    """The model saved by :func:`save` (eval mode), read via safetensors only.
+
+    See :func:`load_checkpoint`, which also returns the validated config.
+    """
+    return load_checkpoint(directory, device)[0]
+
+
+def load_checkpoint(directory: str | Path, device: str = "cpu") -> tuple[Regressor, dict[str, Any]]:
+    """(model in eval mode, validated config.json) of a checkpoint written by :func:`save`.
+
+    Everything is checked before the model is built: the config's keys and their types, every
+    size against :data:`~workscope.predictors.models.MODEL_BOUNDS`, the implied model against
+    :data:`~workscope.predictors.models.MAX_ELEMENTS`, the weights' sha256 and each tensor's
+    name, dtype and shape against the model the config describes; the weights must be finite.
+    Any failure is one :class:`~workscope.errors.TaskDataError` naming the file and the key;
+    an unusable ``device`` is a usage error (see :func:`resolve_device`).
+    """
+    target = resolve_device(device)  # a bad --device is the caller's mistake, found before any reading
     d = Path(directory)
-    if not (d / "config.json").is_file() or not (d / "model.safetensors").is_file():
+    config_path, weights_path = d / "config.json", d / "model.safetensors"
+    if not config_path.is_file() or not weights_path.is_file():
         raise TaskDataError(f"{d}: not a checkpoint directory (expected config.json and "
                             "model.safetensors, as `workscope predict train --out` writes)")
+    config = _read_config(config_path)
+    cfg, n_metrics = _model_config(config_path, config)
+    problem = config_problem(cfg, n_metrics)
+    if problem is not None:
+        key = problem[0] if problem[0] == "n_metrics" else f"model_config.{problem[0]}"
+        raise TaskDataError(f"{config_path}: {key} {problem[1]} (bounds: {_bounds_text()}); {_DAMAGED}")
+    total, shapes = element_count(config["model"], n_metrics, cfg, config["ratio_target"])
+    if total > MAX_ELEMENTS:
+        raise TaskDataError(f"{config_path}: model_config describes a {config['model']} of {total:,} values, "
+                            f"more than the limit of {MAX_ELEMENTS:,}; {_DAMAGED}")
     try:
-        config = json.loads((d / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TaskDataError(f"{d / 'config.json'}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict) or config.get("version") != CHECKPOINT_VERSION:
-        config = config if isinstance(config, dict) else {}
-        raise TaskDataError(f"{d}: unsupported checkpoint version {config.get('version')!r} "
-                            f"(this workscope reads version {CHECKPOINT_VERSION})")
-    if config.get("weights_sha256") != _sha256(d / "model.safetensors"):
+        size = weights_path.stat().st_size
+    except OSError as exc:
+        raise TaskDataError(f"{weights_path}: cannot read the weights ({exc.strerror})") from None
+    if size > MAX_WEIGHTS_BYTES:
+        raise TaskDataError(f"{weights_path}: {size:,} bytes, more than any model within the limits "
+                            f"({MAX_WEIGHTS_BYTES:,}); {_DAMAGED}")
+    if config["weights_sha256"] != _sha256(weights_path):
         raise TaskDataError(f"{d}: damaged checkpoint: model.safetensors is not the file config.json "
                             "describes (torn by an interrupted save, or changed since); train again with --out")
+    _check_shapes(weights_path, shapes)
     try:
-        cfg = ModelConfig(**config["model_config"])
-        model = build(config["model"], int(config["n_metrics"]), cfg, bool(config["ratio_target"]))
-        model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"), strict=True)
-    except Exception as exc:  # noqa: BLE001 (KeyError, TypeError, RuntimeError, SafetensorError: all "damaged")
-        raise TaskDataError(f"{d}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
-    return model.to(resolve_device(device)).eval()
+        state = load_file(str(weights_path), device="cpu")
+    except Exception as exc:  # noqa: BLE001 (SafetensorError, OSError: both "damaged")
+        raise TaskDataError(f"{weights_path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
+    for key, tensor in state.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise TaskDataError(f"{weights_path}: damaged checkpoint: tensor {key!r} holds NaN or "
+                                f"infinite values; {_DAMAGED}")
+    model = build(config["model"], n_metrics, cfg, config["ratio_target"])
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # shapes were checked; kept so no torch message escapes as a traceback
+        raise TaskDataError(f"{weights_path}: damaged checkpoint ({exc})") from None
+    return model.to(target).eval(), config
+
+
+def _bounds_text() -> str:
+    return ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in MODEL_BOUNDS.items())
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.json parsed and its top-level keys checked (type and presence), else TaskDataError."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise TaskDataError(f"{path}: {size:,} bytes, more than a checkpoint config can be "
+                                f"({MAX_CONFIG_BYTES:,}); {_DAMAGED}")
+        text = path.read_bytes().decode("utf-8")
+        # NaN and Infinity are not JSON; save() writes null for them, so a config holding one was edited
+        config = json.loads(text, parse_constant=_reject_constant)
+    except OSError as exc:
+        raise TaskDataError(f"{path}: cannot read the checkpoint config ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise TaskDataError(f"{path}: not UTF-8 text (byte {exc.start}); {_DAMAGED}") from None
+    except json.JSONDecodeError as exc:
+        raise TaskDataError(f"{path}: not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg}); "
+                            f"{_DAMAGED}") from None
+    except ValueError as exc:  # _reject_constant
+        raise TaskDataError(f"{path}: {exc}; {_DAMAGED}") from None
+    except RecursionError:
+        raise TaskDataError(f"{path}: JSON nested too deeply; {_DAMAGED}") from None
+    if not isinstance(config, dict) or type(config.get("version")) is not int or config["version"] != CHECKPOINT_VERSION:
+        version = config.get("version") if isinstance(config, dict) else None
+        raise TaskDataError(f"{path.parent}: unsupported checkpoint version {version!r} "
+                            f"(this workscope reads version {CHECKPOINT_VERSION})")
+    for key, (kind, want) in _CONFIG_KEYS.items():
+        if key not in config:
+            raise TaskDataError(f"{path}: missing key {key!r}; {_DAMAGED}")
+        if not _is_kind(config[key], kind):
+            raise TaskDataError(f"{path}: key {key!r} must be {want}, got {_short(config[key])}; {_DAMAGED}")
+    if config["model"] not in _model_names():
+        raise TaskDataError(f"{path}: key 'model' names no known model ({_short(config['model'])}; "
+                            f"known: {', '.join(_model_names())}); {_DAMAGED}")
+    if not 1 <= config["n_metrics"] <= MAX_METRICS:
+        raise TaskDataError(f"{path}: n_metrics must be an integer in [1, {MAX_METRICS}], got "
+                            f"{config['n_metrics']}; {_DAMAGED}")
+    if len(config["metrics"]) != config["n_metrics"]:
+        raise TaskDataError(f"{path}: key 'metrics' lists {len(config['metrics'])} metrics but n_metrics is "
+                            f"{config['n_metrics']}; {_DAMAGED}")
+    return config
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+#: config.json keys that loading and predicting read: key -> (kind, what the message asks for).
+_CONFIG_KEYS: dict[str, tuple[str, str]] = {
+    "weights_sha256": ("str", "a string (the weights' sha256)"),
+    "model": ("str", "a model name"),
+    "model_config": ("dict", "an object of model sizes"),
+    "n_metrics": ("int", "an integer"),
+    "metrics": ("strs", "a list of metric names"),
+    "target": ("str", "a string"),
+    "ratio_target": ("bool", "true or false"),
+    "seed": ("int", "an integer"),
+}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "strs":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, {"str": str, "dict": dict, "bool": bool}[kind])
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to one readable piece: a damaged file may hold megabytes."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _model_names() -> tuple[str, ...]:
+    from workscope.predictors.names import NEURAL_MODELS
+
+    return tuple(NEURAL_MODELS)
+
+
+def _model_config(path: Path, config: dict[str, Any]) -> tuple[ModelConfig, int]:
+    """(ModelConfig, n_metrics) from ``config``: every field present, none unknown, each typed."""
+    from dataclasses import fields
+
+    given = config["model_config"]
+    names = [f.name for f in fields(ModelConfig)]
+    for key in given:
+        if key not in names:
+            raise TaskDataError(f"{path}: unknown key 'model_config.{key}'{did_you_mean(str(key), names)}; "
+                                f"{_DAMAGED}")
+    for key in names:
+        if key not in given:
+            raise TaskDataError(f"{path}: missing key 'model_config.{key}'; {_DAMAGED}")
+        value = given[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key == "dropout":
+            if not number or not math.isfinite(value):
+                raise TaskDataError(f"{path}: key 'model_config.dropout' must be a finite number, got "
+                                    f"{_short(value)}; {_DAMAGED}")
+        elif not (isinstance(value, int) and not isinstance(value, bool)):
+            raise TaskDataError(f"{path}: key 'model_config.{key}' must be an integer, got {_short(value)}; "
+                                f"{_DAMAGED}")
+    return ModelConfig(**given), config["n_metrics"]
+
+
+def _check_shapes(path: Path, expected: dict[str, tuple[int, ...]]) -> None:
+    """Compare the tensors listed in the safetensors header with those the config implies,
+    reading only the header; a mismatch is a damaged checkpoint."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            found = {k: (tuple(fh.get_slice(k).get_shape()), fh.get_slice(k).get_dtype()) for k in fh.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    except Exception as exc:  # noqa: BLE001 (SafetensorError and friends: an unreadable header)
+        raise TaskDataError(f"{path}: damaged checkpoint: not a readable safetensors file "
+                            f"({type(exc).__name__}: {exc}); {_DAMAGED}") from None
+    want = sum(math.prod(shape) for shape in expected.values())
+    have = sum(math.prod(shape) for shape, _ in found.values())
+    if want != have:
+        raise TaskDataError(f"{path}: damaged checkpoint: config.json implies {want:,} weights in "
+                            f"{len(expected)} tensors, the file holds {have:,} in {len(found)}; {_DAMAGED}")
+    missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or extra:
+        raise TaskDataError(f"{path}: damaged checkpoint: tensor names do not match config.json "
+                            f"(missing {missing[:3]}, unexpected {extra[:3]}); {_DAMAGED}")
+    for key, shape in expected.items():
+        got, dtype = found[key]
+        if got != shape or dtype != "F32":
+            raise TaskDataError(f"{path}: damaged checkpoint: tensor {key!r} is {dtype} {list(got)}, "
+                                f"config.json implies F32 {list(shape)}; {_DAMAGED}")
 
 
 def _sha256(path: Path) -> str:
@@ -509,5 +732,9 @@ def _sha256(path: Path) -> str:
 
 
 def checkpoint_config(directory: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a checkpoint (call :func:`load` first to validate it)."""
-    return json.loads((Path(directory) / "config.json").read_text())
+    """The validated ``config.json`` of a checkpoint (see :func:`load_checkpoint`)."""
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise TaskDataError(f"{Path(directory)}: not a checkpoint directory (expected config.json and "
+                            "model.safetensors, as `workscope predict train --out` writes)")
+    return _read_config(path)

@@ -40,6 +40,15 @@ log = logging.getLogger(__name__)
 RATE_ENTITY = "all"
 RATE_METRIC = "rate"
 
+#: Most cells (steps x metrics, over all entities) an aligned grid may have: 2**27 float64
+#: values are 1 GiB. A step_s far below a trace's sampling gap would otherwise explode a month
+#: of data into billions of empty steps.
+MAX_GRID_CELLS = 1 << 27
+
+#: Most bytes the windows of one task may take (window x metrics x windows values, with their
+#: gather indices and mask): 2 GiB. Checked before they are gathered.
+MAX_WINDOW_BYTES = 2 << 30
+
 
 @dataclass(frozen=True)
 class Aligned:
@@ -89,6 +98,10 @@ def rate_series(events: pl.DataFrame | pl.LazyFrame, step_s: float,
     if t0 is None:
         raise TaskDataError(f"no {time_col} values to count")
     # the tolerance keeps arrivals on an exact bin edge in that bin, not the one before
+    t1 = t.select(pl.col("t").max()).collect().item()
+    if (float(t1) - float(t0)) / step_s + 1 > MAX_GRID_CELLS:
+        raise TaskSpecError(f"step_s = {step_s:g} s cuts the {float(t1) - float(t0):g} s of {time_col} into more "
+                            f"than {MAX_GRID_CELLS:,} bins; set a larger step_s")
     k = (exact_div(pl.col("t") - t0, step_s) + 1e-9).floor().cast(pl.Int64).alias("k")
     bins = t.select(k).group_by("k").len().collect()
     counts = np.zeros(int(bins["k"].max()) + 1, dtype=np.float64)
@@ -132,6 +145,12 @@ def align(usage: pl.DataFrame, metrics: Sequence[str], step_s: float | None,
     wide = wide.join(times, on=["entity_id", "k"])
     ranges = (wide.group_by("entity_id").agg(pl.col("k").min().alias("k0"), pl.col("k").max().alias("k1"))
               .sort("entity_id"))
+    steps = int((ranges["k1"] - ranges["k0"] + 1).sum())
+    if steps * len(metrics) > MAX_GRID_CELLS:
+        # checked before the gaps are filled in: the ranges alone say how many steps there will be
+        hint = "set a larger step_s" if mode == "grid" else "read fewer metrics or a shorter trace slice"
+        raise TaskSpecError(f"the aligned series would have {steps:,} steps x {len(metrics)} metrics, more "
+                            f"than {MAX_GRID_CELLS:,} cells (step_s = {step_s}); {hint}")
     # every step between an entity's first and last sample, so gaps become rows to fill
     full = (ranges.with_columns(pl.int_ranges("k0", pl.col("k1") + 1).alias("k"))
             .explode("k").select("entity_id", pl.col("k").cast(pl.Int64)))
@@ -189,6 +208,13 @@ def make_windows(al: Aligned, window: int, horizon: int, target: str,
     ok = tgt < al.stop[ent]  # target inside the same entity
     ok[ok] &= al.observed[tgt[ok], j]
     end = g[ok]
+    # per window step: the values (float64, twice while gathered and masked, then a float32
+    # copy), the gather indices (int64, twice) and the mask
+    need = end.size * window * (20 * len(al.metrics) + 17)
+    if need > MAX_WINDOW_BYTES:
+        raise TaskSpecError(f"window = {window:,} steps x {len(al.metrics)} metrics x {end.size:,} windows "
+                            f"needs about {need / (1 << 30):.1f} GiB, more than {MAX_WINDOW_BYTES >> 30} GiB; "
+                            "lower window or read a shorter trace slice")
     e = ent[end]
     idx = end[:, None] + np.arange(-window + 1, 1, dtype=np.int64)[None, :]
     mask = idx >= al.start[e][:, None]  # False = before the entity's first step (padding)
