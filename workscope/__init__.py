@@ -35,13 +35,15 @@ def open(home: str | Path | None = None) -> Store:  # noqa: A001 - workscope.ope
     return Store(home)
 
 
-def scan(paths: Sources, format: str | None = None, **options: object) -> dict[str, Any]:
+def scan(paths: Sources, format: str | None = None, *, bounds: dict[str, Any] | None = None,
+         **options: object) -> dict[str, Any]:
     """Read sources without a store: {table: LazyFrame of good rows} (polars ``scan_*`` style).
 
-    Rows that fail parsing or a table rule are dropped here; ingest into a store to keep
-    them in the rejects table.
+    Rows that fail parsing, a table rule or a plausibility bound (``bounds`` changes them, as
+    for ``Store.ingest``) are dropped here; ingest into a store to keep them in the rejects
+    table.
     """
-    return _pipeline.scan_sources(paths, format=format, options=options)
+    return _pipeline.scan_sources(paths, format=format, options=options, bounds=bounds)
 
 
 __all__ = ["DataError", "IngestResult", "Store", "Trace", "UsageError", "WorkscopeError",

@@ -120,10 +120,22 @@ class SourceError(DataError):
             where += f":{line}"
         elif offset is not None:
             where += f" (byte {offset})"
-        msg = f"{where}: {problem}"
+        msg = f"{where}: {shorten(problem)}"
         if hint:
             msg += f"; {hint}"
         super().__init__(msg)
+
+
+MAX_PROBLEM_CHARS = 600
+
+
+def shorten(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
+    """``text`` cut in the middle to ``limit`` characters: a message quoting a source's header
+    or value stays one readable line when the file has no newlines (a megabyte 'header')."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2
+    return f"{text[:keep]} ... {text[-keep:]}"
 
 
 class EmptySourceError(SourceError):

@@ -11,13 +11,15 @@ one; the store applies them to every row and sends failures to the trace's rejec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from workscope.errors import UnknownTableError
+from workscope.errors import OptionError, UnknownNameError, UnknownTableError
+from workscope.limits import SPAN_S
 
 SCHEMA_VERSION = 1
 
@@ -67,19 +69,106 @@ class Table:
         """The table as a ``pyarrow.Schema`` (what the Parquet files hold)."""
         return pl.DataFrame(schema=self.polars_schema).to_arrow().schema
 
-    def reason(self, present: set[str] | None = None) -> pl.Expr:
+    def bounds(self, overrides: Mapping[str, Bound] | None = None) -> dict[str, Bound]:
+        """The plausibility bounds of this table's columns: :data:`PLAUSIBLE`, then ``overrides``."""
+        merged = {**PLAUSIBLE, **(overrides or {})}
+        return {c.name: merged[c.name] for c in self.columns if c.name in merged}
+
+    def reason(self, present: set[str] | None = None,
+               bounds: Mapping[str, Bound] | None = None) -> pl.Expr:
         """Expression giving the first broken rule of a row as text, or null if none.
 
         ``present``: the columns the reader fills. Rules on other columns are skipped (those
         columns are all null, so the rules cannot fire and would only cost time); required
-        columns are always checked.
+        columns are always checked. ``bounds`` overrides :data:`PLAUSIBLE` per column.
         """
         checks = [
             pl.when(pl.col(c).is_null()).then(pl.lit(f"{c} is missing")) for c in self.required
         ]
         checks += [rule() for rule in self.rules
                    if present is None or set(getattr(rule, "columns", ())) <= present]
+        checks += [_within(col, b) for col, b in self.bounds(bounds).items()
+                   if present is None or col in present]
         return pl.coalesce(checks) if checks else pl.lit(None, STR)
+
+
+Bound = tuple[float, float]
+"""A closed interval ``(low, high)`` of plausible values; ``-inf`` / ``inf`` leave a side open."""
+
+PLAUSIBLE: dict[str, Bound] = {
+    **{c: (-SPAN_S, SPAN_S) for c in ("arrival_s", "window_start_s", "submit_s", "start_s",
+                                       "end_s", "t_s")},
+    **{c: (0.0, SPAN_S) for c in (
+        "latency_s", "duration_s", "cold_start_s", "pod_alloc_s", "deploy_code_s",
+        "deploy_deps_s", "scheduling_s", "runtime_req_s", "duration_avg_s",
+        *(f"duration_p{p}_s" for p in (0, 1, 25, 50, 75, 99, 100)))},
+    "window_s": (0.0, SPAN_S),
+    # A billion tokens is a thousand times the longest context served today.
+    "input_tokens": (0.0, 1e9), "output_tokens": (0.0, 1e9), "turn": (0.0, 1e9),
+    "count": (0.0, 1e12),
+    # An exabyte and a billion cores / GPUs / nodes: far above any machine or job, far below
+    # the values an overflow or a unit mistake produces.
+    **{c: (0.0, 1e12) for c in ("memory_mb", "mem_req_mb", "mem_used_mb", "mem_mb", "memory_avg_mb",
+                                 *(f"memory_p{p}_mb" for p in (0, 1, 25, 50, 75, 99, 100)))},
+    **{c: (0.0, 1e9) for c in ("cpu_req", "cpu_used", "cpu", "cpu_millicores", "gpu_req", "gpu",
+                                "nodes")},
+}
+"""Plausibility bounds per canonical column (same name, same bound in every table). A value
+outside its bound is a reject with the reason ``<column> is outside the plausible range``;
+``workscope ingest --bound COLUMN=LOW:HIGH`` (``bounds=`` in the API) changes one for a trace.
+Columns absent here (priority, usage ``value``) have no bound beyond their type's rules."""
+
+
+def _within(col: str, bound: Bound) -> pl.Expr:
+    lo, hi = bound
+    msg = (f"{col} is outside the plausible range [{_g(lo)}, {_g(hi)}] "
+           f"(change it with --bound {col}=LOW:HIGH)")
+    # NaN is outside every range too (polars orders it above all numbers); the finite and
+    # non-negative rules, checked first, name it more precisely where a column has them.
+    return pl.when(~pl.col(col).is_between(lo, hi)).then(pl.lit(msg))
+
+
+def _g(x: float) -> str:
+    return "-inf" if x == -math.inf else "inf" if x == math.inf else f"{x:g}"
+
+
+def numeric_columns() -> list[str]:
+    """Canonical columns that can take a bound: every numeric column of any table."""
+    return sorted({c.name for t in TABLES.values() for c in t.columns
+                   if c.dtype in (F64, I64)})
+
+
+def parse_bound(text: str) -> tuple[str, Bound]:
+    """``COLUMN=LOW:HIGH`` (either side may be empty for no limit) as ``(column, (low, high))``."""
+    col, sep, rng = text.partition("=")
+    lo_s, sep2, hi_s = rng.partition(":")
+    col = col.strip()
+    if not sep or not sep2 or not col:
+        raise OptionError(f"--bound expects COLUMN=LOW:HIGH (a side may be empty), got {text!r}")
+    if col not in numeric_columns():
+        raise UnknownNameError("numeric column", col, numeric_columns())
+    try:
+        lo = float(lo_s) if lo_s.strip() else -math.inf
+        hi = float(hi_s) if hi_s.strip() else math.inf
+    except ValueError:
+        raise OptionError(f"--bound {text!r}: LOW and HIGH must be numbers") from None
+    if math.isnan(lo) or math.isnan(hi) or lo > hi:
+        raise OptionError(f"--bound {text!r}: needs LOW <= HIGH")
+    return col, (lo, hi)
+
+
+def check_bounds(bounds: Mapping[str, Any] | None) -> dict[str, Bound]:
+    """Bounds given through the API (``{"arrival_s": (lo, hi)}``), checked like ``--bound``."""
+    out: dict[str, Bound] = {}
+    for col, b in (bounds or {}).items():
+        try:
+            lo, hi = b
+        except (TypeError, ValueError):
+            raise OptionError(f"bound of {col!r} must be a (low, high) pair, got {b!r}") from None
+        lo = -math.inf if lo is None else lo
+        hi = math.inf if hi is None else hi
+        out.update([parse_bound(f"{col}={lo}:{hi}")])
+    return out
 
 
 # Rule messages are literals (a per-row pl.format costs as much as parsing); the rejects
@@ -345,6 +434,10 @@ def tables_markdown() -> str:
         msgs = [f"{c} is missing" for c in t.required]
         msgs += [m for rule in t.rules for m in getattr(rule, "messages", ())]
         out += ["", "Reject reasons from the table's rules: " + "; ".join(f"`{m}`" for m in msgs) + "."]
+        if bounds := t.bounds():
+            out += ["", "Plausible ranges (a value outside is a reject `<column> is outside the "
+                    "plausible range`; `workscope ingest --bound COLUMN=LOW:HIGH` changes one): "
+                    + "; ".join(f"`{c}` [{_g(lo)}, {_g(hi)}]" for c, (lo, hi) in bounds.items()) + "."]
     return "\n".join(out) + "\n"
 
 

@@ -55,6 +55,7 @@ import polars as pl
 
 from workscope.analysis.base import Analysis, Context, Findings, Result, time_column
 from workscope.errors import UsageError
+from workscope.limits import SPAN_S
 from workscope.origin import origin_epoch_s
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ FANO_MIN_SCALE_S = 0.1
 FANO_MAX_WINDOWS = 2**19  # windows at the finest Fano scale: bounds the level-0 binning
 MIN_FANO_WINDOWS = 10  # the largest Fano scale is span / 10
 MAX_SERIES_POINTS = 5000
+
+PROFILE_MAX_SPAN_S = 2 * SPAN_S
+"""Longest span given hour-by-hour profiles: the widest a trace within the time columns'
+plausible bounds can be (a wider one was ingested with ``--bound``; its hours would not fit
+in memory)."""
 MIN_HURST_SCALES = 3
 DAILY_MIN_SPAN_S = 2 * 86400.0
 WEEKLY_MIN_SPAN_S = 14 * 86400.0
@@ -427,6 +433,10 @@ def _add_profiles(ctx: Context, spec: _Spec, ext: _Extent, found: Findings) -> N
         return
     if ext.span < DAILY_MIN_SPAN_S:
         found.notes.append("no daily / weekly profiles: the span is under 2 days")
+        return
+    if ext.span > PROFILE_MAX_SPAN_S:
+        found.notes.append(f"no daily / weekly profiles: the span ({ext.span:.3g} s) is longer than any "
+                           f"plausible trace ({PROFILE_MAX_SPAN_S:.3g} s); look for implausible times")
         return
     summary, notes = found.summary, found.notes
     origin = origin_epoch_s(ctx.origin_utc)

@@ -50,7 +50,7 @@ from workscope.ingest.parse import (
     src,
 )
 from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
-from workscope.ingest.timefmt import epoch_ns, origin_meta, seconds_since
+from workscope.ingest.timefmt import earliest_ns, epoch_ns, origin_meta, seconds_since
 
 HEADER = ["value", "runtime", "starttime", "VM_id"]
 KEYS = ("test_suite", "test_name", "vm_lifespan", "vm_region", "vm_sku", "unit")
@@ -126,9 +126,9 @@ class AzureVMNoiseReader(Reader):
         start = parse_datetime(src("starttime"), "starttime", TIME_FMT, required=True)
         # Files are ordered by VM, not by time, so the head of a file does not give the origin:
         # one streaming pass over the starttime column of every file does.
-        mins = pl.concat([lf.select(epoch_ns(start.value).min().alias("t"))
+        mins = pl.concat([lf.select(earliest_ns(epoch_ns(start.value)).alias("t"))
                           for _, _, lf, _ in staged])
-        origin_ns = mins.select(pl.col("t").min()).collect(engine="streaming").item()
+        origin_ns = mins.select(earliest_ns(pl.col("t"))).collect(engine="streaming").item()
 
         parts = []
         for f, keys, lf, names in staged:

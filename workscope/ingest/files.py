@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import shutil
 import tarfile
 import zipfile
 import zlib
@@ -18,6 +17,7 @@ from workscope.errors import (
     SourceError,
 )
 from workscope.ingest.reader import ScanContext
+from workscope.limits import MAX_LINE_BYTES
 
 SIDE_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "README", "SOURCE", "FIXTURE", "CHANGELOG", "CITATION")
 
@@ -94,10 +94,63 @@ def head_text(path: Path, n: int = 65536) -> str:
     return head_bytes(path, n).decode("utf-8", errors="replace")
 
 
-def _copy_stream(fin: io.BufferedIOBase, dest: Path, origin: Path, what: str) -> Path:
+_CHUNK = 1 << 20
+
+
+class LineMeter:
+    """Counts lines and the bytes since the last newline over a stream of chunks, and fails
+    as soon as a line outgrows ``limit``. Lines inside one chunk are shorter than the chunk
+    (1 MiB), so only the runs across chunk edges need measuring: C-speed ``find`` per chunk."""
+
+    def __init__(self, display: str | Path, limit: int | None, what: str = "") -> None:
+        self.display, self.limit, self.what = display, limit, what
+        self.lines, self.run = 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Measure the next chunk; SourceError once a line is longer than the limit."""
+        if self.limit is None:
+            return
+        first = chunk.find(b"\n")
+        if first < 0:
+            self.run += len(chunk)
+        else:
+            self._check(self.run + first)
+            self.lines += chunk.count(b"\n")
+            self.run = len(chunk) - chunk.rfind(b"\n") - 1
+        self._check(self.run)
+
+    def _check(self, length: int) -> None:
+        if self.limit is not None and length > self.limit:
+            raise SourceError(
+                self.display,
+                f"line {self.lines + 1}{self.what} is longer than {self.limit >> 20} MiB: not a "
+                "line-based text file, or a damaged one",
+                line=self.lines + 1,
+                hint="check that this is the trace file itself (not an archive, a binary or a "
+                     "file without newlines) and pass the right --format")
+
+
+def check_lines(path: Path, display: str | Path, limit: int | None = MAX_LINE_BYTES) -> None:
+    """SourceError if a line of the plain file ``path`` is longer than ``limit`` bytes."""
+    meter = LineMeter(display, limit)
+    if limit is None:
+        return
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            meter.feed(chunk)
+
+
+def _copy_stream(fin: io.BufferedIOBase, dest: Path, origin: Path, what: str,
+                 max_line: int | None = MAX_LINE_BYTES) -> Path:
+    meter = LineMeter(origin, max_line, f" of the decompressed {what}")
     try:
         with open(dest, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
+            while chunk := fin.read(_CHUNK):
+                meter.feed(chunk)  # before writing: a bomb stops within a chunk of the limit
+                fout.write(chunk)
+    except SourceError:
+        dest.unlink(missing_ok=True)
+        raise
     except (EOFError, gzip.BadGzipFile, zlib.error, tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
         done = dest.stat().st_size if dest.exists() else 0
         dest.unlink(missing_ok=True)
@@ -112,17 +165,25 @@ def _copy_stream(fin: io.BufferedIOBase, dest: Path, origin: Path, what: str) ->
     return dest
 
 
-def plain_file(path: Path, ctx: ScanContext) -> Path:
+def plain_file(path: Path, ctx: ScanContext, max_line: int | None = MAX_LINE_BYTES) -> Path:
     """Return a plain-text path for ``path``: itself, or a streamed decompressed copy in staging.
 
     ``.gz`` and single-member ``.zip`` are decompressed chunk by chunk, so memory stays flat.
+    Either way no line may be longer than ``max_line`` bytes (:data:`MAX_LINE_BYTES`); a
+    tar archive, an unsupported compression or a UTF-16 text is refused with what it is.
     """
     expect_file(path)
     with open(path, "rb") as fh:
-        magic = fh.read(4)
+        magic = fh.read(512)
     if magic[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as fin:
+                head = fin.read(512)
+        except (EOFError, OSError, zlib.error):
+            head = b""  # damaged: the copy below says where
+        refuse_binary(head, path, compressed=True)
         with gzip.open(path, "rb") as fin:
-            return _copy_stream(fin, ctx.temp_path(path.stem), path, "gzip stream")
+            return _copy_stream(fin, ctx.temp_path(path.stem), path, "gzip stream", max_line)
     if magic == b"PK\x03\x04":
         try:
             zf = zipfile.ZipFile(path)
@@ -135,8 +196,50 @@ def plain_file(path: Path, ctx: ScanContext) -> Path:
                 raise SourceError(path, f"zip archive holds {len(members)} files, expected one",
                                   hint="unpack it and pass the files")
             with zf.open(members[0]) as fin:
-                return _copy_stream(fin, ctx.temp_path(members[0]), path, f"zip member {members[0]}")
+                return _copy_stream(fin, ctx.temp_path(members[0]), path, f"zip member {members[0]}",
+                                    max_line)
+    refuse_binary(magic, path)
+    check_lines(path, path, max_line)
     return path
+
+
+_MAGIC = (
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it (zstd -d) and pass the result"),
+    (b"BZh", "a bzip2-compressed file", "decompress it (bunzip2) and pass the result"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it (unxz) and pass the result"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "unpack it and pass the files"),
+    (b"Rar!", "a RAR archive", "unpack it and pass the files"),
+    (b"PAR1", "a Parquet file", "use --format mapped with a mapping, or read it with `workscope sql`"),
+    (b"\x89PNG", "a PNG image", "pass the trace file"),
+    (b"%PDF", "a PDF document", "pass the trace file"),
+    (b"\x7fELF", "an executable", "pass the trace file"),
+    (b"SQLite format 3", "an SQLite database", "export the table to CSV first"),
+)
+
+
+def describe_binary(head: bytes) -> tuple[str, str] | None:
+    """What a non-text file is, from its first bytes, and what to do; None for text."""
+    for magic, what, todo in _MAGIC:
+        if head.startswith(magic):
+            return what, todo
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "a tar archive", "unpack it (tar -xf) and pass the files, or pass it to a reader that reads archives"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 4 and head[1:4:2] == b"\x00\x00"):
+        return "UTF-16 text", "convert it to UTF-8 (iconv -f UTF-16 -t UTF-8) and pass the result"
+    sample = head[:512]
+    if b"\x00" in sample:
+        return "binary data (NUL bytes)", "pass the trace's text file"
+    return None
+
+
+def refuse_binary(head: bytes, path: Path, *, compressed: bool = False) -> None:
+    """SourceError naming what ``path`` is when its first bytes are not text."""
+    found = describe_binary(head)
+    if found is None:
+        return
+    what, todo = found
+    inside = "a gzip file holding " if compressed else ""
+    raise SourceError(path, f"is {inside}{what}, not a text trace file", hint=todo)
 
 
 def _junk(member: str) -> bool:
@@ -144,7 +247,8 @@ def _junk(member: str) -> bool:
     return base.startswith("._") or base.startswith(".") or "__MACOSX" in member
 
 
-def tar_members(path: Path, ctx: ScanContext, keep: Callable[[str], bool] = lambda m: True) -> list[tuple[str, Path]]:
+def tar_members(path: Path, ctx: ScanContext, keep: Callable[[str], bool] = lambda m: True,
+                max_line: int | None = MAX_LINE_BYTES) -> list[tuple[str, Path]]:
     """Extract the regular members of a (gzipped) tar that ``keep`` accepts into staging.
 
     macOS AppleDouble (``._x``) and other dot-members are skipped. Returns (member, path) pairs.
@@ -159,7 +263,8 @@ def tar_members(path: Path, ctx: ScanContext, keep: Callable[[str], bool] = lamb
                 fin = tf.extractfile(m)
                 if fin is None:
                     continue
-                out.append((m.name, _copy_stream(fin, ctx.temp_path(m.name), path, f"tar member {m.name}")))
+                out.append((m.name, _copy_stream(fin, ctx.temp_path(m.name), path, f"tar member {m.name}",
+                                                 max_line)))
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise CorruptSourceError(path, f"tar archive is truncated or damaged ({exc})",
                                  hint="download the archive again") from None

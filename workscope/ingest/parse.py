@@ -4,7 +4,7 @@ and the table rules applied on top (:func:`checked`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,12 @@ def src(name: str) -> pl.Expr:
     return pl.col(RAW_PREFIX + name)
 
 
+def cut(value: str, limit: int = 60) -> str:
+    """``value`` shortened to ``limit`` characters for a message (a header field of a file
+    without newlines can be a megabyte)."""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
 def check_header(
     header: Sequence[str],
     required: Iterable[str],
@@ -42,9 +48,10 @@ def check_header(
     detail = ""
     if len(header) == 1 and any(d in header[0] for d in ",;\t|" if d != separator):
         detail = f" (the header is one field {header[0][:60]!r}: wrong delimiter?)"
+    shown = [cut(h) for h in list(header)[:20]] + (["..."] if len(header) > 20 else [])
     raise MissingColumnError(
         display,
-        f"missing required column(s) {', '.join(hints)}{detail}; header has {list(header)[:20]}",
+        f"missing required column(s) {', '.join(hints)}{detail}; header has {shown}",
         line=1,
         hint=f"expected {what or 'a file of this format'}; pass --format to choose another reader",
     )
@@ -207,14 +214,36 @@ def parse_float(
     return _parse(text, text.cast(pl.Float64, strict=False), label, "a number", required)
 
 
+NS_YEARS = "1678..2261"
+"""The years a nanosecond timestamp (int64) can hold."""
+
+_NS_LIMIT_US = (2**63 - 1) // 1000
+
+
+def strptime_ns(text: pl.Expr, fmt: str | None, time_zone: str | None = None) -> tuple[pl.Expr, pl.Expr]:
+    """Text as a datetime (ns), and a flag for text that is a valid time a nanosecond
+    timestamp cannot hold (the value is then null).
+
+    polars wraps such times around silently (``2300-01-01`` reads as ``1715-06-13``), so the
+    text is parsed a second time at microseconds, whose range is ±290,000 years.
+    """
+    value = text.str.strptime(pl.Datetime("ns", time_zone), fmt, strict=False, exact=True)
+    wide = text.str.strptime(pl.Datetime("us", time_zone), fmt, strict=False, exact=True)
+    overflow = wide.is_not_null() & ~wide.dt.timestamp("us").is_between(-_NS_LIMIT_US, _NS_LIMIT_US)
+    return pl.when(~overflow).then(value), overflow
+
+
 def parse_datetime(
     raw: pl.Expr, label: str, fmt: str | None, *, required: bool = False,
     time_zone: str | None = None, strip: bool = False,
 ) -> Parsed:
-    """Parse text as a datetime (ns) with a strptime format; unparseable text gets a reason."""
+    """Parse text as a datetime (ns) with a strptime format; unparseable text, and times
+    outside the years a nanosecond timestamp holds, get a reason."""
     text = raw.str.strip_chars() if strip else raw
-    value = text.str.strptime(pl.Datetime("ns", time_zone), fmt, strict=False, exact=True)
-    return _parse(text, value, label, f"a timestamp ({fmt or 'ISO 8601'})", required)
+    value, overflow = strptime_ns(text, fmt, time_zone)
+    parsed = _parse(text, value, label, f"a timestamp ({fmt or 'ISO 8601'})", required)
+    return Parsed(value, pl.when(overflow).then(pl.lit(f"{label}: a time outside the years {NS_YEARS}"))
+                  .otherwise(parsed.reason))
 
 
 def parse_text(
@@ -269,11 +298,13 @@ def attrs_json(fields: dict[str, pl.Expr]) -> pl.Expr:
     return pl.struct(**fields).struct.json_encode()
 
 
-def checked(table: str, frame: pl.LazyFrame, keep: Sequence[str] = ()) -> pl.LazyFrame:
+def checked(table: str, frame: pl.LazyFrame, keep: Sequence[str] = (),
+            bounds: Mapping[str, tuple[float, float]] | None = None) -> pl.LazyFrame:
     """Canonical columns of ``table`` plus ``keep``, with ``_reason`` = parse failure or broken rule.
 
     Rules run on the conformed columns, so rows broken by parsing and rows breaking a table
-    rule share one reason column (the parse failure wins: it is the first cause).
+    rule share one reason column (the parse failure wins: it is the first cause). ``bounds``
+    overrides the plausibility bounds of :data:`workscope.schemas.PLAUSIBLE`.
     """
     from workscope.schemas import TABLES, conform_exprs
 
@@ -282,5 +313,5 @@ def checked(table: str, frame: pl.LazyFrame, keep: Sequence[str] = ()) -> pl.Laz
     extra = [pl.col(c) for c in keep if c in have and c != REASON]
     out = frame.select(*conform_exprs(table, have), *extra, reason.alias(REASON))
     present = {c.name for c in TABLES[table].columns if c.name in have}
-    rules = TABLES[table].reason(present)
+    rules = TABLES[table].reason(present, bounds)
     return out.with_columns(pl.coalesce(pl.col(REASON), rules).alias(REASON))

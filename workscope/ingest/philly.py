@@ -70,6 +70,7 @@ from workscope.ingest.files import (
     tar_members,
 )
 from workscope.ingest.parse import (
+    NS_YEARS,
     Parsed,
     attrs_json,
     build,
@@ -79,9 +80,10 @@ from workscope.ingest.parse import (
     raw_row,
     scan_text_csv,
     src,
+    strptime_ns,
 )
 from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart
-from workscope.ingest.timefmt import epoch_ns, origin_meta, seconds_since
+from workscope.ingest.timefmt import earliest_ns, epoch_ns, origin_meta, seconds_since
 from workscope.options import Option
 
 log = logging.getLogger(__name__)
@@ -138,17 +140,19 @@ def kind_from_head(text: str) -> str | None:
 def util_time(raw: pl.Expr, label: str) -> Parsed:
     """``2017-10-03 00:08:00 PDT`` -> UTC; PDT = UTC-7, PST = UTC-8, anything else rejected."""
     text = raw.str.replace(r" PDT$", " -0700").str.replace(r" PST$", " -0800")
-    value = text.str.strptime(pl.Datetime("ns", "UTC"), UTIL_FMT, strict=False, exact=True)
+    value, overflow = strptime_ns(text, UTIL_FMT, "UTC")
     return Parsed(value, pl.when(raw.is_null()).then(pl.lit(f"{label} is missing"))
+                  .when(overflow).then(pl.lit(f"{label}: a time outside the years {NS_YEARS}"))
                   .when(value.is_null()).then(pl.lit(f"{label}: not a timestamp with PDT/PST suffix")))
 
 
 def local_time(raw: pl.Expr, label: str, zone: str) -> Parsed:
     """A zone-less wall-clock string read in ``zone``; null, '' and 'None' are missing."""
     text = pl.when(raw.is_in(["", "None"])).then(pl.lit(None, S)).otherwise(raw)
-    naive = text.str.strptime(pl.Datetime("ns"), LOG_FMT, strict=False, exact=True)
+    naive, overflow = strptime_ns(text, LOG_FMT)
     value = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    return Parsed(value, pl.when(text.is_not_null() & value.is_null())
+    return Parsed(value, pl.when(overflow).then(pl.lit(f"{label}: a time outside the years {NS_YEARS}"))
+                  .when(text.is_not_null() & value.is_null())
                   .then(pl.lit(f"{label}: not a timestamp ({LOG_FMT}) in {zone}")))
 
 
@@ -190,11 +194,11 @@ class PhillyReader(Reader):
                 skipped.append(str(f))
                 continue
             if f.name.endswith((".tar.gz", ".tgz", ".tar")):
-                members = tar_members(f, ctx, lambda m: kind_of(m) is not None)
+                members = tar_members(f, ctx, lambda m: kind_of(m) is not None, max_line=None)
                 staged += [(kind_of(m) or "", f"{f}!{m}", p) for m, p in members]
                 (used if members else skipped).append(f)
                 continue
-            plain = plain_file(f, ctx)
+            plain = plain_file(f, ctx, max_line=None)
             kind = kind_from_head(head_text(plain, 65536)) or kind_of(f)
             if kind is None:
                 if plain.stat().st_size == 0:
@@ -216,14 +220,14 @@ class PhillyReader(Reader):
             if kind == "cluster_job_log":
                 lf = _read_job_log(plain, display)
                 t = local_time(pl.col("_job").struct.field("submitted_time"), "submitted_time", zone)
-                first = lf.select(epoch_ns(t.value).min()).collect().item()
+                first = lf.select(earliest_ns(epoch_ns(t.value))).collect().item()
                 frames.append((kind, display, lf, []))
             else:
                 lf, names = _read_csv(kind, plain, display)
                 first = None
                 if kind != "cluster_machine_list":
                     t = util_time(src("time"), "time")
-                    first = lf.head(10_000).select(epoch_ns(t.value).min()).collect().item()
+                    first = lf.head(10_000).select(earliest_ns(epoch_ns(t.value))).collect().item()
                 frames.append((kind, display, lf, names))
             if first is not None:
                 origins.append(first)

@@ -19,11 +19,12 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import math
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,20 @@ from typing import Any
 import polars as pl
 
 from workscope.atomic import write_atomic
-from workscope.errors import DataError, InvalidNameError, SourceError, StoreError, TraceExistsError
+from workscope.errors import (
+    DataError,
+    InvalidNameError,
+    OptionError,
+    SourceError,
+    StoreError,
+    TraceExistsError,
+)
 from workscope.ingest import registry
 from workscope.ingest.files import iter_files
 from workscope.ingest.parse import checked
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, ScanContext, ScanResult, TablePart
-from workscope.schemas import SCHEMA_VERSION, TABLES
+from workscope.limits import MAX_REJECT_SHARE, MAX_REJECTS, MIN_LINES_FOR_SHARE
+from workscope.schemas import SCHEMA_VERSION, TABLES, Bound, check_bounds
 from workscope.store import MANIFEST, REJECTS, Store, Trace, check_name, name_from_path
 from workscope.version import __version__
 
@@ -61,6 +70,23 @@ class IngestResult:
         """JSON-ready form."""
         return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3),
                 "manifest": self.manifest}
+
+
+
+
+@dataclass(frozen=True)
+class RejectLimits:
+    """When an ingest gives up on rejected rows: a count over the trace, a share per file."""
+
+    count: int | None = MAX_REJECTS
+    share: float | None = MAX_REJECT_SHARE
+
+    def __post_init__(self) -> None:
+        if self.count is not None and (isinstance(self.count, bool) or not isinstance(self.count, int)
+                                       or self.count < 0):
+            raise OptionError(f"max_rejects must be a whole number >= 0 or None, got {self.count!r}")
+        if self.share is not None and not (isinstance(self.share, (int, float)) and 0 <= self.share <= 1):
+            raise OptionError(f"max_reject_share must be between 0 and 1 or None, got {self.share!r}")
 
 
 # ---------------------------------------------------------------- shared by both paths
@@ -110,13 +136,15 @@ def open_reader(paths: list[Path], format: str | None, options: dict[str, Any] |
     return reader, reader.resolve_options(options)
 
 
-def checked_parts(result: ScanResult, keep_raw: bool = True
+def checked_parts(result: ScanResult, keep_raw: bool = True,
+                  bounds: dict[str, Bound] | None = None,
                   ) -> list[tuple[str, int, TablePart, pl.LazyFrame]]:
     """Each part of a scan as (table, index in table, part, checked frame).
 
-    The checked frame has the table's canonical columns, ``_reason`` (the parse failure or
-    the broken table rule, null for a good row) and, with ``keep_raw``, the line, file and
-    raw text columns that rebuild a rejected row.
+    The checked frame has the table's canonical columns, ``_reason`` (the parse failure, the
+    broken table rule or the value outside its plausible range (``bounds`` overriding
+    :data:`~workscope.schemas.PLAUSIBLE`), null for a good row) and, with ``keep_raw``, the
+    line, file and raw text columns that rebuild a rejected row.
     """
     out = []
     for table, parts in result.tables.items():
@@ -128,26 +156,28 @@ def checked_parts(result: ScanResult, keep_raw: bool = True
                 if LINE not in have:
                     frame = frame.with_columns(pl.lit(None, pl.Int64).alias(LINE))
                 keep = [LINE, FILE, *(c for c in have if c.startswith(RAW_PREFIX))]
-            out.append((table, i, part, checked(table, frame, keep)))
+            out.append((table, i, part, checked(table, frame, keep, bounds)))
     return out
 
 
 # ---------------------------------------------------------------- without a store
 
-def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str, Any] | None = None
-                 ) -> dict[str, pl.LazyFrame]:
-    """Lazy frames of the good rows of each canonical table the sources fill.
+def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str, Any] | None = None,
+                 bounds: dict[str, Any] | None = None) -> dict[str, pl.LazyFrame]:
+    """Lazy frames of the good rows of each canonical table the sources fill (``bounds``: as
+    for :func:`ingest`).
 
     Compressed inputs are decompressed into a private temporary directory removed at
     interpreter exit (the frames read from it lazily).
     """
     plist, _ = distinct_sources(source_paths(paths))
     reader, opts = open_reader(plist, format, options)
+    limits = check_bounds(bounds)
     staging = Path(tempfile.mkdtemp(prefix="workscope-scan-"))
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
     result = reader.scan(plist, ScanContext(options=opts, staging=staging))
     frames: dict[str, list[pl.LazyFrame]] = {}
-    for table, _, _, frame in checked_parts(result, keep_raw=False):
+    for table, _, _, frame in checked_parts(result, keep_raw=False, bounds={**result.bounds, **limits}):
         frames.setdefault(table, []).append(frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names))
     return {t: pl.concat(fs) if len(fs) > 1 else fs[0] for t, fs in frames.items()}
 
@@ -161,12 +191,20 @@ def ingest(
     format: str | None = None,
     name: str | None = None,
     options: dict[str, Any] | None = None,
+    bounds: dict[str, Any] | None = None,
+    max_rejects: int | None = MAX_REJECTS,
+    max_reject_share: float | None = MAX_REJECT_SHARE,
     force: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestResult:
     """Ingest source files into ``store`` as a trace called ``name`` (default: from the first path).
 
-    The reader is ``format`` or detected from the first path. Re-ingesting the same source
+    The reader is ``format`` or detected from the first path. A value outside its column's
+    plausible range (:data:`workscope.schemas.PLAUSIBLE`) is a reject; ``bounds`` changes
+    ranges for this trace, e.g. ``{"arrival_s": (0, 5e9)}`` (``None`` leaves a side open).
+    The ingest stops with a DataError, nothing written, after ``max_rejects`` rejected rows
+    or when more than ``max_reject_share`` of a file's rows are rejected
+    (:data:`MAX_REJECTS`, :data:`MAX_REJECT_SHARE`; None lifts a limit). Re-ingesting the same source
     bytes with the same reader and options is a no-op (the manifest's content key); other
     sources under an existing name need ``force``. Raises a WorkscopeError subclass, with
     nothing written, if a source cannot be read.
@@ -174,6 +212,8 @@ def ingest(
     t0 = time.perf_counter()
     plist, dropped = distinct_sources(source_paths(paths))
     reader, opts = open_reader(plist, format, options)
+    limits = check_bounds(bounds)
+    caps = RejectLimits(max_rejects, max_reject_share)
     name = check_name(name if name is not None else name_from_path(plist[0]))
     say = progress or (lambda msg, done, total: None)
 
@@ -181,7 +221,7 @@ def ingest(
     store.check_unique(name)
     if (store.traces_dir / name / MANIFEST).is_file() and not force:
         say("hashing sources", 0, 1)
-        return _unchanged(store, name, content_key(reader, opts, hasher.result()), t0)
+        return _unchanged(store, name, content_key(reader, opts, hasher.result(), limits), t0)
     # Otherwise the sources are hashed in a thread while the tables are written: the hashes
     # are needed only in the Parquet footers and the manifest, written last.
     hasher.start()
@@ -189,7 +229,8 @@ def ingest(
         with store.staging(name) as work:
             build, scratch = work / "trace", work / "scratch"
             scratch.mkdir(parents=True)
-            manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped)
+            manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped,
+                                   limits, caps)
             shutil.rmtree(scratch, ignore_errors=True)  # decompressed copies: free the disk first
             try:
                 status = store.commit(name, build, replace=force)
@@ -211,28 +252,41 @@ def _unchanged(store: Store, name: str, key: str, t0: float) -> IngestResult:
     return IngestResult(name, "unchanged", old, time.perf_counter() - t0)
 
 
-def content_key(reader: Reader, opts: dict[str, Any], sources: list[dict[str, Any]]) -> str:
-    """The identity of an ingest: reader and version, schema version, options, source hashes."""
+def content_key(reader: Reader, opts: dict[str, Any], sources: list[dict[str, Any]],
+                bounds: dict[str, Bound] | None = None) -> str:
+    """The identity of an ingest: reader and version, schema version, options, changed
+    bounds, source hashes."""
     ident = {
         "reader": reader.name, "version": reader.version, "schema": SCHEMA_VERSION,
         "options": opts, "sources": sorted(s["sha256"] for s in sources),
     }
+    if bounds:  # absent when unchanged, so traces ingested before bounds existed keep their key
+        ident["bounds"] = {c: [str(lo), str(hi)] for c, (lo, hi) in sorted(bounds.items())}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def build_trace(
     reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher,
     name: str, build: Path, scratch: Path, say: ProgressFn, dropped: list[str] | None = None,
+    bounds: dict[str, Bound] | None = None, caps: RejectLimits = RejectLimits(),
 ) -> dict[str, Any]:
     """Scan the sources, sink every part into ``build`` and write the manifest; returns it.
 
     ``dropped``: sources left out as repeats (:func:`distinct_sources`), recorded in the
-    manifest's ``meta.duplicate_sources``.
+    manifest's ``meta.duplicate_sources``; ``bounds``: changed plausibility bounds, recorded
+    in ``bounds``; ``caps``: when to give up on rejected rows.
     """
     say(f"scanning with {reader.name}", 0, 1)
     result = reader.scan(paths, ScanContext(options=opts, staging=scratch))
     if dropped:
         result.meta["duplicate_sources"] = dropped
+    unread = unread_files(hasher.files, result.files)
+    if unread:
+        # a folder of mixed formats: say which files this reader did not take
+        result.meta["skipped_files"] = sorted({*map(str, result.meta.get("skipped_files", [])), *unread})
+        log.warning("the %s reader read %d file(s) and skipped %d (listed in the manifest's "
+                    "meta.skipped_files): %s", reader.name, len(result.files), len(unread),
+                    ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else ""))
     provenance = {
         "trace": name,
         "workscope_version": __version__,
@@ -241,17 +295,25 @@ def build_trace(
         "options": opts,
         "origin_utc": result.meta.get("origin_utc"),
     }
-    parts = checked_parts(result)
+    if bounds:
+        # JSON has no infinity: an open side is null.
+        provenance["bounds"] = {c: [v if math.isfinite(v) else None for v in b]
+                                for c, b in bounds.items()}
+    parts = checked_parts(result, bounds={**result.bounds, **(bounds or {})})
     if not parts:
         raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
     rejects_dir = build / REJECTS
     rejects_dir.mkdir(parents=True)
     kv = FooterMetadata(provenance, hasher)
+    rejected = 0
     for n, (table, i, part, frame) in enumerate(parts):
         say(f"{table} ← {part.file}", n, len(parts))
         (build / table).mkdir(parents=True, exist_ok=True)
-        sink_part(table, part, frame, build / table / f"part-{i:05d}.parquet",
-                  rejects_dir / f"{table}-{i:05d}.parquet", kv)
+        left = None if caps.count is None else caps.count - rejected
+        ok_path, rej_path = build / table / f"part-{i:05d}.parquet", rejects_dir / f"{table}-{i:05d}.parquet"
+        sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left)
+        rejected += _check_rejects(part, ok_path, rej_path, caps, rejected)
+        exact_raw(rej_path, kv)
     say("counting", len(parts), len(parts))
     tables_meta = {t: table_stats(build, t) for t in result.tables}
     _require_good_rows(paths[0], tables_meta, rejects_dir)
@@ -260,8 +322,8 @@ def build_trace(
     manifest = {
         **provenance,
         "sources": sources,
-        "content_key": content_key(reader, opts, sources),
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "content_key": content_key(reader, opts, sources, bounds),
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "meta": result.meta,
         "files_used": [str(f) for f in result.files],
         "tables": tables_meta,
@@ -272,10 +334,20 @@ def build_trace(
     return manifest
 
 
+def unread_files(listed: list[Path], used: list[Path]) -> list[str]:
+    """The files under the sources that the reader did not read (a file inside a folder the
+    reader took whole counts as read)."""
+    taken = {Path(u).resolve() for u in used}
+    folders = [t for t in taken if t.is_dir()]
+    return [str(f) for f in listed
+            if (r := f.resolve()) not in taken and not any(r.is_relative_to(d) for d in folders)]
+
+
 def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, rej_path: Path,
-              kv: Callable[[Any], dict[str, str]]) -> None:
+              kv: Callable[[Any], dict[str, str]], max_rejects: int | None = None) -> None:
     """Write a checked part's good rows to ``ok_path`` and its rejects to ``rej_path``, in one
-    streaming pass over the source."""
+    streaming pass over the source; with ``max_rejects``, at most one reject more than that
+    is written (enough to tell that the limit was passed)."""
     # A part read from many files (one scan over a directory) names each row's file.
     file_col = pl.col(FILE) if FILE in part.frame.collect_schema() else pl.lit(part.file)
     ok = frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names)
@@ -286,6 +358,8 @@ def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, r
         part.raw.alias("raw"),
         pl.col(REASON).alias("reason"),
     )
+    if max_rejects is not None:
+        rej = rej.head(max_rejects + 1)
     try:
         pl.collect_all([
             ok.sink_parquet(ok_path, compression="zstd", metadata=kv, lazy=True),
@@ -295,6 +369,102 @@ def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, r
         msg = str(exc).strip().splitlines()[0][:300]
         raise SourceError(part.file, f"cannot be read: {msg}",
                           hint="check the file's format and delimiter, or pass --format") from None
+
+
+def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None) -> int:
+    """Put each rejected row's source line, as it is in the file, into ``raw``; returns how
+    many were replaced.
+
+    Readers rebuild ``raw`` from parsed fields, which loses quoting (``"1,2"`` comes back as
+    ``1,2``). Where the reject's file is a readable file (gzip or plain) and its line, with
+    quotes removed, is the rebuilt text, the line replaces it; bytes that are not UTF-8 show
+    as ``\\xNN``. Other rows keep the rebuilt text: a line it does not match (a reader whose
+    line numbers are not physical lines) never replaces it.
+    """
+    rej = pl.read_parquet(rej_path, glob=False)
+    if rej.height == 0:
+        return 0
+    raws = rej["raw"].to_list()
+    changed = 0
+    for file, rows, lines in rej.with_row_index("_i").group_by("file").agg("_i", "line").iter_rows():
+        path = Path(file) if file else None
+        if path is None or not path.is_file():
+            continue
+        wanted: dict[int, list[int]] = {}
+        for i, line in zip(rows, lines, strict=True):
+            if line is not None and line > 0:
+                wanted.setdefault(int(line), []).append(int(i))
+        if not wanted:
+            continue
+        for line, data in _lines(path, wanted):
+            for i in wanted[line]:
+                rebuilt = raws[i]
+                if rebuilt is not None and _same_row(data.decode("utf-8", "replace"), rebuilt):
+                    exact = data.decode("utf-8", "backslashreplace")
+                    if exact != rebuilt:
+                        raws[i] = exact
+                        changed += 1
+    if changed:
+        out = rej.with_columns(pl.Series("raw", raws, dtype=pl.String))
+        out.write_parquet(rej_path, compression="zstd", metadata=kv(None) if kv else None)
+    return changed
+
+
+def _lines(path: Path, wanted: dict[int, list[int]]) -> Iterator[tuple[int, bytes]]:
+    """The lines numbered in ``wanted`` (1-based, physical) of a plain or gzip file, without
+    their line ending."""
+    import gzip
+
+    last = max(wanted)
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):
+                if n in wanted:
+                    yield n, raw.rstrip(b"\r\n")
+                if n >= last:
+                    return
+    except (OSError, EOFError):
+        return  # a damaged tail: the rows found so far are replaced, the rest keep their text
+
+
+def _same_row(line: str, rebuilt: str) -> bool:
+    """Whether the file's ``line`` is the row the reader rebuilt, quotes aside (a ragged
+    row's rebuilt text ends with its first surplus field and ``...``)."""
+    a, b = line.replace('"', ""), rebuilt.replace('"', "")
+    if b.endswith("..."):
+        return a.startswith(b[:-3])
+    return a == b
+
+
+def _check_rejects(part: TablePart, ok_path: Path, rej_path: Path, caps: RejectLimits, before: int) -> int:
+    """The part's rejected rows; DataError when they pass the count or share of ``caps``."""
+    bad = count_rows([rej_path])
+    good = count_rows([ok_path])
+    total = before + bad
+    over_count = caps.count is not None and total > caps.count
+    share = bad / (good + bad) if good + bad else 0.0
+    over_share = caps.share is not None and bad >= MIN_LINES_FOR_SHARE and share > caps.share
+    if over_share:
+        # Wide formats make many rows of one line (a day of minutes): one cut line is damage
+        # to report as rejects, not a file of another format. Judge the share on lines.
+        lines = pl.scan_parquet(rej_path, glob=False).select(pl.col("line").n_unique()).collect().item()
+        over_share = lines >= MIN_LINES_FOR_SHARE
+    if not (over_count or over_share):
+        return bad
+    first = (pl.scan_parquet(rej_path, glob=False).select("line", "reason").head(1).collect().row(0)
+             if bad else (None, ""))
+    where = f" at line {first[0]}" if first[0] is not None else ""
+    if over_count:
+        what = (f"more than {caps.count:,} rows rejected (first reason here{where}: {first[1]}); "
+                "stopped there")
+        lift = f"--max-rejects (now {caps.count:,})"
+    else:
+        what = (f"{bad:,} of {good + bad:,} rows rejected ({share:.0%}; first reason{where}: {first[1]})")
+        lift = f"--max-reject-share (now {caps.share:g})"
+    raise DataError(f"{part.file}: {what}; this is not a file of the format read, or it is damaged; "
+                    f"check the file and --format, or raise {lift}; nothing was written")
 
 
 def _require_good_rows(first: Path, tables_meta: dict[str, dict[str, Any]], rejects_dir: Path) -> None:

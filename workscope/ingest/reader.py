@@ -62,6 +62,10 @@ class ScanResult:
     tables: dict[str, list[TablePart]]
     files: list[Path]
     meta: dict[str, Any] = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Plausibility bounds this source needs instead of :data:`workscope.schemas.PLAUSIBLE`
+    (times counted from an origin the user chose, such as the Unix epoch); the user's
+    ``--bound`` still wins."""
 
 
 @dataclass

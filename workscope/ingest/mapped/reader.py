@@ -34,7 +34,7 @@ from workscope.ingest.mapped.values import (
 )
 from workscope.ingest.parse import Parsed, build
 from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
-from workscope.ingest.timefmt import origin_meta
+from workscope.ingest.timefmt import calendar_bounds, origin_meta
 from workscope.options import Option
 from workscope.schemas import TABLES
 
@@ -81,7 +81,13 @@ class MappedReader(Reader):
         times = [_time_points(s, m) for s in sources]
         origin = _origin(m, sources, times)
         parts = [part for s, t in zip(sources, times, strict=True) for part in _parts(s, t, m, origin)]
-        return ScanResult({m.table: parts}, files, _meta(m, origin, sources, times))
+        bounds = {}
+        if origin is not None and m.origin != "auto":
+            # times counted from a chosen origin ('epoch') may lie decades from it: judge them
+            # by the calendar years instead of the span from the origin
+            span = calendar_bounds(round(origin))
+            bounds = {c: span for c in m.columns if c in TIME_POINTS}
+        return ScanResult({m.table: parts}, files, _meta(m, origin, sources, times), bounds)
 
 
 def _keep_the_rest(m: Mapping, sources: list[Source]) -> Mapping:

@@ -26,6 +26,7 @@ from workscope.ingest.parse import (
     parse_text,
     src,
 )
+from workscope.ingest.timefmt import earliest_ns
 
 HEAD_ROWS = 10_000
 """Rows of each file whose earliest time point makes the automatic origin."""
@@ -204,10 +205,12 @@ def seconds(t: TimePoint, origin: Fraction | None) -> Parsed:
 
 def head_min(s: Source, t: TimePoint) -> Fraction | None:
     """The earliest time point of the file's first rows as epoch ns (None if it has none)."""
-    value = s.frame.head(HEAD_ROWS).select(t.native.value.min()).collect().item()
+    v = t.native.value
+    first = earliest_ns(v, t.unit_ns) if t.absolute else v.min()
+    value = s.frame.head(HEAD_ROWS).select(first).collect().item()
     if value is None:
         # no parseable time in the head: one streaming pass for the minimum (memory stays flat)
-        value = s.frame.select(t.native.value.min()).collect(engine="streaming").item()
+        value = s.frame.select(first).collect(engine="streaming").item()
     return None if value is None else Fraction(value) * t.unit_ns
 
 
