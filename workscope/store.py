@@ -1,16 +1,30 @@
-"""The trace store: a directory of traces, each complete or absent.
+"""The trace store: a directory of traces, each complete or absent, each read as one snapshot.
 
 Layout::
 
-    <home>/traces/<name>/manifest.json
-    <home>/traces/<name>/<table>/part-00000.parquet   (zstd, provenance in key-value metadata)
-    <home>/traces/<name>/rejects/part-00000.parquet   (table, file, line, raw, reason)
-    <home>/.staging/                                  (work in progress; never read as a trace)
+    <home>/traces/<name>/manifest.json -> g-<id>/manifest.json   (symlink: the current generation)
+    <home>/traces/<name>/g-<id>/manifest.json
+    <home>/traces/<name>/g-<id>/<table>/part-00000.parquet         (zstd, provenance in key-value metadata)
+    <home>/traces/<name>/g-<id>/rejects/<table>-00000.parquet      (table, file, line, raw, reason)
+    <home>/traces/<name>/g-<id>/.inventory.json                    (every file and its size, for `check`)
+    <home>/traces/<name>/g-<id>/.lock                              (readers hold a shared flock on it)
+    <home>/.staging/                                               (work in progress; never read as a trace)
 
-A trace is built in ``.staging`` and renamed into ``traces/`` only when complete, so a crash
-or a kill at any moment leaves ``traces/`` as it was. Replacing a trace parks the old one in
-staging first; opening the store rolls back such a swap if the process died between the two
-renames.
+A trace is built in ``.staging`` and published by :meth:`Store.commit`: a new trace is
+assembled with its generation and pointer and renamed into ``traces/`` in one step; a
+replace moves the build in as a new generation and swaps the ``manifest.json`` symlink with
+one atomic rename. Files of a generation never change, so a reader (a :class:`Trace`) that
+resolved the pointer once reads one consistent version however often the trace is replaced.
+An old generation is deleted only when its ``.lock`` can be locked exclusively, that is
+when no reader holds it; otherwise the next commit or the next opening of the store does it.
+
+Stores written before generations (``traces/<name>/manifest.json`` a plain file beside the
+table directories) are read as they are; replacing such a trace turns it into the layout above.
+
+Every lock is an ``flock`` on a file, which the kernel releases when its holder dies, so
+recovery never guesses from process ids (which another PID namespace cannot see): a writer
+holds ``.staging/<work>.lock`` for as long as it builds, and recovery removes only the
+staging it can lock.
 
 The store knows nothing of formats: the ingest pipeline (:mod:`workscope.ingest.pipeline`)
 builds a trace in a directory that :meth:`Store.staging` hands it and publishes it with
@@ -21,6 +35,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -28,12 +43,15 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import polars as pl
 
+from workscope.atomic import write_atomic
 from workscope.errors import (
     InvalidNameError,
     StoreError,
@@ -43,7 +61,7 @@ from workscope.errors import (
     WorkscopeError,
 )
 from workscope.pathglob import glob_escape
-from workscope.schemas import REJECTS_SCHEMA
+from workscope.schemas import REJECTS_SCHEMA, TABLES
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +71,13 @@ RESERVED_NAMES = frozenset({"main", "temp", "system", "memory", "information_sch
 named would shadow them and break every query over the store."""
 MANIFEST = "manifest.json"
 REJECTS = "rejects"
+GEN_PREFIX = "g-"
+LOCK = ".lock"
+INVENTORY = ".inventory.json"
+LEGACY_LOCK = ".legacy.lock"
+_OWN_FILES = frozenset({MANIFEST, LOCK, INVENTORY, LEGACY_LOCK})
+"""Files of a generation that are the store's own, not table data."""
+_STAGING_RE = re.compile(r"^(?P<name>.+)\.(?P<kind>new|old|rm)-(?P<tag>.+)$")
 
 
 def default_home() -> Path:
@@ -87,35 +112,205 @@ def name_from_path(path: Path) -> str:
     return name[:64]
 
 
+# ---------------------------------------------------------------------- generations and locks
 
-def _pid_alive(pid: int) -> bool:
+def _pointer(trace_dir: Path) -> str | None:
+    """The generation ``trace_dir/manifest.json`` points to: its directory name; ``""`` for
+    the layout without generations (a plain manifest file); None when there is no manifest."""
+    link = trace_dir / MANIFEST
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        target = os.readlink(link)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:  # a plain file: the layout before generations
+            return ""
+        return None
+    return Path(target).parts[0] if Path(target).parts else target
+
+
+def _try_lock(path: Path, shared: bool = False, create: bool = False) -> int | None:
+    """An fd holding an flock on ``path`` (blocking if ``shared``, else non-blocking), or None
+    if the file is absent, cannot be opened, or (exclusive) someone else holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (os.O_CREAT if create else 0), 0o666)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _open_generation(trace_dir: Path) -> tuple[Path, int | None, str | None]:
+    """The directory of the trace's current generation, an fd holding a shared lock on it,
+    and, for the layout before generations, the manifest's text.
+
+    The pointer is read again once the lock is held: a cleaner deletes only generations that
+    are not current and that it can lock exclusively, so a generation that is still current
+    after the shared lock was taken stays on disk until the lock is released. Without
+    generations the manifest is a plain file that a replace turns into a link to the new
+    generation's, so it is read before that second look, not later.
+    """
+    for _ in range(100):
+        gen = _pointer(trace_dir)
+        if gen is None:
+            return trace_dir, None, None  # damaged (no manifest): nothing to hold, reported on use
+        root = trace_dir / gen if gen else trace_dir
+        # A store on a read-only file system gets no lock file; nobody can replace it then.
+        fd = _try_lock(root / LOCK if gen else trace_dir / LEGACY_LOCK, shared=True, create=not gen)
+        text = None
+        if not gen:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text = (trace_dir / MANIFEST).read_text(encoding="utf-8")
+        if fd is None:
+            if gen and not root.is_dir() and _pointer(trace_dir) != gen:
+                continue  # swept between the two reads: the pointer has moved on
+            return root, None, text  # damaged (a link to nothing), or a store nobody can write
+        if _pointer(trace_dir) == gen:
+            return root, fd, text
+        os.close(fd)
+    raise StoreError(f"{trace_dir}: the trace is being replaced over and over; try again")
+
+
+def _close_fd(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _read_manifest(root: Path, text: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """The manifest in ``root`` (or parsed from ``text``, read earlier) and None, or None and
+    what is wrong with it."""
+    try:
+        if text is None:
+            text = (root / MANIFEST).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, f"{MANIFEST} is missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{MANIFEST} cannot be read ({exc})"
+    try:
+        m = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"{MANIFEST} is not valid JSON ({exc})"
+    if not isinstance(m, dict) or not isinstance(m.get("tables"), dict) or not all(
+            isinstance(t, dict) for t in m["tables"].values()):
+        return None, f"{MANIFEST} lacks its 'tables' section"
+    return m, None
+
+
+def _parquet_looks_whole(path: Path) -> bool:
+    """True if the file starts and ends with Parquet's magic bytes (a truncated file does not
+    end with them); reads 8 bytes, so listing a big store stays cheap."""
+    try:
+        with builtins.open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() < 12:
+                return False
+            fh.seek(-4, os.SEEK_END)
+            return head == b"PAR1" and fh.read(4) == b"PAR1"
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+
+
+def _data_files(root: Path) -> dict[str, int]:
+    """Every file under a generation (the store's own files aside): relative path -> bytes."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if rel in _OWN_FILES or not p.is_file():
+            continue
+        if p.parent == root and p.name.startswith(f".{MANIFEST}."):
+            continue  # a temporary of write_atomic
+        out[rel] = p.stat().st_size
+    return out
+
+
+@dataclass(frozen=True)
+class TraceCheck:
+    """What :meth:`Trace.check` found for one trace: its generation directory and problems."""
+
+    name: str
+    path: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing is wrong."""
+        return not self.problems
+
+    @property
+    def status(self) -> str:
+        """``ok``, or ``damaged: <first problem>`` (and how many more)."""
+        if self.ok:
+            return "ok"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        return f"damaged: {self.problems[0]}{more}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :meth:`Store.check` found: one :class:`TraceCheck` per trace checked."""
+
+    traces: list[TraceCheck]
+
+    @property
+    def ok(self) -> bool:
+        """True if every trace checked is intact."""
+        return all(t.ok for t in self.traces)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per problem (one ``ok`` row for an intact trace): name, status, problem, path."""
+        rows = [{"name": t.name, "status": "ok" if t.ok else "damaged", "problem": p, "path": t.path}
+                for t in self.traces for p in (t.problems or [None])]
+        return pl.DataFrame(rows, schema={"name": pl.String, "status": pl.String, "problem": pl.String,
+                                          "path": pl.String})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``ok`` and each trace's path, status and problems."""
+        return {"ok": self.ok, "traces": [{"name": t.name, "ok": t.ok, "status": t.status, "path": t.path,
+                                           "problems": t.problems} for t in self.traces]}
 
 
 class Trace:
-    """One ingested trace: its manifest, its tables as lazy frames, SQL over them."""
+    """One ingested trace, as one snapshot: its manifest, its tables as lazy frames, SQL over them.
+
+    The trace's current generation is resolved once, when the object is made, and held with a
+    shared lock until :meth:`close` (or until the object is garbage-collected): a concurrent
+    ``ingest --force`` of the same name publishes a new generation and leaves this one intact.
+    """
 
     def __init__(self, store: Store, name: str) -> None:
         self.store = store
         self.name = name
-        self.path = store.traces_dir / name
+        self.dir = store.traces_dir / name
+        self.path, fd, self._manifest_text = _open_generation(self.dir)
+        self.generation = self.path.name if self.path != self.dir else None
         self._manifest: dict[str, Any] | None = None
+        self._release = weakref.finalize(self, _close_fd, fd) if fd is not None else None
+
+    def close(self) -> None:
+        """Release the snapshot (an old generation can then be deleted)."""
+        if self._release is not None:
+            self._release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def manifest(self) -> dict[str, Any]:
         """The trace's manifest (provenance, options, row counts)."""
         if self._manifest is None:
-            try:
-                self._manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise StoreError(f"{self.path / MANIFEST}: unreadable manifest ({exc}); "
-                                 f"remove the trace with `workscope rm {self.name}` and ingest again") from None
+            m, problem = _read_manifest(self.path, self._manifest_text)
+            if m is None:
+                raise StoreError(f"{self.path / MANIFEST}: trace {self.name!r} is damaged: {problem}; "
+                                 f"remove it with `workscope rm {self.name}` and ingest again")
+            self._manifest = m
         return self._manifest
 
     @property
@@ -123,11 +318,29 @@ class Trace:
         """Canonical tables this trace holds."""
         return list(self.manifest["tables"])
 
+    def _inventory(self) -> dict[str, int] | None:
+        """The files the ingest wrote (relative path -> bytes), or None for a trace written
+        before inventories or with an unreadable one."""
+        try:
+            inv = json.loads((self.path / INVENTORY).read_text(encoding="utf-8"))
+            files = inv["files"]
+            return {str(k): int(v) for k, v in files.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
     def files(self, table: str) -> list[Path]:
-        """The Parquet files of ``table`` (``rejects`` included)."""
+        """The Parquet files of ``table`` (``rejects`` included).
+
+        Where the ingest recorded its files, only those count: a stray file dropped into
+        the trace later is not read (``workscope check`` reports it).
+        """
         if table != REJECTS and table not in self.tables:
             raise UnknownTableError(table, [*self.tables, REJECTS])
-        return sorted((self.path / table).glob("*.parquet"))
+        found = sorted((self.path / table).glob("*.parquet"))
+        inv = self._inventory()
+        if inv is None:
+            return found
+        return [f for f in found if f.relative_to(self.path).as_posix() in inv]
 
     def glob(self, table: str) -> str:
         """A glob of the table's Parquet files, for DuckDB or any Parquet reader.
@@ -162,8 +375,85 @@ class Trace:
         """Run SQL over this trace's tables (views named after the tables)."""
         return self.engine().sql_polars(query)
 
+    def check(self, full: bool = True) -> TraceCheck:
+        """Verify the trace's files against its manifest and the ingest's inventory.
+
+        Finds a missing or unreadable manifest, missing, extra and resized files, and Parquet
+        files that cannot be read. ``full`` also reads every Parquet footer and compares the
+        row counts of each table with the manifest's ``rows_ok`` and ``rows_rejected``;
+        without it only the first and last bytes of each file are read (what ``ls`` does).
+        """
+        problems: list[str] = []
+        if not self.path.is_dir():
+            gone = f"{MANIFEST} points to {self.generation}/, which is missing" if self.generation else \
+                "the trace's directory is gone (removed meanwhile?)"
+            return TraceCheck(self.name, str(self.path), [gone])
+        m, bad_manifest = _read_manifest(self.path, self._manifest_text)
+        if bad_manifest:
+            problems.append(bad_manifest)
+        have = _data_files(self.path)
+        if self.generation is None:
+            # no generations here: any g-* directory is a replace that did not finish
+            have = {k: v for k, v in have.items() if not k.startswith(GEN_PREFIX)}
+        inv = self._inventory()
+        expected: set[str]
+        if inv is not None:
+            expected = set(inv)
+            problems += [f"{f} is missing" for f in sorted(expected - set(have))]
+            problems += [f"{f} is an extra file the ingest did not write" for f in sorted(set(have) - expected)]
+            problems += [f"{f} {'is truncated' if have[f] < inv[f] else 'has changed'}: {have[f]:,} bytes, "
+                         f"the ingest wrote {inv[f]:,}" for f in sorted(expected & set(have)) if have[f] != inv[f]]
+        else:
+            expected = set(have)
+            if m is not None:
+                dirs = {*m["tables"], REJECTS}
+                strays = sorted(f for f in have if f.split("/")[0] not in dirs or not f.endswith(".parquet"))
+                problems += [f"{f} is an extra file the ingest did not write" for f in strays]
+                expected -= set(strays)
+                for t, meta in m["tables"].items():
+                    n = sum(1 for f in have if f.startswith(f"{t}/"))
+                    if isinstance(meta.get("files"), int) and n != meta["files"]:
+                        problems.append(f"{t}/ holds {n} Parquet files, the manifest says {meta['files']}")
+        rows: dict[str, int | None] = {}
+        for f in sorted(expected & set(have)):
+            if not f.endswith(".parquet"):
+                continue
+            if not full:
+                if not _parquet_looks_whole(self.path / f):
+                    problems.append(f"{f} is truncated or not a Parquet file")
+                continue
+            try:
+                import pyarrow.parquet as pq
+
+                rows[f] = pq.read_metadata(self.path / f).num_rows
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
+                rows[f] = None
+                problems.append(f"{f} is not a readable Parquet file ({' '.join(str(exc).split())[:160]})")
+        if full and m is not None:
+            problems += _row_problems(m, rows, expected)
+        return TraceCheck(self.name, str(self.path), problems)
+
     def __repr__(self) -> str:
-        return f"Trace({self.name!r}, tables={self.tables})"
+        try:
+            return f"Trace({self.name!r}, tables={self.tables})"
+        except StoreError:
+            return f"Trace({self.name!r}, damaged)"
+
+
+def _row_problems(m: dict[str, Any], rows: dict[str, int | None], expected: set[str]) -> list[str]:
+    """Row counts of each table's files against the manifest's (tables with an unreadable or
+    missing file are skipped: that file is already reported)."""
+    problems = []
+    for t, meta in m["tables"].items():
+        for key, prefix, what in (("rows_ok", f"{t}/", "rows"), ("rows_rejected", f"{REJECTS}/{t}-", "rejected rows")):
+            want = meta.get(key)
+            mine = [f for f in expected if f.startswith(prefix) and f.endswith(".parquet")]
+            if not isinstance(want, int) or any(f not in rows or rows[f] is None for f in mine):
+                continue
+            got = sum(rows[f] or 0 for f in mine)
+            if got != want:
+                problems.append(f"{t}: {got:,} {what} in its files, the manifest says {key} = {want:,}")
+    return problems
 
 
 class Store:
@@ -177,14 +467,15 @@ class Store:
 
     # ------------------------------------------------------------------ catalog
     def names(self) -> list[str]:
-        """Names of the traces in the store."""
+        """Names of the traces in the store (damaged ones included: ``ls`` and ``check`` show
+        what is wrong with them, ``rm`` removes them)."""
         if not self.traces_dir.is_dir():
             return []
-        return sorted(p.name for p in self.traces_dir.iterdir()
-                      if p.is_dir() and (p / MANIFEST).is_file())
+        return sorted(p.name for p in self.traces_dir.iterdir() if NAME_RE.fullmatch(p.name) and p.is_dir())
 
     def trace(self, name: str) -> Trace:
-        """The trace called ``name``; TraceNotFoundError with close names if absent."""
+        """The trace called ``name`` (a snapshot: see :class:`Trace`); TraceNotFoundError with
+        close names if absent."""
         if name not in self.names():
             raise TraceNotFoundError(name, self.names())
         return Trace(self, name)
@@ -193,29 +484,53 @@ class Store:
         return isinstance(name, str) and name in self.names()
 
     def catalog(self) -> pl.DataFrame:
-        """One row per trace: name, format, tables, rows, rejects, size, ingest time."""
+        """One row per trace: name, status (``ok`` or ``damaged: ...``), format, tables, rows,
+        rejects, size, ingest time. A damaged trace is listed with what its manifest still
+        tells (nulls where it tells nothing)."""
         rows = []
         for n in self.names():
-            m = Trace(self, n).manifest
+            with Trace(self, n) as t:
+                status = t.check(full=False).status
+                m, _ = _read_manifest(t.path)
+                size = sum(f.stat().st_size for f in t.path.rglob("*.parquet")) if t.path.is_dir() else 0
+            tables = m["tables"] if m else {}
             rows.append({
                 "name": n,
-                "format": m["reader"]["name"],
-                "tables": ",".join(m["tables"]),
-                "rows": sum(t["rows_ok"] for t in m["tables"].values()),
-                "rejected": sum(t["rows_rejected"] for t in m["tables"].values()),
-                "bytes": sum(f.stat().st_size for f in (self.traces_dir / n).rglob("*.parquet")),
-                "created_utc": m["created_utc"],
+                "status": status,
+                "format": (m.get("reader") or {}).get("name") if m else None,
+                "tables": ",".join(tables) if m else None,
+                "rows": sum(_int(s.get("rows_ok")) for s in tables.values()) if m else None,
+                "rejected": sum(_int(s.get("rows_rejected")) for s in tables.values()) if m else None,
+                "bytes": size,
+                "created_utc": m.get("created_utc") if m else None,
             })
-        schema = {"name": pl.String, "format": pl.String, "tables": pl.String, "rows": pl.Int64,
-                  "rejected": pl.Int64, "bytes": pl.Int64, "created_utc": pl.String}
+        schema = {"name": pl.String, "status": pl.String, "format": pl.String, "tables": pl.String,
+                  "rows": pl.Int64, "rejected": pl.Int64, "bytes": pl.Int64, "created_utc": pl.String}
         return pl.DataFrame(rows, schema=schema)
 
+    def check(self, names: Iterable[str] | None = None) -> CheckReport:
+        """Verify traces (all, or ``names``) against their manifests: see :meth:`Trace.check`."""
+        chosen = list(names) if names else self.names()
+        for n in chosen:
+            if n not in self.names():
+                raise TraceNotFoundError(n, self.names())
+        results = []
+        for n in chosen:
+            with Trace(self, n) as t:
+                results.append(t.check(full=True))
+        return CheckReport(results)
+
     def remove(self, name: str) -> None:
-        """Delete a trace (atomically: it disappears at once, files are removed after)."""
-        self.trace(name)
+        """Delete a trace (atomically: it disappears at once, files are removed after).
+
+        A reader still holding the trace loses its files: unlike a replace, removal does not
+        wait for readers.
+        """
+        if name not in self.names():
+            raise TraceNotFoundError(name, self.names())
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            trash = self.staging_dir / f"{name}.rm-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            trash = self.staging_dir / f"{name}.rm-{uuid.uuid4().hex[:12]}"
             os.rename(self.traces_dir / name, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
@@ -233,39 +548,61 @@ class Store:
         """A private, empty work directory for building trace ``name``; removed on exit.
 
         Build the trace in a subdirectory and publish it with :meth:`commit` before leaving
-        the block; whatever is left (the whole directory, on an error too) is deleted, and a
-        process killed inside the block leaves it for the next :meth:`_recover` to remove.
+        the block; whatever is left (the whole directory, on an error too) is deleted. The
+        block holds an flock on ``<work>.lock``; a process killed inside it loses the lock,
+        and the next :meth:`_recover` removes what it left.
         """
         check_name(name)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         self.traces_dir.mkdir(parents=True, exist_ok=True)
-        work = self.staging_dir / f"{name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        work.mkdir()
+        work = self.staging_dir / f"{name}.new-{uuid.uuid4().hex[:12]}"
+        lock = Path(f"{work}.lock")
+        # Created under the store lock, which recovery holds too: recovery never sees the
+        # directory before its lock is held.
+        with self._lock():
+            work.mkdir()
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield work
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                lock.unlink()
+            os.close(fd)
 
     def commit(self, name: str, build: Path, *, replace: bool = False) -> str:
-        """Publish the complete trace directory ``build`` as trace ``name`` (atomic rename).
+        """Publish the complete trace directory ``build`` as trace ``name``.
 
-        The check for an existing trace and the rename are one locked step, so of two
+        The check for an existing trace and the publication are one locked step, so of two
         writers of one new name the second gets TraceExistsError instead of silently
-        replacing the first, unless ``replace``. Returns "created", or "replaced" (the old
-        trace is parked in staging first, so a crash between the two renames is rolled back).
+        replacing the first, unless ``replace``. Returns "created" (the trace, with ``build``
+        as its first generation, appears in one rename) or "replaced" (``build`` becomes a
+        new generation and the manifest link is swapped in one rename; readers of the old
+        generation keep it until they close it).
         """
         target = self.traces_dir / check_name(name)
+        gen = f"{GEN_PREFIX}{uuid.uuid4().hex[:12]}"
+        _seal(build)
+        trash: list[Path] = []
         with self._lock():
             self.check_unique(name)
-            if target.exists() and not replace:
+            exists = os.path.lexists(target)
+            if exists and not replace:
                 raise TraceExistsError(name)
-            if not target.exists():
-                os.rename(build, target)
+            if not exists:
+                shell = build.with_name(f"{build.name}.{gen}")
+                shell.mkdir()
+                os.rename(build, shell / gen)
+                os.symlink(f"{gen}/{MANIFEST}", shell / MANIFEST)
+                os.rename(shell, target)
                 return "created"
-            parked = self.staging_dir / f"{name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            os.rename(target, parked)
-            os.rename(build, target)
-        shutil.rmtree(parked, ignore_errors=True)
+            os.rename(build, target / gen)
+            link = target / f".{MANIFEST}.{gen}.tmp"
+            os.symlink(f"{gen}/{MANIFEST}", link)
+            os.replace(link, target / MANIFEST)
+            trash = self._sweep(name)
+        _empty(trash)
         return "replaced"
 
     # ------------------------------------------------------------------ safety
@@ -273,21 +610,151 @@ class Store:
         self.home.mkdir(parents=True, exist_ok=True)
         return _FileLock(self.home / ".lock")
 
-    def _recover(self) -> None:
-        """Undo what a killed process left: roll back half-done swaps, drop dead staging."""
-        if not self.staging_dir.is_dir():
-            return
-        for entry in self.staging_dir.iterdir():
-            m = re.match(r"^(?P<name>.+)\.(?P<kind>new|old|rm)-(?P<pid>\d+)-[0-9a-f]+$", entry.name)
-            if not m or _pid_alive(int(m["pid"])):
-                continue
-            target = self.traces_dir / m["name"]
-            if m["kind"] == "old" and not target.exists():
-                log.warning("restoring trace %s after an interrupted replace", m["name"])
-                os.rename(entry, target)
-            else:
-                shutil.rmtree(entry, ignore_errors=True)
+    def _sweep(self, name: str) -> list[Path]:
+        """Move what no reader holds of trace ``name`` and is not current (old generations,
+        an unfinished replace, the tables of the layout before generations) into staging;
+        returns those paths, for the caller to delete once the store lock is released.
 
+        Call with the store lock held: a commit moves a generation in and points at it
+        under that lock, so no generation is ever seen between the two steps.
+        """
+        d = self.traces_dir / name
+        current = _pointer(d)
+        if current is None or not d.is_dir():
+            return []  # no manifest: the trace is damaged; `rm` or `ingest --force` decides
+        moved = []
+
+        def bury(entries: list[Path]) -> None:
+            bin_ = self.staging_dir / f"{name}.rm-{uuid.uuid4().hex[:12]}"
+            bin_.mkdir(parents=True)
+            for e in entries:
+                os.rename(e, bin_ / e.name)
+            moved.append(bin_)
+
+        legacy = []
+        for e in sorted(d.iterdir()):
+            if e.name in (MANIFEST, current):
+                continue
+            if e.name.startswith(f".{MANIFEST}.") and e.name.endswith(".tmp") and e.is_symlink():
+                e.unlink()  # a link a killed commit made but did not swap in
+            elif e.name.startswith(GEN_PREFIX) and e.is_dir() and not e.is_symlink():
+                fd = _try_lock(e / LOCK)
+                if fd is not None or not (e / LOCK).exists():
+                    try:
+                        bury([e])
+                    finally:
+                        if fd is not None:
+                            os.close(fd)
+            elif current and e.is_dir() and not e.is_symlink() and (e.name in TABLES or e.name == REJECTS):
+                legacy.append(e)
+        if legacy:
+            # the tables of the layout before generations, left by the first replace
+            fd = _try_lock(d / LEGACY_LOCK)
+            if fd is not None or not (d / LEGACY_LOCK).exists():
+                try:
+                    bury(legacy)
+                    with contextlib.suppress(OSError):
+                        (d / LEGACY_LOCK).unlink()
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+        return moved
+
+    def _needs_recovery(self) -> bool:
+        """True if staging holds anything or a trace holds more than its current generation
+        (checked without the lock, so that opening a clean store never writes to it)."""
+        if self.staging_dir.is_dir() and any(self.staging_dir.iterdir()):
+            return True
+        if not self.traces_dir.is_dir():
+            return False
+        for d in self.traces_dir.iterdir():
+            current = _pointer(d) if d.is_dir() else None
+            if current is None:
+                continue
+            with contextlib.suppress(OSError):
+                for e in d.iterdir():
+                    # beside a plain manifest the tables are the trace: only g-* are left-overs
+                    if e.name not in (MANIFEST, current) and (current or e.name.startswith(GEN_PREFIX)):
+                        return True
+        return False
+
+    def _recover(self) -> None:
+        """Undo what killed processes left, judged by locks alone (never by process ids):
+
+        - ``<name>.new-*`` (a build): removed if its ``.lock`` can be locked, i.e. its writer
+          is dead; a live writer, in whatever PID namespace, holds it;
+        - ``<name>.old-*`` (a trace parked by a replace of an older workscope, which held the
+          store lock across both renames): restored if ``traces/<name>`` is absent, else removed;
+        - ``<name>.rm-*`` (a removal or swept generations): removed;
+        - generations no reader holds and no pointer names: removed.
+        """
+        if not self._needs_recovery():
+            return
+        try:
+            lock = self._lock()
+            lock.__enter__()
+        except OSError as exc:  # a read-only store: nothing can be left half-done by us
+            log.debug("store %s not recovered: %s", self.home, exc)
+            return
+        trash: list[Path] = []
+        try:
+            if self.staging_dir.is_dir():
+                trash += self._recover_staging()
+            if self.traces_dir.is_dir():
+                for d in sorted(self.traces_dir.iterdir()):
+                    if NAME_RE.fullmatch(d.name) and d.is_dir():
+                        trash += self._sweep(d.name)
+        finally:
+            lock.__exit__()
+        _empty(trash)
+
+    def _recover_staging(self) -> list[Path]:
+        trash = []
+        for entry in sorted(self.staging_dir.iterdir()):
+            if entry.name.endswith(".lock"):
+                if not entry.with_name(entry.name[:-5]).exists():
+                    fd = _try_lock(entry)
+                    if fd is not None:  # the lock of a build already gone
+                        entry.unlink(missing_ok=True)
+                        os.close(fd)
+                continue
+            m = _STAGING_RE.match(entry.name)
+            if not m:
+                continue
+            if m["kind"] == "new":
+                lock = Path(f"{entry}.lock")
+                fd = _try_lock(lock)
+                if fd is None and lock.exists():
+                    continue  # a live writer holds it
+                log.info("removing %s, left by a killed ingest", entry)
+                trash.append(entry)
+                if fd is not None:
+                    lock.unlink(missing_ok=True)
+                    os.close(fd)
+            elif m["kind"] == "old" and not os.path.lexists(self.traces_dir / m["name"]):
+                log.warning("restoring trace %s after an interrupted replace", m["name"])
+                self.traces_dir.mkdir(parents=True, exist_ok=True)
+                os.rename(entry, self.traces_dir / m["name"])
+            else:
+                trash.append(entry)
+        return trash
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _seal(build: Path) -> None:
+    """Give a finished build what a generation needs: its lock file, and the inventory of the
+    files the ingest wrote (``check`` compares against it)."""
+    files = _data_files(build)
+    write_atomic(build / INVENTORY, json.dumps({"files": files}, indent=1, sort_keys=True))
+    os.close(os.open(build / LOCK, os.O_RDWR | os.O_CREAT, 0o666))
+
+
+def _empty(paths: list[Path]) -> None:
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 class _FileLock:
@@ -307,6 +774,16 @@ class _FileLock:
         self.fh.close()
 
 
-
-__all__ = ["REJECTS_SCHEMA", "MANIFEST", "REJECTS", "Store", "Trace", "WorkscopeError", "check_name", "default_home",
-           "name_from_path"]
+__all__ = [
+    "MANIFEST",
+    "REJECTS",
+    "REJECTS_SCHEMA",
+    "CheckReport",
+    "Store",
+    "Trace",
+    "TraceCheck",
+    "WorkscopeError",
+    "check_name",
+    "default_home",
+    "name_from_path",
+]

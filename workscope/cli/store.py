@@ -1,8 +1,9 @@
-"""Commands on the store: formats, tables, ingest, ls, show, rm, sql."""
+"""Commands on the store: formats, tables, ingest, ls, show, check, rm, sql."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,6 +11,7 @@ import typer
 
 from workscope.cli.params import Home, JsonFlag, MarkdownRef, open_store, parse_options
 from workscope.cli.render import emit, emit_json, emit_raw, err, handle_errors, out, progress, rows_table
+from workscope.limits import MAX_REJECT_SHARE, MAX_REJECTS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -57,15 +59,27 @@ def ingest(
     name: Annotated[str | None, typer.Option("--name", "-n", help="Trace name (default: from the first path).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Reader option KEY=VALUE (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a trace of the same name.")] = False,
+    bound: Annotated[list[str] | None, typer.Option(
+        "--bound", help="Plausible range COLUMN=LOW:HIGH of a column (repeatable; a side may be "
+                        "empty); values outside are rejects. Defaults: `workscope tables --markdown`.")] = None,
+    max_rejects: Annotated[int, typer.Option(
+        "--max-rejects", min=0, help="Stop after this many rejected rows (0: no limit).")] = MAX_REJECTS,
+    max_reject_share: Annotated[float, typer.Option(
+        "--max-reject-share", min=0.0, max=1.0,
+        help="Stop when more than this share of a file's rows is rejected (1: no limit).")] = MAX_REJECT_SHARE,
     home: Home = None,
     as_json: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Ingest trace files into the store as canonical Parquet tables."""
     store = open_store(home)
+    from workscope.schemas import parse_bound
+
+    bounds = dict(parse_bound(b) for b in bound or [])
     with progress(not quiet and not as_json and err.is_terminal) as say:
         result = store.ingest(paths, format=format, name=name, options=parse_options(option),
-                              force=force, progress=say)
+                              bounds=bounds, max_rejects=max_rejects or None,
+                              max_reject_share=max_reject_share, force=force, progress=say)
     emit(as_json, result.to_dict, lambda: _print_ingest(result, store.traces_dir / result.name))
 
 
@@ -98,8 +112,11 @@ def _print_catalog(cat: pl.DataFrame) -> None:
     if cat.height == 0:
         out.print("no traces; add one with `workscope ingest PATH`")
         return
-    out.print(rows_table(cat.columns, ([f"{v:,}" if isinstance(v, int) else str(v) for v in row]
-                                  for row in cat.iter_rows())))
+    out.print(rows_table(cat.columns, ([f"{v:,}" if isinstance(v, int) else "" if v is None else str(v)
+                                        for v in row] for row in cat.iter_rows())))
+    damaged = cat.filter(cat["status"] != "ok")["name"].to_list()
+    if damaged:
+        err.print(f"{len(damaged)} damaged trace(s); see `workscope check {' '.join(damaged)}`")
 
 
 @handle_errors
@@ -140,6 +157,30 @@ def rm(
 
 
 @handle_errors
+def check(
+    names: Annotated[list[str] | None, typer.Argument(help="Trace names (default: every trace).", show_default=False)] = None,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify traces against their manifests: files present, readable, row counts; exit 1 if any is damaged."""
+    report = open_store(home).check(names)
+    emit(as_json, report.to_dict, lambda: _print_check(report.to_frame()))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_check(frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        out.print("no traces; add one with `workscope ingest PATH`")
+        return
+    out.print(rows_table(("trace", "status", "problem", "path"),
+                         ([n, s, p or "", path] for n, s, p, path in frame.iter_rows())))
+    bad = frame.filter(frame["status"] != "ok")["name"].unique(maintain_order=True).to_list()
+    if bad:
+        err.print(f"{len(bad)} damaged trace(s): remove each with `workscope rm NAME` and ingest it again")
+
+
+@handle_errors
 def sql(
     query: Annotated[str, typer.Argument(help="SQL (DuckDB dialect). Tables: <trace>.<table>, or <table> with --trace.")],
     trace: Annotated[str | None, typer.Option("--trace", "-t", help="Trace whose tables are also visible unqualified.")] = None,
@@ -148,27 +189,65 @@ def sql(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the result to a Parquet file.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table view.")] = 50,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Run only SELECT/EXPLAIN and read no file but the store's traces (no COPY, ATTACH, INSTALL, read_csv).")] = False,
 ) -> None:
-    """Run an SQL query over the store's traces."""
+    """Run an SQL query over the store's traces (with DuckDB's full powers unless --read-only)."""
     from workscope.engine import DuckDBEngine
+    from workscope.errors import QueryError, StoreError
 
     store = open_store(home)
     if trace is not None:
-        store.trace(trace)  # a clear error for an unknown name
+        store.trace(trace).close()  # a clear error for an unknown name
     eng = DuckDBEngine()
-    eng.register_store(store, default=trace)
-    if out_file is not None:
-        rows, columns = eng.to_parquet(query, out_file)
-        emit(as_json, lambda: {"rows": rows, "columns": columns, "out": str(out_file)},
-             lambda: out.print(f"wrote {rows:,} rows to {out_file}"))
-        return
-    result = eng.sql_polars(query)
+    skipped = eng.register_store(store, default=trace)
+    if read_only:
+        eng.read_only()
+    try:
+        if out_file is not None:
+            rows, columns = eng.to_parquet(query, out_file)
+            emit(as_json, lambda: {"rows": rows, "columns": columns, "out": str(out_file)},
+                 lambda: out.print(f"wrote {rows:,} rows to {out_file}"))
+            return
+        table, notes = eng.portable(query, nested="json" if as_json else "text")
+    except QueryError as exc:
+        used = [n for n in skipped if re.search(rf"\b{re.escape(n)}\b", query, re.IGNORECASE)]
+        if used:
+            n = used[0]
+            raise StoreError(f"trace {n!r} is {skipped[n]}, so it was left out and the query failed ({exc}); "
+                             f"see `workscope check {n}`, then `workscope rm {n}` and ingest it again") from None
+        raise
+    result = _frame(table)
     if as_json:
-        emit_json({"columns": result.columns, "rows": result.to_dicts()})
-    elif as_csv:
+        rows_out = result.to_dicts()
+        for col, note in notes.items():
+            if note.endswith("as JSON"):
+                for r in rows_out:
+                    r[col] = None if r[col] is None else json.loads(r[col])
+        doc: dict[str, Any] = {"columns": result.columns, "rows": rows_out}
+        if notes:
+            doc["converted"] = notes
+        emit_json(doc)
+        return
+    for col, note in notes.items():
+        err.print(f"note: column {col!r}: {note}")
+    if as_csv:
         emit_raw(result.write_csv())
     else:
         _print_rows(result, limit)
+
+
+def _frame(table: Any) -> pl.DataFrame:
+    import polars as pl
+
+    from workscope.errors import QueryError
+
+    try:
+        frame = pl.from_arrow(table)
+    except Exception as exc:  # noqa: BLE001 - polars raises several kinds for an Arrow type it lacks
+        raise QueryError(f"the result has a column type that cannot be shown ({' '.join(str(exc).split())[:160]}); "
+                         "CAST that column to VARCHAR in the query, or write it with --out") from None
+    assert isinstance(frame, pl.DataFrame)  # from_arrow of a Table is always a DataFrame
+    return frame
 
 
 def _print_rows(result: pl.DataFrame, limit: int) -> None:
@@ -183,5 +262,5 @@ def register(app: typer.Typer) -> None:
     for command in (formats, tables, ingest):
         app.command()(command)
     app.command("ls")(ls_)
-    for command in (show, rm, sql):
+    for command in (show, check, rm, sql):
         app.command()(command)
