@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workscope.atomic import atomic_path
-from workscope.errors import QueryError, StoreError
+from workscope.errors import QueryError, StoreError, write_error
 from workscope.pathglob import glob_escape
 
 if TYPE_CHECKING:
@@ -270,6 +270,6 @@ class DuckDBEngine:
                 self.con.execute(f"COPY ({body}\n) TO {quote_literal(str(tmp))} "
                                  "(FORMAT parquet, COMPRESSION zstd)")
             except duckdb.Error as exc:
-                raise QueryError(f"query failed: {str(exc).strip()}") from None
+                raise (write_error(exc, path) or QueryError(f"query failed: {str(exc).strip()}")) from None
             meta = pq.read_metadata(tmp)
             return meta.num_rows, meta.schema.to_arrow_schema().names

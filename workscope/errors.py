@@ -10,6 +10,7 @@ offset where known, and what to do.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -164,3 +165,47 @@ class TaskSpecError(UsageError, ValueError):
 
 class TaskDataError(DataError, ValueError):
     """The trace cannot give a task's windows, or a checkpoint cannot be read (a ValueError too)."""
+
+
+class OutputPathError(UsageError):
+    """An output path that cannot be one: a directory where a file is to be written."""
+
+
+class InternalError(DataError):
+    """Something workscope did not expect: a bug, reported as one line (exit code 1)."""
+
+
+class WriteError(DataError):
+    """The system refused a write: the disk is full, the place is not writable, or the
+    output path is taken by something else."""
+
+
+_DISK_FULL = ("no space left on device", "os error 28", "disk quota exceeded", "os error 122",
+              '"errno":"28"')
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError, or a polars / DuckDB error carrying one as text) says the
+    disk is full."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(s in str(exc).lower() for s in _DISK_FULL)
+
+
+def write_error(exc: BaseException, target: str | Path | None = None) -> WorkscopeError | None:
+    """The WriteError that ``exc`` means for the output ``target``, or None when it is not a
+    refused write (a bug, or a failure of another kind)."""
+    name = str(target or getattr(exc, "filename", None) or "the output")
+    if is_disk_full(exc):
+        return WriteError(f"{name}: the disk is full (no space left on device); free space or "
+                          "write elsewhere (--out, --home) and run again; nothing was replaced")
+    if isinstance(exc, OSError):
+        what = {errno.EACCES: "permission denied", errno.EPERM: "not permitted",
+                errno.EROFS: "the file system is read-only", errno.EISDIR: "is a directory",
+                errno.ENOTDIR: "a part of the path is a file, not a folder",
+                errno.ENAMETOOLONG: "the name is too long"}.get(exc.errno or 0)
+        if what is not None:
+            return WriteError(f"{name}: cannot write: {what}; choose another place (--out, --home)")
+        if exc.strerror:
+            return WriteError(f"{name}: {exc.strerror.lower()}")
+    return None

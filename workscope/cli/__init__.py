@@ -11,15 +11,39 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.core import _click  # type: ignore[attr-defined]
 
 from workscope.cli import analysis, demo, predict, replay, store
-from workscope.cli.render import out
+from workscope.cli.render import out, usage_error
 from workscope.version import __version__
 
+class _JsonErrors(TyperGroup):
+    """The root command: with ``--json`` on the command line, a usage error of the option
+    parser (a missing option, ``--epochs abc``) is one JSON document on stdout too, like every
+    error the commands raise (:func:`~workscope.cli.render.handle_errors`)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--json" not in argv or not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(argv, prog_name, complete_var, False, **extra)
+        except _click.exceptions.ClickException as exc:  # typer vendors click as typer._click
+            usage_error(exc.format_message(), exc.exit_code)
+        except typer.Abort:
+            sys.exit(1)
+        # standalone mode exits with the command's code (an Exit returns it here)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
+    cls=_JsonErrors,
     name="workscope",
     help="Trace analytics and workload characterization: ingest, query and inspect traces.",
     no_args_is_help=True,

@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
+from typer.core import _click  # type: ignore[attr-defined]
 from rich.console import Console
 from rich.table import Table
 
-from workscope.errors import WorkscopeError
+from workscope.errors import InternalError, WorkscopeError, shorten, write_error
 from workscope.jsonable import json_ready
 
 # Piped output gets a wide console so tables are not cut at 80 columns.
@@ -26,6 +28,8 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("workscope.cli")
 
 
 def emit_json(doc: Any) -> None:
@@ -62,6 +66,14 @@ def cell(value: Any) -> str:
     return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def usage_error(message: str, exit_code: int = 2) -> NoReturn:
+    """End a ``--json`` run whose command line the option parser refused: one JSON error
+    document on stdout, one line on stderr, exit ``exit_code``."""
+    emit_json({"error": message, "type": "UsageError", "exit_code": exit_code})
+    err.print(f"[bold red]error:[/] {' '.join(message.split())}", markup=True, highlight=False)
+    sys.exit(exit_code)
+
+
 def handle_errors(fn: F) -> F:
     """Turn WorkscopeError into one line on stderr (or a JSON error document) and its exit code."""
 
@@ -71,16 +83,30 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except WorkscopeError as exc:
-            if as_json:
-                emit_json({"error": str(exc), "type": type(exc).__name__, "exit_code": exc.exit_code})
-            one_line = " ".join(str(exc).split())
-            err.print(f"[bold red]error:[/] {one_line}", markup=True, highlight=False)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(exc, as_json)
         except KeyboardInterrupt:
             err.print("interrupted; the store is unchanged")
             raise typer.Exit(130) from None
+        except (_click.exceptions.ClickException, typer.Exit, typer.Abort):
+            raise  # the option parser's own errors and exits
+        except Exception as exc:
+            # Not raised on purpose: a refused write (disk full, permissions) gets its own
+            # message; anything else is a bug, still reported as one line (-v: traceback).
+            log.info("traceback of the unexpected error", exc_info=True)
+            _fail(write_error(exc) or InternalError(
+                f"unexpected {type(exc).__name__}: {shorten(str(exc).strip() or 'no message')}; "
+                "this is a bug in workscope: please report it with the command line "
+                "(--verbose shows the traceback)"), as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(exc: WorkscopeError, as_json: bool) -> NoReturn:
+    if as_json:
+        emit_json({"error": str(exc), "type": type(exc).__name__, "exit_code": exc.exit_code})
+    one_line = " ".join(str(exc).split())
+    err.print(f"[bold red]error:[/] {one_line}", markup=True, highlight=False)
+    raise typer.Exit(exc.exit_code) from None
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from workscope.errors import (
     SourceError,
     StoreError,
     TraceExistsError,
+    write_error,
 )
 from workscope.ingest import registry
 from workscope.ingest.files import iter_files
@@ -365,7 +366,9 @@ def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, r
             ok.sink_parquet(ok_path, compression="zstd", metadata=kv, lazy=True),
             rej.sink_parquet(rej_path, compression="zstd", metadata=kv, lazy=True),
         ], engine="streaming")
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        if (refused := write_error(exc, f"the store at {ok_path.parents[4]}")) is not None:
+            raise refused from None  # the store's disk, not the source
         msg = str(exc).strip().splitlines()[0][:300]
         raise SourceError(part.file, f"cannot be read: {msg}",
                           hint="check the file's format and delimiter, or pass --format") from None
