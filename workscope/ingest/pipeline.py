@@ -137,6 +137,19 @@ def open_reader(paths: list[Path], format: str | None, options: dict[str, Any] |
     return reader, reader.resolve_options(options)
 
 
+def scan_with(reader: Reader, paths: list[Path], ctx: ScanContext) -> ScanResult:
+    """``reader.scan``, with polars' refusals of a source (a malformed CSV met while a reader
+    samples it) turned into one SourceError naming the sources."""
+    try:
+        return reader.scan(paths, ctx)
+    except pl.exceptions.PolarsError as exc:
+        msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        where = paths[0] if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} more)"
+        raise SourceError(where, f"cannot be read as {reader.name}: {msg}",
+                          hint="check that the file is complete text of this format, or pass "
+                               "another --format") from None
+
+
 def checked_parts(result: ScanResult, keep_raw: bool = True,
                   bounds: dict[str, Bound] | None = None,
                   ) -> list[tuple[str, int, TablePart, pl.LazyFrame]]:
@@ -176,7 +189,7 @@ def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str
     limits = check_bounds(bounds)
     staging = Path(tempfile.mkdtemp(prefix="workscope-scan-"))
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
-    result = reader.scan(plist, ScanContext(options=opts, staging=staging))
+    result = scan_with(reader, plist, ScanContext(options=opts, staging=staging))
     frames: dict[str, list[pl.LazyFrame]] = {}
     for table, _, _, frame in checked_parts(result, keep_raw=False, bounds={**result.bounds, **limits}):
         frames.setdefault(table, []).append(frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names))
@@ -278,7 +291,7 @@ def build_trace(
     in ``bounds``; ``caps``: when to give up on rejected rows.
     """
     say(f"scanning with {reader.name}", 0, 1)
-    result = reader.scan(paths, ScanContext(options=opts, staging=scratch))
+    result = scan_with(reader, paths, ScanContext(options=opts, staging=scratch))
     if dropped:
         result.meta["duplicate_sources"] = dropped
     unread = unread_files(hasher.files, result.files)

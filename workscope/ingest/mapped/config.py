@@ -160,6 +160,9 @@ def _read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
         raise MappingError(f"mapping {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"mapping {path}: invalid TOML ({exc})") from None
+    except RecursionError:
+        raise MappingError(f"mapping {path}: arrays or tables nested too deep to read; a mapping "
+                           "is a few flat tables (see docs/mapping.md)") from None
     return data, doc
 
 
