@@ -205,3 +205,46 @@ def test_characterize_finishes_on_a_trace_spanning_1e19_seconds(tmp_path: Path, 
         assert json.loads(r.stdout)["trace"] == "t"
     else:
         assert json.loads(r.stdout)["error"]
+
+
+@pytest.fixture(scope="module")
+def huge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store whose trace 'big' spans 1e19 s (bounds lifted) and 'ok', a plain one."""
+    d = tmp_path_factory.mktemp("huge")
+    (d / "d.csv").write_text("t,n,f\n5,1,a\n45,2,b\n1e19,3,a\n")
+    (d / "m.toml").write_text("table = 'requests'\n[time]\nformat = 'seconds'\n[columns]\n"
+                              "arrival_s = 't'\ninput_tokens = 'n'\noutput_tokens = 'n'\nsession_id = 'f'\n")
+    (d / "i.toml").write_text("table = 'invocations'\n[time]\nformat = 'seconds'\n[columns]\n"
+                              "arrival_s = 't'\nfunction_id = 'f'\nduration_s = 'n'\n")
+    store = workscope.open(d / "s")
+    for name, mapping in (("big", "m.toml"), ("inv", "i.toml")):
+        store.ingest(d / "d.csv", format="mapped", name=name, options={"mapping": str(d / mapping)},
+                     bounds={"arrival_s": (None, None)})
+    (d / "ok.csv").write_text("t,n,f\n5,1,a\n45,2,b\n")
+    store.ingest(d / "ok.csv", format="mapped", name="ok", options={"mapping": str(d / "m.toml")})
+    return d
+
+
+@pytest.mark.parametrize("args", [
+    ["replay", "export", "big", "--to", "sglang_mooncake", "--out", "{d}/x.jsonl"],
+    ["replay", "export", "big", "--to", "aiperf", "--out", "{d}/x.jsonl"],
+    ["replay", "export", "big", "--to", "vidur", "--out", "{d}/x.csv"],
+    ["replay", "export", "big", "--to", "parquet", "--out", "{d}/x.parquet"],
+    ["replay", "fidelity", "big", "ok"],
+    ["replay", "sample", "inv", "--functions", "1", "--to", "invitro", "--out", "{d}/samples"],
+])
+def test_replay_refuses_spans_it_cannot_represent(huge: Path, args: list[str]) -> None:
+    argv = [a.format(d=huge) for a in args] + ["--home", str(huge / "s")]
+    r = _limited([sys.executable, "-m", "workscope", *argv, "--json"])
+    assert r.returncode == 1, (r.stdout[-800:], r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and "this is a bug" not in r.stderr
+    msg = json.loads(r.stdout)["error"]
+    assert "beyond the 9.2e+09 s any export can represent" in msg or "would need" in msg
+    assert not any(p.name.startswith("x.") for p in huge.iterdir())
+
+
+def test_a_window_cuts_the_implausible_rows_and_the_export_goes_through(huge: Path) -> None:
+    r = _limited([sys.executable, "-m", "workscope", "replay", "export", "big", "--to", "aiperf", "--out",
+                  str(huge / "cut.jsonl"), "--window", "0:100", "--home", str(huge / "s")])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len((huge / "cut.jsonl").read_text().splitlines()) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,9 +31,12 @@ def parse_window(text: str | None) -> tuple[float | None, float | None] | None:
     if not sep:
         raise UsageError(f"--window expects START:END in seconds (either may be empty), got {text!r}")
     try:
-        return (float(a) if a else None, float(b) if b else None)
+        bounds = (float(a) if a else None, float(b) if b else None)
     except ValueError:
         raise UsageError(f"--window expects numbers, got {text!r}") from None
+    if any(x is not None and not math.isfinite(x) for x in bounds):
+        raise UsageError(f"--window expects finite numbers of seconds (leave an end empty for open), got {text!r}")
+    return bounds
 
 
 def parse_filters(pairs: list[str] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -134,6 +138,9 @@ def replay_fit(
     """Fit a workload model (per group and window: rate, CV, family; length quantiles)."""
     from workscope.replay.fit import fit_model
 
+    if out_path.is_dir():  # before the fit, which can take a while
+        raise UsageError(f"--out {out_path} is a directory; give the model file to write "
+                         f"(e.g. {out_path / 'model.json'})")
     model = fit_model(open_store(home).trace(name), window_s=window_s, group_by=group_by, seed=seed)
     model.save(out_path)
     summary = {"out": str(out_path), **model.summary()}
@@ -155,12 +162,17 @@ def replay_synth(
     as_json: JsonFlag = False,
 ) -> None:
     """Generate a workload from a model and write it for a target."""
+    from workscope.replay.exporters import registry
     from workscope.replay.model import load
-    from workscope.replay.pipeline import export
+    from workscope.replay.pipeline import check_out, export
     from workscope.replay.synth import synthesize
 
+    # the target, --out and options are checked before the synthesis, which can take a while
+    options = parse_options(option)
+    check_out(out_path, to)
+    registry.get(to).resolve_options(options)
     wl = synthesize(load(model_path), duration_s=duration, rate_scale=rate, seed=seed)
-    result, _ = export(wl, to, out_path, options=parse_options(option))
+    result, _ = export(wl, to, out_path, options=options)
     emit(as_json, result.to_dict, lambda: _print_synth(result))
 
 

@@ -27,6 +27,7 @@ import polars as pl
 from scipy import stats
 
 from workscope.errors import UsageError
+from workscope.limits import check_bins
 from workscope.replay.workload import Workload
 
 
@@ -97,6 +98,7 @@ def _window_counts(df: pl.DataFrame, t: str, window_s: float) -> np.ndarray:
         return np.array([])
     times = df[t].to_numpy()
     lo = np.floor(times.min() / window_s)
+    check_bins(np.floor(times.max() / window_s) - lo + 1, f"counts per {window_s:g} s window")
     idx = (np.floor(times / window_s) - lo).astype(np.int64)
     return np.bincount(idx).astype(np.float64)
 

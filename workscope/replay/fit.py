@@ -12,6 +12,7 @@ else exponential. Lengths are 101 quantiles of input and output tokens per lengt
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,8 +34,9 @@ def fit_model(trace: Trace, *, window_s: float = 600.0, length_window_s: float =
     """A workload model of ``trace``'s requests (see the module docstring)."""
     if "requests" not in trace.tables:
         raise UsageError(f"trace {trace.name!r} has no requests table to model")
-    if window_s <= 0 or length_window_s <= 0:
-        raise UsageError("window lengths must be positive")
+    if not all(math.isfinite(w) and w > 0 for w in (window_s, length_window_s)):
+        raise UsageError(f"window lengths (--window-s) must be finite numbers of seconds > 0, "
+                         f"got {window_s!r} and {length_window_s!r}")
     eng = trace.engine()
     col = _group_column(eng, group_by)
     gexpr = f"coalesce(CAST({quote_ident(col)} AS VARCHAR), '(none)')" if col else "'all'"

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workscope.errors import UsageError
+import polars as pl
+
+from workscope.errors import DataError, UsageError, write_error
+from workscope.limits import MAX_EXPORT_S
 from workscope.replay import transforms as tf
+from workscope.replay._undo import undo_on_failure
 from workscope.replay.exporters import registry
 from workscope.replay.exporters.base import ExportResult
 from workscope.replay.fidelity import FidelityReport, compare
@@ -91,7 +95,55 @@ def export(
     if exporter.tables and base.table not in exporter.tables:
         raise UsageError(f"target {target!r} takes {', '.join(exporter.tables)} workloads, "
                          f"not {base.table}; pick another --table or target")
+    out = Path(out)
+    check_out(out, target)
     wl = apply(base, spec or TransformSpec())
-    result = exporter.write(wl, Path(out), exporter.resolve_options(options))
+    resolved = exporter.resolve_options(options)
+    check_representable(wl)
+    try:
+        with undo_on_failure(out, directory=not exporter.suffix):
+            result = exporter.write(wl, out, resolved)
+    except OSError as exc:
+        where = exc.filename or out
+        raise (write_error(exc, where) or DataError(
+            f"{where}: cannot write the {target} export ({exc.strerror or exc}); "
+            "check the --out path, its permissions and free space")) from None
     report = compare(base, wl) if fidelity else None
     return result, report
+
+
+def check_representable(wl: Workload) -> None:
+    """DataError when a time of the workload lies beyond what any target can write
+    (:data:`~workscope.limits.MAX_EXPORT_S`): 1e19 s once aborted an export inside polars."""
+    times = [c for c, t in wl.frame.collect_schema().items() if c.endswith("_s") and t.is_float()]
+    if not times:
+        return
+    row = wl.frame.select(
+        *(pl.col(c).abs().filter(pl.col(c).is_finite()).max().alias(c) for c in times)
+    ).collect(engine="streaming").row(0, named=True)
+    for c, v in row.items():
+        if v is not None and v > MAX_EXPORT_S:
+            raise DataError(f"{c} reaches {v:.4g} s, beyond the {MAX_EXPORT_S:.3g} s any export can "
+                            "represent (nanoseconds in 64 bits); the trace holds implausible times "
+                            "(ingested with a widened --bound): cut them with --window or re-ingest")
+
+
+def check_out(out: str | Path, target: str) -> None:
+    """UsageError when ``out`` cannot take an export for ``target`` (checked before any work).
+
+    A folder given to a one-file target, a file given to a folder target, or a path under a
+    file is refused; an unknown target is an UnknownNameError.
+    """
+    out = Path(out)
+    suffix = registry.get(target).suffix
+    if suffix and out.is_dir():
+        raise UsageError(f"--out {out} is a directory, but target {target!r} writes one file; "
+                         f"give a file path such as {out / ('workload' + suffix)}")
+    if not suffix and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, but target {target!r} writes a directory of files; "
+                         "give a directory path")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {out}: {parent} is a file, not a directory")
+            break

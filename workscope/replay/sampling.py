@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from workscope.errors import UsageError
+from workscope.limits import check_bins
 from workscope.replay.transforms import bin_index
 from workscope.replay.workload import COUNTS_TABLE, Workload, source_meta
 from workscope.schemas import TABLES
@@ -203,6 +204,7 @@ def function_matrix(wl: Workload, *, bin_s: float = 60.0, resources: pl.DataFram
     fidx = {f: i for i, f in enumerate(funcs.to_list())}
     lo = int(long["m"].min())
     width = int(long["m"].max()) - lo + 1
+    check_bins(funcs.len() * width, f"invocations per function and {bin_s:g} s bin")
     counts = np.zeros((funcs.len(), width), dtype=np.float64)
     rows = long["f"].replace_strict(fidx, return_dtype=pl.Int64).to_numpy()
     counts[rows, long["m"].to_numpy() - lo] = long["w"].to_numpy()

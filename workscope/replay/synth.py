@@ -12,6 +12,7 @@ identical rows.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -106,12 +107,13 @@ def synthesize(model: WorkloadModel, *, duration_s: float | None = None, rate_sc
     window's rate. Each group draws from its own stream (seed, group index), so adding or
     removing a group leaves the others unchanged.
     """
-    if rate_scale < 0:
-        raise UsageError("rate_scale must be >= 0")
+    if not (math.isfinite(rate_scale) and rate_scale > 0):
+        raise UsageError(f"the rate scale (--rate) must be a finite number > 0, got {rate_scale!r}")
     span = model.span_s
     duration = span if duration_s is None else float(duration_s)
-    if duration <= 0:
-        raise UsageError("duration must be positive")
+    if not (math.isfinite(duration) and duration > 0):
+        raise UsageError(f"the duration (--duration) must be a finite number of seconds > 0, got {duration!r}")
+    _check_size(model, duration, rate_scale)
     names = groups or list(model.groups)
     frames = []
     for gi, name in enumerate(model.groups):
@@ -137,8 +139,9 @@ def synthesize(model: WorkloadModel, *, duration_s: float | None = None, rate_sc
             lens = _lengths(rng, g, np.mod(t, span), field_name)
             cols[field_name] = lens.astype(np.int64) if lens is not None else [None] * t.size
         df = pl.DataFrame(cols, schema_overrides={"input_tokens": pl.Int64, "output_tokens": pl.Int64})
-        frames.append(df.with_columns(pl.lit(g.model or name).alias("model"),
-                                      pl.lit(f'{{"group":"{_json_str(name)}"}}').alias("attrs"),
+        # json.dumps escapes any quote or control character a group name holds
+        attrs = json.dumps({"group": name}, separators=(",", ":"), ensure_ascii=False)
+        frames.append(df.with_columns(pl.lit(g.model or name).alias("model"), pl.lit(attrs).alias("attrs"),
                                       pl.lit("synthetic").alias("kind")))
     if not frames:
         raise UsageError(f"no group of the model matches {groups}")
@@ -151,5 +154,21 @@ def synthesize(model: WorkloadModel, *, duration_s: float | None = None, rate_sc
     return Workload("requests", df.lazy(), meta)
 
 
-def _json_str(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+MAX_ROWS = 100_000_000
+"""Most requests one synthesis may be expected to draw (their arrays alone take gigabytes)."""
+MAX_WINDOW_STEPS = 10_000_000
+"""Most model windows one synthesis may step through (duration / span x windows per cycle)."""
+
+
+def _check_size(model: WorkloadModel, duration: float, rate_scale: float) -> None:
+    """UsageError when the requested synthesis would not fit in memory or time, before any work."""
+    cycles = duration / model.span_s
+    steps = cycles * sum(len(g.windows) for g in model.groups.values())
+    if steps > MAX_WINDOW_STEPS:
+        raise UsageError(f"--duration {duration:g} s repeats the model's {model.span_s:g} s span {cycles:.3g} "
+                         f"times ({steps:.3g} window steps, at most {MAX_WINDOW_STEPS:,}); lower --duration")
+    per_cycle = sum(w.rate_per_s * model.window_s for g in model.groups.values() for w in g.windows)
+    expected = per_cycle * rate_scale * cycles
+    if expected > MAX_ROWS:
+        raise UsageError(f"this synthesis would draw about {expected:.3g} requests (at most {MAX_ROWS:,}); "
+                         "lower --duration or --rate")

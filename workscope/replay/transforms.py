@@ -50,6 +50,7 @@ import numpy as np
 import polars as pl
 
 from workscope.errors import UsageError
+from workscope.limits import check_bins
 from workscope.replay.workload import WORKLOAD_TABLES, Workload
 
 # Absolute times that travel with the row's event time (a job's start/end follow its submit).
@@ -171,6 +172,9 @@ def window(wl: Workload, start_s: float | None = None, end_s: float | None = Non
 
     With ``rebase`` (default) times are shifted by ``-start_s`` so the window starts at 0.
     """
+    for name, bound in (("start_s", start_s), ("end_s", end_s)):
+        if bound is not None and not math.isfinite(float(bound)):
+            raise UsageError(f"window {name} must be a finite number of seconds (or open), got {bound!r}")
     if start_s is not None and end_s is not None and float(end_s) <= float(start_s):
         raise UsageError(f"window end_s ({end_s}) must be after start_s ({start_s})")
     frame = _window_frame(wl, start_s, end_s, rebase)
@@ -200,6 +204,7 @@ def counts_per_bin(wl: Workload, bin_s: float = 60.0) -> pl.DataFrame:
     if sparse.height == 0:
         return pl.DataFrame({"bin": [], "count": []}, schema={"bin": pl.Int64, "count": pl.Int64})
     lo, hi = sparse["bin"].min(), sparse["bin"].max()
+    check_bins(hi - lo + 1, f"counts per {bin_s:g} s bin")  # type: ignore[operator]
     dense = pl.DataFrame({"bin": pl.int_range(lo, hi + 1, eager=True, dtype=pl.Int64)})
     return (dense.join(sparse, on="bin", how="left").with_columns(pl.col("count").fill_null(0))
             .sort("bin"))

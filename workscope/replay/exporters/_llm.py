@@ -36,9 +36,16 @@ _ENV = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def sh(value: Any) -> str:
-    """One shell word: plain values single-quoted as needed; ``${VAR}`` left for the shell."""
+    """One shell word: plain values single-quoted as needed; ``${VAR}`` left for the shell.
+
+    Paths are always single-quoted (a file name holding ``${X}`` names that file). Any other
+    character the shell treats specially inside double quotes (``$`` not in a placeholder,
+    backquote, double quote, backslash, ``!``) makes the whole word single-quoted instead.
+    """
     text = str(value)
-    if _ENV.search(text) and not re.search(r'["`\\]|\$\(', _ENV.sub("", text)):
+    if isinstance(value, Path):
+        return shlex.quote(text)
+    if _ENV.search(text) and not re.search(r'[$`"\\!]', _ENV.sub("", text)):
         # Double quotes so the shell expands the placeholder (model name, server URL).
         return f'"{text}"'
     return shlex.quote(text)

@@ -6,7 +6,13 @@ written by polars' CSV sink and appended to the open output, so no row passes th
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -27,10 +33,47 @@ def number_text(expr: pl.Expr) -> pl.Expr:
 
 def stream_lines(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:
     """Append the single String column of ``frame`` to ``fh``, one value per line, streamed."""
-    part = work.with_name(work.name + ".part")
-    try:
+    with scratch_file(work) as part:
         frame.sink_csv(part, include_header=False, quote_style="never")
         with open(part, "rb") as src:
             shutil.copyfileobj(src, fh, 1 << 24)
+
+
+@contextmanager
+def scratch_file(work: Path) -> Iterator[Path]:
+    """A side file beside ``work`` (a temporary file of ``atomic_path``), removed afterwards.
+
+    Its name matches the temporary-file pattern of the same target and it is locked while in
+    use, so if this process is killed the next write of that target removes it, as it removes
+    the killed writer's temporary file.
+    """
+    stem = work.name[: -len(".tmp")] if work.name.endswith(".tmp") else f".{work.name}"
+    fd, name = tempfile.mkstemp(dir=work.parent, prefix=stem + ".", suffix=".tmp")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield Path(name)
     finally:
-        part.unlink(missing_ok=True)
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
+
+
+# C0 and C1 controls and the Unicode line/paragraph separators: any of them can end a line
+# for some reader (Python's str.splitlines splits on all of them), so one in a header value
+# would start a record of the reader's choosing. Tab is left alone: every header, comment and
+# quoted command that exporters write reads it as plain whitespace.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def first_control(text: str) -> int | None:
+    """The index of the first control character (line break included) in ``text``, or None."""
+    m = CONTROL.search(text)
+    return m.start() if m else None
+
+
+def header_safe(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``), for one header line.
+
+    For values that come from metadata rather than from an option (a trace name, a folder
+    path): they are not the user's to fix at export time, so they are escaped, not refused.
+    """
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

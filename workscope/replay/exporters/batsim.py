@@ -35,6 +35,7 @@ the user's.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -43,7 +44,7 @@ import polars as pl
 from workscope.atomic import atomic_path
 from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters._text import json_string, number_text, stream_lines
+from workscope.replay.exporters._text import json_string, number_text, scratch_file, stream_lines
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
@@ -55,8 +56,7 @@ def append_json_members(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:
     (it is escaped), so turning each line end into ``,`` + newline is exact. The comma after
     the last object is removed.
     """
-    part = work.with_name(work.name + ".part")
-    try:
+    with scratch_file(work) as part:
         frame.sink_ndjson(part)
         wrote = False
         with open(part, "rb") as src:
@@ -67,8 +67,6 @@ def append_json_members(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:
             fh.seek(-2, 1)
             fh.write(b"\n")
             fh.truncate()
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def comma_joined(obj: pl.Expr) -> pl.Expr:
@@ -160,7 +158,8 @@ class BatsimExporter(Exporter):
         if stats["dups"]:
             notes.append("some rows share a job_id (tasks): '#<n>' appended to make ids unique")
         platform = options.get("platform") or "platforms/cluster512.xml"
-        command = f"batsim -p {platform} -w {out} --mmax-workload -e {out.with_suffix('')}_batsim/out"
+        command = shlex.join(["batsim", "-p", str(platform), "-w", str(out), "--mmax-workload",
+                              "-e", f"{out.with_suffix('')}_batsim/out"])
         return ExportResult("batsim", [out], rows, command, notes)
 
 

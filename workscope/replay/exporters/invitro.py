@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -272,7 +273,7 @@ class InVitroExporter(Exporter):
             notes.append(f"{no_dur} functions without durations use default_duration_ms = {d_def:g}")
         if no_mem:
             notes.append(f"{no_mem} functions without memory values use default_memory_mb = {m_def:g}")
-        command = f"go run cmd/loader.go --config {cfg_path.resolve()}"
+        command = shlex.join(["go", "run", "cmd/loader.go", "--config", str(cfg_path.resolve())])
         return ExportResult("invitro", files, invocations, command, notes)
 
     def _modes(self, wl: Workload, options: dict[str, Any]) -> tuple[str, str]:

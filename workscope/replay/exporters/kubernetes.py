@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,7 +43,7 @@ import polars as pl
 from workscope.atomic import atomic_path
 from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters._text import json_string, number_text, stream_lines
+from workscope.replay.exporters._text import header_safe, json_string, number_text, stream_lines
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
@@ -157,8 +158,8 @@ class KubernetesExporter(Exporter):
         out.mkdir(parents=True, exist_ok=True)
         yaml_path, sched_path, driver_path = out / "jobs.yaml", out / "schedule.csv", out / "replay.sh"
         with atomic_path(yaml_path) as tmp, open(tmp, "wb") as fh:
-            fh.write(f"# {wl.meta.get('source_trace')!s}: exported by workscope (replay export 'kubernetes')\n"
-                     .encode())
+            fh.write(f"# {header_safe(str(wl.meta.get('source_trace')))}: exported by workscope "
+                     "(replay export 'kubernetes')\n".encode())
             stream_lines(jobs.select(doc), fh, tmp)
         with atomic_path(sched_path) as tmp:
             schedule.sink_csv(tmp)
@@ -174,7 +175,8 @@ class KubernetesExporter(Exporter):
             notes.append(f"{stats['from_walltime']} jobs without a known runtime sleep for their runtime_req_s")
         if stats["no_runtime"]:
             notes.append(f"{stats['no_runtime']} jobs without runtime or runtime_req_s were left out")
-        return ExportResult("kubernetes", [yaml_path, sched_path, driver_path], rows, f"bash {driver_path}", notes)
+        return ExportResult("kubernetes", [yaml_path, sched_path, driver_path], rows,
+                            shlex.join(["bash", str(driver_path)]), notes)
 
 
 EXPORTERS: dict[str, Exporter] = {"kubernetes": KubernetesExporter()}

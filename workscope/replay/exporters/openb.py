@@ -32,6 +32,7 @@ requests, times (to the second) and censoring. Command:
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -132,7 +133,7 @@ class OpenbExporter(Exporter):
         if stats["frac_multi"]:
             notes.append(f"{stats['frac_multi']} pods ask for a non-integer count of GPUs above 1: rounded up")
         notes.append("times rounded half-up to whole seconds")
-        return ExportResult("openb", files, n, f"python3 pod_csv_to_yaml.py {out}", notes)
+        return ExportResult("openb", files, n, shlex.join(["python3", "pod_csv_to_yaml.py", str(out)]), notes)
 
 
 EXPORTERS: dict[str, Exporter] = {"openb": OpenbExporter()}

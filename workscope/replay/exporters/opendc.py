@@ -42,6 +42,7 @@ topology (option ``topology``, the user's file). Command:
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -174,7 +175,8 @@ class OpenDCExporter(Exporter):
             notes.append(f"{stats['from_walltime']} jobs without a known runtime use runtime_req_s as duration")
         if stats["no_runtime"]:
             notes.append(f"{stats['no_runtime']} jobs without runtime or runtime_req_s were left out")
-        command = f"OpenDCExperimentRunner/bin/OpenDCExperimentRunner.sh --experiment-path {exp_path}"
+        command = shlex.join(["OpenDCExperimentRunner/bin/OpenDCExperimentRunner.sh", "--experiment-path",
+                              str(exp_path)])
         return ExportResult("opendc", [tasks_path, frags_path, exp_path], rows, command, notes)
 
 

@@ -22,6 +22,7 @@ it back with :func:`read_workload`.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -71,8 +72,10 @@ class ParquetExporter(Exporter):
         with atomic_path(out) as tmp:
             frame.sink_parquet(tmp, metadata={META_KEY: text}, compression="zstd")
         rows = pq.ParquetFile(out).metadata.num_rows
-        command = (f"python -c \"from workscope.replay.exporters.parquet import read_workload; "
-                   f"print(read_workload('{out}').collect())\"")
+        # the path is a JSON string literal (valid Python for any path), the code one shell word
+        code = ("from workscope.replay.exporters.parquet import read_workload; "
+                f"print(read_workload({json.dumps(str(out))}).collect())")
+        command = shlex.join(["python", "-c", code])
         dropped = [c for c in have.names() if c not in TABLES[wl.table].names]
         notes = [f"{rows} {wl.table} rows; provenance in the Parquet key-value metadata key {META_KEY!r}"]
         if dropped:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,6 +54,7 @@ from workscope.atomic import atomic_path
 from workscope.errors import OptionError
 from workscope.options import Option
 from workscope.origin import origin_epoch_s
+from workscope.replay.exporters._text import header_safe, scratch_file
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 from workscope.version import __version__
@@ -141,17 +143,13 @@ def _fields(number: pl.Expr, ids: dict[str, pl.Expr]) -> list[pl.Expr]:
 
 def _write_swf(out: Path, header: list[str], body: pl.LazyFrame) -> None:
     """Write the ``; `` header lines, then the job lines of ``body`` (streamed), atomically."""
-    with atomic_path(out) as tmp:
-        # the job lines are streamed to a side file, then appended after the header
-        body_tmp = tmp.with_name(tmp.name + ".body")
-        try:
-            body.sink_csv(body_tmp, include_header=False, separator=" ", quote_style="never")
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write("".join(f"; {h}\n" for h in header))
-                with open(body_tmp, encoding="utf-8") as src:
-                    shutil.copyfileobj(src, fh)
-        finally:
-            body_tmp.unlink(missing_ok=True)
+    # the job lines are streamed to a side file, then appended after the header
+    with atomic_path(out) as tmp, scratch_file(tmp) as body_tmp:
+        body.sink_csv(body_tmp, include_header=False, separator=" ", quote_style="never")
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write("".join(f"; {h}\n" for h in header))
+            with open(body_tmp, encoding="utf-8") as src:
+                shutil.copyfileobj(src, fh)
 
 
 def provenance_notes(meta: dict[str, Any]) -> list[str]:
@@ -208,14 +206,18 @@ class SWFExporter(Exporter):
         if stats["neg_wait"]:
             notes.append(f"{stats['neg_wait']} jobs start before their (rounded) submit time: wait written as 0")
         notes.append("times rounded half-up to whole seconds before wait/run were taken")
-        command = (f"python -c \"from evalys.workload import Workload; "
-                   f"w = Workload.from_csv('{out}'); print(len(w.df), 'jobs')\"")
+        # the path is a JSON string literal (valid Python for any path), the code one shell word
+        code = (f"from evalys.workload import Workload; w = Workload.from_csv({json.dumps(str(out))}); "
+                "print(len(w.df), \"jobs\")")
+        command = shlex.join(["python", "-c", code])
         return ExportResult("swf", files, n, command, notes)
 
     @staticmethod
     def _header(wl: Workload, options: dict[str, Any], stats: dict[str, Any], n: int) -> list[str]:
         meta = wl.meta
-        computer = options.get("computer") or str(meta.get("source_trace") or "unknown")
+        # the option is refused with control characters (Exporter.resolve_options); escaping
+        # here also covers a caller that passes raw options, and a trace name from metadata
+        computer = header_safe(str(options.get("computer") or meta.get("source_trace") or "unknown"))
         lines = [
             "Version: 2.2",
             f"Computer: {computer}",
@@ -241,7 +243,7 @@ class SWFExporter(Exporter):
             lines.append(f"MaxNodes: {int(max_nodes)}")
         if max_procs:
             lines.append(f"MaxProcs: {max_procs}")
-        lines += [f"Note: {text}" for text in provenance_notes(meta)]
+        lines += [f"Note: {header_safe(text)}" for text in provenance_notes(meta)]
         if origin is None:
             lines.append("Note: the source trace has no absolute time origin; times are seconds "
                          "since the trace start")
