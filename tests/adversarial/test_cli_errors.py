@@ -174,3 +174,16 @@ def test_an_unexpected_exception_is_one_line_marked_as_a_bug(home: Path, monkeyp
         assert "unexpected ZeroDivisionError: division by zero; this is a bug in workscope" in err
         if as_json:
             assert json.loads(out)["type"] == "InternalError"
+
+
+@pytest.mark.parametrize(("fmt", "option"), [("philly", "time_zone=America/Los_Angeles\nx"),
+                                             ("mapped", "mapping=m.toml\u2028"),
+                                             ("alibaba_genai", "missing_entity=\x1b[31m"),
+                                             ("alibaba_openb", "trace_end_s=inf"),
+                                             ("planetlab", "interval_s=nan")])
+def test_reader_options_with_control_characters_are_refused(tmp_path: Path, fmt: str, option: str) -> None:
+    code, out, err = _run(["ingest", str(CODE), "-f", fmt, "-o", option, "--home", str(tmp_path), "--json"])
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["type"] == "OptionError"
+    assert "control character" in doc["error"] or "must be a finite number" in doc["error"]

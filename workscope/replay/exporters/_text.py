@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import IO
 
 import polars as pl
+
+from workscope.options import CONTROL
 
 
 def json_string(expr: pl.Expr) -> pl.Expr:
@@ -55,19 +56,6 @@ def scratch_file(work: Path) -> Iterator[Path]:
     finally:
         os.close(fd)
         Path(name).unlink(missing_ok=True)
-
-
-# C0 and C1 controls and the Unicode line/paragraph separators: any of them can end a line
-# for some reader (Python's str.splitlines splits on all of them), so one in a header value
-# would start a record of the reader's choosing. Tab is left alone: every header, comment and
-# quoted command that exporters write reads it as plain whitespace.
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def first_control(text: str) -> int | None:
-    """The index of the first control character (line break included) in ``text``, or None."""
-    m = CONTROL.search(text)
-    return m.start() if m else None
 
 
 def header_safe(text: str) -> str:

@@ -7,14 +7,12 @@ writing, the workload is linted (replay.workload.check): a violation is an error
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workscope.errors import OptionError, UsageError
+from workscope.errors import UsageError
 from workscope.options import Option, describe_options, resolve_options
-from workscope.replay.exporters._text import first_control
 from workscope.replay.workload import Workload, listed
 
 
@@ -54,23 +52,10 @@ class Exporter:
             raise UsageError(f"target {self.name!r} takes {listed(self.tables)} workloads, not {wl.table}")
 
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
-        """Check ``given`` against the declared options, convert types, add defaults.
-
-        Text options go into headers, comments, config lines and printed commands, so a line
-        break or other control character in one is refused (OptionError naming the option),
-        as is a number option that is not finite.
-        """
-        resolved = resolve_options(f"exporter {self.name!r}", self.options, given)
-        for key, value in resolved.items():
-            if isinstance(value, str) and (at := first_control(value)) is not None:
-                raise OptionError(
-                    f"option {key!r} of exporter {self.name!r} holds the control character "
-                    f"{value[at]!r} at position {at}; line breaks and control characters would "
-                    "corrupt the written header or command, so remove them")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise OptionError(f"option {key!r} of exporter {self.name!r} must be a finite number, "
-                                  f"got {value!r}")
-        return resolved
+        """Check ``given`` against the declared options, convert types, add defaults (text
+        with a control character, or a number that is not finite, is an OptionError: see
+        :func:`workscope.options.resolve_options`)."""
+        return resolve_options(f"exporter {self.name!r}", self.options, given)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (for `workscope replay targets`)."""
