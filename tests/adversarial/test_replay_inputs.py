@@ -626,3 +626,11 @@ def test_a_killed_export_leaves_nothing_once_the_next_one_runs(home: Path, tmp_p
     assert {p.name for p in tmp_path.rglob(".*")} == set()
     files = {p.name for p in tmp_path.rglob("*")}
     assert files == ({name} if target == "batsim" else {name, "jobs.yaml", "schedule.csv", "replay.sh"})
+
+
+def test_a_path_embedded_in_a_guidellm_word_is_not_expanded(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p${HOME}q" / "g.jsonl"
+    r = cli("replay", "export", "moon", "--to", "guidellm", "--out", str(out), "--print-command", "--home", str(home))
+    assert r.exit_code == 0, r.output
+    argv = shell_argv(r.stdout.removesuffix("\n"), tmp_path)
+    assert any(f"source.path={out}" in a for a in argv), argv

@@ -35,6 +35,12 @@ _ENV = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 
+class Verbatim(str):
+    """A command word the shell must take as written, like a path (a word that embeds one)."""
+
+    __slots__ = ()
+
+
 def sh(value: Any) -> str:
     """One shell word: plain values single-quoted as needed; ``${VAR}`` left for the shell.
 
@@ -43,7 +49,7 @@ def sh(value: Any) -> str:
     backquote, double quote, backslash, ``!``) makes the whole word single-quoted instead.
     """
     text = str(value)
-    if isinstance(value, Path):
+    if isinstance(value, (Path, Verbatim)):
         return shlex.quote(text)
     if _ENV.search(text) and not re.search(r'[$`"\\!]', _ENV.sub("", text)):
         # Double quotes so the shell expands the placeholder (model name, server URL).

@@ -38,6 +38,7 @@ import polars as pl
 
 from workscope.options import Option
 from workscope.replay.exporters._llm import (
+    Verbatim,
     block_for,
     command,
     prepare,
@@ -73,13 +74,13 @@ class GuideLLMExporter(Exporter):
         if p.rows and p.hash_rows == p.rows and ids_fit:
             block = block_for(p, self.name)
             cols.append(pl.col("hash_ids"))
-            data = f"kind=mooncake,source.kind=json_file,source.path={out},hash_id_block_size={block}"
+            data = Verbatim(f"kind=mooncake,source.kind=json_file,source.path={out},hash_id_block_size={block}")
         else:
             if p.hash_rows:
                 why = ("some rows have no hash_ids" if p.hash_rows < p.rows
                        else "hash ids fall outside GuideLLM's int32 range [0, 2^31)")
                 notes.append(f"hash_ids dropped ({why}): trace_synthetic kind, no prefix sharing")
-            data = f"kind=trace_synthetic,source.kind=json_file,source.path={out}"
+            data = Verbatim(f"kind=trace_synthetic,source.kind=json_file,source.path={out}")
         write_ndjson(p.frame.select(cols), out)
         backend = f"kind=openai_http,target={o['base_url']},model={o['model']}"
         cmd = command("guidellm", "run", "--backend", backend, "--profile", "kind=replay", "--data", data)
