@@ -37,20 +37,31 @@ def _umask() -> int:
     return mask
 
 
+def try_lock(path: Path, shared: bool = False, create: bool = False) -> int | None:
+    """An fd holding an flock on ``path`` (blocking if ``shared``, else non-blocking), or None
+    if the file is absent, cannot be opened, or (exclusive) someone else holds it.
+
+    How workscope tells a live writer's or reader's file from one a killed process left: the
+    kernel drops a dead process's locks, whatever PID namespace it ran in.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | (os.O_CREAT if create else 0), 0o666)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def _remove_stale(path: Path) -> None:
     """Delete temporary files of ``path`` that no live writer holds (a killed writer's)."""
     for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
-        try:
-            fd = os.open(tmp, os.O_RDWR)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a live writer holds it
-        else:
+        fd = try_lock(tmp)
+        if fd is not None:  # else a live writer holds it
             tmp.unlink(missing_ok=True)
-        finally:
             os.close(fd)
 
 

@@ -51,7 +51,7 @@ from typing import Any, Self
 
 import polars as pl
 
-from workscope.atomic import write_atomic
+from workscope.atomic import try_lock, write_atomic
 from workscope.errors import (
     InvalidNameError,
     StoreError,
@@ -129,21 +129,6 @@ def _pointer(trace_dir: Path) -> str | None:
     return Path(target).parts[0] if Path(target).parts else target
 
 
-def _try_lock(path: Path, shared: bool = False, create: bool = False) -> int | None:
-    """An fd holding an flock on ``path`` (blocking if ``shared``, else non-blocking), or None
-    if the file is absent, cannot be opened, or (exclusive) someone else holds it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | (os.O_CREAT if create else 0), 0o666)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def _open_generation(trace_dir: Path) -> tuple[Path, int | None, str | None]:
     """The directory of the trace's current generation, an fd holding a shared lock on it,
     and, for the layout before generations, the manifest's text.
@@ -160,7 +145,7 @@ def _open_generation(trace_dir: Path) -> tuple[Path, int | None, str | None]:
             return trace_dir, None, None  # damaged (no manifest): nothing to hold, reported on use
         root = trace_dir / gen if gen else trace_dir
         # A store on a read-only file system gets no lock file; nobody can replace it then.
-        fd = _try_lock(root / LOCK if gen else trace_dir / LEGACY_LOCK, shared=True, create=not gen)
+        fd = try_lock(root / LOCK if gen else trace_dir / LEGACY_LOCK, shared=True, create=not gen)
         text = None
         if not gen:
             with contextlib.suppress(OSError, UnicodeDecodeError):
@@ -638,7 +623,7 @@ class Store:
             if e.name.startswith(f".{MANIFEST}.") and e.name.endswith(".tmp") and e.is_symlink():
                 e.unlink()  # a link a killed commit made but did not swap in
             elif e.name.startswith(GEN_PREFIX) and e.is_dir() and not e.is_symlink():
-                fd = _try_lock(e / LOCK)
+                fd = try_lock(e / LOCK)
                 if fd is not None or not (e / LOCK).exists():
                     try:
                         bury([e])
@@ -649,7 +634,7 @@ class Store:
                 legacy.append(e)
         if legacy:
             # the tables of the layout before generations, left by the first replace
-            fd = _try_lock(d / LEGACY_LOCK)
+            fd = try_lock(d / LEGACY_LOCK)
             if fd is not None or not (d / LEGACY_LOCK).exists():
                 try:
                     bury(legacy)
@@ -713,7 +698,7 @@ class Store:
         for entry in sorted(self.staging_dir.iterdir()):
             if entry.name.endswith(".lock"):
                 if not entry.with_name(entry.name[:-5]).exists():
-                    fd = _try_lock(entry)
+                    fd = try_lock(entry)
                     if fd is not None:  # the lock of a build already gone
                         entry.unlink(missing_ok=True)
                         os.close(fd)
@@ -723,7 +708,7 @@ class Store:
                 continue
             if m["kind"] == "new":
                 lock = Path(f"{entry}.lock")
-                fd = _try_lock(lock)
+                fd = try_lock(lock)
                 if fd is None and lock.exists():
                     continue  # a live writer holds it
                 log.info("removing %s, left by a killed ingest", entry)

