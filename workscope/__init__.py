@@ -18,7 +18,7 @@ from workscope import store as _store
 from workscope.errors import DataError, UsageError, WorkscopeError
 from workscope.ingest import pipeline as _pipeline
 from workscope.ingest.pipeline import IngestResult, Sources
-from workscope.store import Trace
+from workscope.store import CheckReport, Trace, TraceCheck
 from workscope.version import __version__
 
 
@@ -46,5 +46,5 @@ def scan(paths: Sources, format: str | None = None, *, bounds: dict[str, Any] | 
     return _pipeline.scan_sources(paths, format=format, options=options, bounds=bounds)
 
 
-__all__ = ["DataError", "IngestResult", "Store", "Trace", "UsageError", "WorkscopeError",
-           "__version__", "open", "scan"]
+__all__ = ["CheckReport", "DataError", "IngestResult", "Store", "Trace", "TraceCheck", "UsageError",
+           "WorkscopeError", "__version__", "open", "scan"]
