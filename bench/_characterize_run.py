@@ -26,7 +26,10 @@ def reference_pipeline(home: Path) -> dict[str, object]:
     import pandas as pd
     from scipy import stats
 
-    files = sorted((home / "traces" / "bench" / "requests").glob("*.parquet"))
+    import workscope
+
+    # the trace's current generation (a replace writes a new one; see README, What a trace is)
+    files = workscope.open(home).trace("bench").files("requests")
     df = pd.concat(pd.read_parquet(f, columns=["arrival_s", "input_tokens", "output_tokens"]) for f in files)
     df = df.sort_values("arrival_s")
     t = df["arrival_s"].to_numpy()
