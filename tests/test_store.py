@@ -17,7 +17,7 @@ import workscope
 from tests.conftest import SAMPLES
 from workscope.errors import InvalidNameError, OptionError, SourceError, TraceNotFoundError, UnknownFormatError
 from tests.conftest import reconciles
-from workscope.schemas import REJECTS_SCHEMA, TABLES
+from workscope.schemas import REJECTS_SCHEMA, SCHEMA_VERSION, TABLES
 
 CODE = SAMPLES / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
 CONV = CODE.with_name("AzureLLMInferenceTrace_conv.csv")
@@ -44,7 +44,7 @@ def test_ingest_counts_values_and_provenance(store: workscope.Store) -> None:
     assert src["sha256"] == hashlib.sha256(CODE.read_bytes()).hexdigest()
     assert src["bytes"] == CODE.stat().st_size
     assert m["reader"] == {"name": "azure_llm", "version": "1"}
-    assert m["schema_version"] == 1 and m["workscope_version"] == workscope.__version__
+    assert m["schema_version"] == SCHEMA_VERSION and m["workscope_version"] == workscope.__version__
 
     df = store.trace("code").read("requests")
     assert df.schema == TABLES["requests"].polars_schema

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from workscope.atomic import atomic_path
 from workscope.errors import QueryError, StoreError, write_error
 from workscope.pathglob import glob_escape
+from workscope.schemas import TABLES, dtype_name
 
 if TYPE_CHECKING:
     from workscope.store import Store, Trace
@@ -40,6 +41,24 @@ TEXT_TYPES = frozenset({"interval", "union", "bit", "blob", "time_tz", "varint",
 """DuckDB types that polars cannot hold or CSV cannot write: converted to text."""
 NESTED_TYPES = frozenset({"struct", "list", "array", "map"})
 """Nested DuckDB types: text in a table or CSV, JSON values in a JSON document."""
+
+
+_SQL_TYPES = {"Float64": "DOUBLE", "Int64": "BIGINT", "String": "VARCHAR", "Boolean": "BOOLEAN",
+              "List(Int64)": "BIGINT[]"}
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, source: str, table: str) -> str:
+    """``, NULL::T AS c`` for each canonical column of ``table`` that the files lack (a trace
+    ingested before the column existed), so queries and analyses see every column."""
+    if table not in TABLES:
+        return ""
+    try:
+        have = {r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({source}, union_by_name = true)").fetchall()}
+    except duckdb.Error:
+        return ""  # a damaged file: the view reports it when queried
+    return "".join(f", CAST(NULL AS {_SQL_TYPES[dtype_name(c.dtype)]}) AS {quote_ident(c.name)}"
+                   for c in TABLES[table].columns if c.name not in have)
 
 
 def quote_ident(name: str) -> str:
@@ -96,13 +115,13 @@ class DuckDBEngine:
         """Create (or replace) a view over a Parquet glob."""
         self._view(view, quote_literal(parquet_glob), schema)
 
-    def _view(self, view: str, source: str, schema: str | None) -> None:
+    def _view(self, view: str, source: str, schema: str | None, extra: str = "") -> None:
         target = quote_ident(view)
         if schema:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
             target = f"{quote_ident(schema)}.{target}"
         self.con.execute(f"CREATE OR REPLACE VIEW {target} AS "
-                         f"SELECT * FROM read_parquet({source}, union_by_name = true)")
+                         f"SELECT *{extra} FROM read_parquet({source}, union_by_name = true)")
         self.views.append(f"{schema}.{view}" if schema else view)
 
     def register_frame(self, view: str, frame: pa.Table | pl.DataFrame) -> None:
@@ -122,9 +141,10 @@ class DuckDBEngine:
                 # a path with glob characters would be expanded by DuckDB: escape it
                 source = ("[" + ", ".join(quote_literal(glob_escape(f)) for f in files) + "]"
                           if files else quote_literal(trace.glob(table)))
-                self._view(table, source, trace.name)
+                extra = _missing_columns(self.con, source, table)
+                self._view(table, source, trace.name, extra)
                 if default:
-                    self._view(table, source, None)
+                    self._view(table, source, None, extra)
                 # DuckDB checks access against the path as written in the view: allow both forms
                 self._files.update(files + [glob_escape(f) for f in files])
         except duckdb.Error as exc:

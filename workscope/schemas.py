@@ -21,7 +21,8 @@ import polars as pl
 from workscope.errors import OptionError, UnknownNameError, UnknownTableError
 from workscope.limits import SPAN_S
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: jobs gained run_s. Traces of schema 1 are read with the new columns all null."""
 
 F64 = pl.Float64
 I64 = pl.Int64
@@ -100,7 +101,7 @@ PLAUSIBLE: dict[str, Bound] = {
                                        "end_s", "t_s")},
     **{c: (0.0, SPAN_S) for c in (
         "latency_s", "duration_s", "cold_start_s", "pod_alloc_s", "deploy_code_s",
-        "deploy_deps_s", "scheduling_s", "runtime_req_s", "duration_avg_s",
+        "deploy_deps_s", "scheduling_s", "runtime_req_s", "run_s", "duration_avg_s",
         *(f"duration_p{p}_s" for p in (0, 1, 25, 50, 75, 99, 100)))},
     "window_s": (0.0, SPAN_S),
     # A billion tokens is a thousand times the longest context served today.
@@ -203,6 +204,26 @@ def _not_before(later: str, earlier: str) -> Callable[[], pl.Expr]:
 
     rule.messages = (f"{later} is before {earlier}",)  # type: ignore[attr-defined]
     rule.columns = (later, earlier)  # type: ignore[attr-defined]
+    return rule
+
+
+RUN_TOLERANCE_S = 1.0
+"""How far ``run_s`` may differ from ``end_s - start_s`` when a row fills all three: sources
+round times and run times to whole seconds (SWF: "0 = under 0.5 s"), each on its own."""
+
+
+def _run_agrees() -> Callable[[], pl.Expr]:
+    # run_s is the source's own run time; where start and end are known too they describe
+    # the same interval, so a larger gap is a broken row (wrong unit or wrong column mapped),
+    # not two valid readings.
+    msg = f"run_s disagrees with end_s - start_s (by more than {RUN_TOLERANCE_S:g} s)"
+
+    def rule() -> pl.Expr:
+        gap = (pl.col("end_s") - pl.col("start_s") - pl.col("run_s")).abs()
+        return pl.when(gap > RUN_TOLERANCE_S).then(pl.lit(msg))
+
+    rule.messages = (msg,)  # type: ignore[attr-defined]
+    rule.columns = ("run_s", "start_s", "end_s")  # type: ignore[attr-defined]
     return rule
 
 
@@ -343,6 +364,11 @@ JOBS = Table(
         Column("gpu_model", STR, doc="GPU type"),
         Column("nodes", I64, doc="nodes or processors allocated (see manifest)"),
         Column("runtime_req_s", F64, doc="requested (wall-clock limit) runtime"),
+        Column("run_s", F64, doc=(
+            "run time (wall clock) where the source records it, even without start/end (SWF "
+            "Run Time); null where the source records only start and end: it is not copied "
+            "from end_s - start_s, and analyses take end_s - start_s there. Where run_s, "
+            "start_s and end_s are all filled they agree within 1 s")),
         Column("cpu_used", F64, doc="CPU used (average), same unit as cpu_req"),
         Column("mem_used_mb", F64, doc="memory used, MB"),
         Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
@@ -351,8 +377,11 @@ JOBS = Table(
     (
         _finite("submit_s"),
         _not_before("end_s", "start_s"),
-        *_nonneg_all("cpu_req", "mem_req_mb", "gpu_req", "runtime_req_s", "cpu_used", "mem_used_mb"),
+        *_nonneg_all("cpu_req", "mem_req_mb", "gpu_req", "runtime_req_s", "run_s", "cpu_used",
+                     "mem_used_mb"),
         *_nonneg_int("nodes"),
+        # after the sign checks, so a negative run_s is named as such
+        _run_agrees(),
     ),
 )
 

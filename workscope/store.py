@@ -337,8 +337,17 @@ class Trace:
         return glob_escape(str(self.path / table)) + "/*.parquet"
 
     def scan(self, table: str) -> pl.LazyFrame:
-        """The table as a polars LazyFrame (nothing is read until collected)."""
-        return pl.scan_parquet(self.files(table), glob=False)
+        """The table as a polars LazyFrame (nothing is read until collected).
+
+        A canonical column that the trace's files lack (a trace ingested before the column
+        existed, e.g. jobs ``run_s`` of schema 2) is there, all null.
+        """
+        lf = pl.scan_parquet(self.files(table), glob=False)
+        if table not in TABLES:
+            return lf
+        have = lf.collect_schema()
+        missing = [pl.lit(None, c.dtype).alias(c.name) for c in TABLES[table].columns if c.name not in have]
+        return lf.with_columns(missing).select(TABLES[table].names) if missing else lf
 
     def read(self, table: str) -> pl.DataFrame:
         """The table as a polars DataFrame (eager; prefer :meth:`scan` for big traces)."""

@@ -64,7 +64,9 @@ def test_nasa_slice(store, data_dir: Path) -> None:
     assert first["status"] is None and first["queue"] is None and first["runtime_req_s"] is None
     assert first["mem_req_mb"] is None and first["mem_used_mb"] is None
     attrs = json.loads(first["attrs"])
-    assert attrs["run_s"] == 1451.0 and attrs["wait_s"] is None and attrs["req_procs"] is None
+    # the Run Time is a column now (run_s), not an attrs field
+    assert first["run_s"] == 1451.0 and "run_s" not in attrs
+    assert attrs["wait_s"] is None and attrs["req_procs"] is None
     row57 = df.filter(pl.col("job_id") == "57").row(0, named=True)
     # 57 25574 -1 10 1 ... user 4, group 1, executable 2
     assert row57["end_s"] == 25584.0 and row57["nodes"] == 1 and row57["user"] == "4"

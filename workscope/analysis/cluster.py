@@ -3,16 +3,28 @@
 All figures come from the ``jobs`` table (and ``machines`` for capacity). Times are seconds
 since the trace origin; the **trace span** is [t0, t1] with t0 = the first ``submit_s`` and
 t1 = the last submit / start / end seen (or the published ``trace_end_s`` of the manifest
-if later). A job is *censored* when it started but has no ``end_s``: it is taken to run
-until t1.
+if later). A job is *censored* when it started but has no ``end_s`` and no ``run_s``: it is
+taken to run until t1.
+
+Run time = ``run_s`` where the source records it, else ``end_s − start_s`` (the jobs table
+keeps the source's own run time in ``run_s`` even when the start is unknown, e.g. SWF logs
+whose waits are all -1). A job with a run time but **no start** starts at ``end_s`` −
+``run_s`` when its end is known; with neither start nor end it is placed at its submit
+time, i.e. it runs on [``submit_s``, ``submit_s`` + ``run_s``) (wait taken as 0) in
+utilization and fairness, and its assumed end counts for t1; it has no queueing delay (it
+is left out of the wait figures). Its resource-time r · run_s is exact, so the mean
+utilization and the fairness shares over the whole span are exact up to clipping at the
+span's ends; the utilization series places each such job earlier than it ran, by its
+unknown wait. The summaries count these jobs (``jobs_start_assumed``) and the notes say so.
 
 Utilization (analysis ``cluster_utilization``)
     Allocated amount of resource r at time t: L_r(t) = Σ_j r_j · 1[s_j ≤ t < e_j] with
-    s_j = ``start_s``, e_j = ``end_s`` (t1 if censored). It is computed by an event sweep in
-    DuckDB (+r_j at s_j, −r_j at e_j, running sum over time-ordered events), so it is exact
-    for any number of jobs. Resources: ``cpu`` (``cpu_req``; for SWF logs the allocated
-    processors ``nodes``, the quantity the Parallel Workloads Archive defines utilization
-    on; ``nodes`` where ``cpu_req`` is empty), ``mem`` (``mem_req_mb``), ``gpu``
+    s_j = ``start_s``, e_j = ``end_s`` (``start_s`` + ``run_s`` where only the run time is
+    known, t1 if censored; a job with a run time and no start as above). It is computed by
+    an event sweep in DuckDB (+r_j at s_j, −r_j at e_j, running sum over time-ordered
+    events), so it is exact for any number of jobs. Resources: ``cpu`` (``cpu_req``; for
+    SWF logs the allocated processors ``nodes``, the quantity the Parallel Workloads Archive
+    defines utilization on; ``nodes`` where ``cpu_req`` is empty), ``mem`` (``mem_req_mb``), ``gpu``
     (``gpu_req``, fractional for shared GPUs). Utilization U_r(t) = L_r(t) / C_r with
     capacity C_r from, in order: the ``machines`` table (sum over machines of each
     machine's largest published value), the SWF header (``MaxProcs``, else ``MaxNodes``;
@@ -25,9 +37,11 @@ Utilization (analysis ``cluster_utilization``)
 
 Jobs (analysis ``cluster_jobs``)
     Queueing delay w = ``start_s − submit_s`` (jobs that started), its distribution and its
-    mean / median / p95 per submit-time bin; runtime = ``end_s − start_s`` (jobs that ended);
+    mean / median / p95 per submit-time bin; runtime = ``run_s``, else ``end_s − start_s``
+    (jobs with a run time, started or not);
     job sizes (``cpu_req``, ``nodes``, ``gpu_req``, ``mem_req_mb``); final status shares;
-    requested vs used: ratio = used / requested for runtime (``runtime_req_s`` vs runtime),
+    requested vs used: ratio = used / requested for runtime (``runtime_req_s`` vs the run
+    time above),
     CPU (``cpu_req`` vs ``cpu_used``) and memory (``mem_req_mb`` vs ``mem_used_mb``), where
     both are filled (Tsafrir et al., "Backfilling using system-generated predictions
     rather than user runtime estimates", IEEE TPDS 2007, study the runtime ratio).
@@ -91,7 +105,8 @@ def jain_index(values: Sequence[float] | np.ndarray) -> float:
 
 
 def span(ctx: Context) -> dict[str, Any]:
-    """Trace span of the jobs table: t0, t1, jobs, started, censored, ended, t1_source."""
+    """Trace span of the jobs table: t0, t1, jobs, started, censored, ended, t1_source,
+    start_assumed (jobs with a run time but no start, placed at submit) and with_runtime."""
     if ctx in _span_cache:
         return _span_cache[ctx]
     row = ctx.sql("cluster_span", {"jobs": "jobs"}).row(0, named=True)
@@ -195,8 +210,19 @@ def _sweep(ctx: Context, cpu: str, t0: float, t1: float, started: int) -> tuple[
     return out, peaks, exact
 
 
+def has_run_time(ctx: Context) -> bool:
+    """True if some job can be placed in time: it has a ``start_s``, or a ``run_s`` (run time
+    recorded without a start: such a job is placed at its submit time, wait 0)."""
+    return ctx.has("jobs") and (ctx.filled("jobs", "start_s") or ctx.filled("jobs", "run_s"))
+
+
+def _start_assumed_note(n: int, what: str) -> str:
+    return (f"{n} jobs have a run time (run_s) but no start_s: they are placed at their submit "
+            f"time (wait taken as 0), so {what}")
+
+
 def _utilization_applies(ctx: Context) -> bool:
-    return ctx.has("jobs", "start_s") and (
+    return has_run_time(ctx) and (
         cpu_column(ctx) is not None or ctx.filled("jobs", "mem_req_mb") or ctx.filled("jobs", "gpu_req"))
 
 
@@ -210,15 +236,21 @@ def utilization(ctx: Context) -> Result:
     summary: dict[str, Any] = {
         "span_start_s": t0, "span_end_s": t1, "span_s": (t1 - t0) if t1 is not None else None,
         "span_end_source": sp["t1_source"], "jobs": sp["jobs"], "jobs_started": sp["started"],
-        "jobs_censored": sp["censored"], "cpu_column": cpu, "resources": resources,
+        "jobs_censored": sp["censored"], "jobs_start_assumed": sp["start_assumed"],
+        "cpu_column": cpu, "resources": resources,
     }
     notes: list[str] = []
     if sp["censored"]:
         notes.append(f"{sp['censored']} started jobs have no end_s (censored): they run to the span end {t1} s")
+    if sp["start_assumed"]:
+        notes.append(_start_assumed_note(
+            sp["start_assumed"], "their resource-time and the mean utilization are exact (up to "
+            "clipping at the span ends) but the series shows each of them earlier by its unknown wait"))
     if t1 is None or not t1 > t0:
         notes.append("the trace span is empty: no utilization")
         return Result("cluster_utilization", "Cluster utilization", summary, {}, tuple(notes), "cluster_utilization")
-    series, peaks, exact = _sweep(ctx, cpu or "cpu_req", float(t0), float(t1), sp["started"])
+    series, peaks, exact = _sweep(ctx, cpu or "cpu_req", float(t0), float(t1),
+                                  sp["started"] + sp["start_assumed"])
     caps = _capacity(ctx, resources, peaks)
     frames = []
     summary["peak_basis"] = ("exact (event sweep)" if exact else
@@ -260,7 +292,9 @@ def jobs(ctx: Context) -> Result:
     qs = [*QUANTILES, *CDF_LEVELS]
     dist = ctx.sql("cluster_distributions", {"jobs": "jobs"}, qs=qs)
     summary: dict[str, Any] = {"jobs": sp["jobs"], "jobs_started": sp["started"],
-                               "jobs_censored": sp["censored"], "jobs_ended": sp["ended"]}
+                               "jobs_censored": sp["censored"], "jobs_ended": sp["ended"],
+                               "jobs_with_runtime": sp["with_runtime"],
+                               "jobs_start_assumed": sp["start_assumed"]}
     notes: list[str] = []
     stats_rows, cdf_rows = [], []
     for row in dist.sort("quantity").iter_rows(named=True):
@@ -285,7 +319,12 @@ def jobs(ctx: Context) -> Result:
         notes.append(f"quantiles and per-bin median / p95 are over a seeded sample of {ctx.options.max_sample} "
                      f"jobs (seed {ctx.options.seed}); counts, means, std, min and max are exact")
     if sp["censored"]:
-        notes.append(f"runtime is over the {sp['ended']} jobs that ended; {sp['censored']} censored jobs excluded")
+        notes.append(f"runtime is over the {sp['with_runtime']} jobs with a run time; {sp['censored']} "
+                     "censored jobs excluded")
+    if sp["start_assumed"]:
+        notes.append(f"runtime is the source's run time (run_s) where recorded; {sp['start_assumed']} jobs "
+                     "have a run time but no start_s: they count in the runtime and requested-vs-used "
+                     "figures, not in the queueing delay (their wait is unknown)")
     t0, t1 = sp["t0"], sp["t1"]
     if ctx.filled("jobs", "start_s") and t1 is not None and t1 > t0:
         ws = ctx.sql("cluster_wait_series", {"jobs": "jobs"}, t0=float(t0), t1=float(t1), bins=WAIT_BINS)
@@ -297,7 +336,8 @@ def jobs(ctx: Context) -> Result:
         tables["sizes"] = sizes
     status = ctx.sql("cluster_status", {"jobs": "jobs"})
     tables["status"] = status
-    summary["statuses"] = status.height
+    # distinct statuses the source gave: the 'unknown' row of null statuses is not one
+    summary["statuses"] = status.filter(pl.col("status") != "unknown").height if ctx.filled("jobs", "status") else 0
     if ctx.filled("jobs", "status"):
         summary["top_status"] = status.filter(pl.col("status") != "unknown").row(0, named=True)["status"]
     req = ctx.sql("cluster_requested", {"jobs": "jobs"}, qs=list(QUANTILES))
@@ -324,7 +364,7 @@ def _fair_resource(ctx: Context) -> str | None:
 
 
 def _fairness_applies(ctx: Context) -> bool:
-    return (ctx.has("jobs", "start_s") and ctx.group_column("jobs") is not None
+    return (has_run_time(ctx) and ctx.group_column("jobs") is not None
             and _fair_resource(ctx) is not None)
 
 
@@ -380,6 +420,10 @@ def fairness(ctx: Context) -> Result:
         summary["min_window_jain_index"] = float(win["jain_index"].min())  # type: ignore[arg-type]
     if sp["censored"]:
         notes.append(f"{sp['censored']} censored jobs run to the span end")
+    if sp["start_assumed"]:
+        notes.append(_start_assumed_note(
+            sp["start_assumed"], "their resource-time counts in full; per-window shares shift "
+            "each of them earlier by its unknown wait"))
     return Result("cluster_fairness", f"Fairness across {g}s", summary, tables, tuple(notes), "cluster_fairness")
 
 

@@ -547,13 +547,15 @@ def cdf_table(sample: np.ndarray, fits: pl.DataFrame, points: int = CDF_POINTS) 
 # ====================================================================== the analyses
 @dataclass(frozen=True)
 class _Quantity:
-    """One fitted quantity of a table: value = a − b (or a), its unit and whether it is a count."""
+    """One fitted quantity of a table: value = ``own`` where the row has it, else a − b (or a),
+    its unit and whether it is a count."""
 
     name: str
     a: str
     b: str | None = None
     unit: str = "s"
     discrete: bool = False
+    own: str | None = None  # a column holding the quantity itself (jobs' run_s)
 
 
 QUANTITIES: dict[str, tuple[_Quantity, ...]] = {
@@ -563,7 +565,7 @@ QUANTITIES: dict[str, tuple[_Quantity, ...]] = {
         _Quantity("latency", "latency_s"),
     ),
     "invocations": (_Quantity("duration", "duration_s"),),
-    "jobs": (_Quantity("runtime", "end_s", "start_s"), _Quantity("wait", "start_s", "submit_s")),
+    "jobs": (_Quantity("runtime", "end_s", "start_s", own="run_s"), _Quantity("wait", "start_s", "submit_s")),
 }
 
 
@@ -636,6 +638,9 @@ def _values(
     for i, q in enumerate(slots, start=1):
         idents[f"a{i}"], idents[f"b{i}"] = q.a, q.b or q.a
         params[f"diff{i}"] = q.b is not None
+        own = q.own is not None and ctx.filled(table, q.own)
+        idents[f"o{i}"] = q.own if own else q.a
+        params[f"own{i}"] = own
     raw = ctx.sql("fitting_values", idents, **params)
     counts = raw.filter(pl.col("part") == "n").row(0, named=True)
     smp = raw.filter(pl.col("part") == "s")

@@ -23,6 +23,10 @@ Mapping to ``jobs``:
   the wait as 0 only when the log's own header notes say that "submit times are actually
   start times" (the NASA iPSC log), ``zero`` always, ``null`` never. The manifest records
   which rule was applied.
+- ``run_s`` = Run Time, whether or not the start is known: many logs (grid logs above all)
+  record every run time but no wait, and then ``start_s`` / ``end_s`` are null while
+  ``run_s`` still gives the run-time distribution. Where the start is known, end_s - start_s
+  equals it (up to float rounding).
 - ``nodes`` = Allocated Processors (SWF counts processors; on the machines of the archive a
   "processor" is the scheduling unit). ``cpu_req`` = Requested Processors, or the allocated
   processors where the request is -1 (many logs, e.g. NASA, record only the allocation);
@@ -34,7 +38,7 @@ Mapping to ``jobs``:
   numeric ids as text (queue names from ``; Queue:`` header lines are in the manifest).
 - ``status``: 0 failed, 1 completed, 2 partial (to be continued), 3 partial_completed,
   4 partial_failed, 5 cancelled; -1 null; any other code rejects the row.
-- ``attrs``: wait_s, run_s, avg_cpu_time_s, used_mem_kb_per_proc, req_mem_kb_per_proc,
+- ``attrs``: wait_s, avg_cpu_time_s, used_mem_kb_per_proc, req_mem_kb_per_proc,
   req_procs, executable, preceding_job, think_time_s, status_code.
 
 Preemption: with ``; Preemption: Double`` a preempted job appears once as a summary line and
@@ -376,6 +380,7 @@ def _jobs_fields(p: dict[str, Parsed], zero_wait: bool, offset: float) -> dict[s
         "mem_req_mb": Parsed(mem_req, p["req_mem"].reason),
         "mem_used_mb": Parsed(mem_used, p["used_mem"].reason),
         "runtime_req_s": Parsed(p["req_time"].value.cast(pl.Float64), p["req_time"].reason),
+        "run_s": Parsed(run, p["run"].reason),
         "attrs": _attrs(p),
     }
 
@@ -384,7 +389,6 @@ def _attrs(p: dict[str, Parsed]) -> Parsed:
     """The SWF fields that have no canonical column, as published."""
     return Parsed(attrs_json({
         "wait_s": p["wait"].value,
-        "run_s": p["run"].value,
         "avg_cpu_time_s": p["avg_cpu"].value,
         "used_mem_kb_per_proc": p["used_mem"].value,
         "req_mem_kb_per_proc": p["req_mem"].value,

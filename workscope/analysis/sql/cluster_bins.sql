@@ -5,14 +5,17 @@
 -- and L(x_i) = sum of r over starts before bin i minus ends before bin i. So two GROUP BYs
 -- (starts and ends per bin) suffice: for each bin and kind ('s' start, 'e' end) this returns
 -- sum r and sum r (x_i+1 - t) per resource; the caller takes the cumulative sums.
+-- A job with a run time (run_s) but no start_s starts at end_s - run_s when its end is known,
+-- else it is placed at [submit_s, submit_s + run_s) (wait taken as 0); a started job without
+-- end_s ends at start_s + run_s when run_s is known.
 WITH j AS (
-    SELECT greatest(start_s, $t0) AS s,
-           least(coalesce(end_s, $t1), $t1) AS e,
+    SELECT greatest(s0, $t0) AS s,
+           least(coalesce(end_s, s0 + run_s, $t1), $t1) AS e,
            coalesce(CAST({cpu} AS DOUBLE), 0.0) AS c,
            coalesce(CAST(mem_req_mb AS DOUBLE), 0.0) AS m,
            coalesce(CAST(gpu_req AS DOUBLE), 0.0) AS g
-    FROM {jobs}
-    WHERE start_s IS NOT NULL AND start_s <= $t1
+    FROM (SELECT *, coalesce(start_s, end_s - run_s, CASE WHEN run_s IS NOT NULL THEN submit_s END) AS s0 FROM {jobs})
+    WHERE s0 IS NOT NULL AND s0 <= $t1
 ),
 ev AS (
     SELECT 's' AS kind, s AS t, c, m, g FROM j WHERE e > s

@@ -5,11 +5,14 @@
 -- the row with part = 't': n, sum x, sum x^2 over every group with x > 0.
 -- Rows with part = 'w': per-window sums over the groups with x > 0: n, sum x, sum x^2
 -- (Jain's index of the window is (sum x)^2 / (n sum x^2)).
+-- A job with a run time (run_s) but no start_s starts at end_s - run_s when its end is known,
+-- else it is placed at [submit_s, submit_s + run_s) (wait taken as 0); a started job without
+-- end_s ends at start_s + run_s when run_s is known.
 WITH j AS (
     SELECT CAST({g} AS VARCHAR) AS g, CAST({r} AS DOUBLE) AS r,
-           greatest(start_s, $t0) AS s, least(coalesce(end_s, $t1), $t1) AS e
-    FROM {jobs}
-    WHERE start_s IS NOT NULL AND {g} IS NOT NULL AND {r} > 0
+           greatest(s0, $t0) AS s, least(coalesce(end_s, s0 + run_s, $t1), $t1) AS e
+    FROM (SELECT *, coalesce(start_s, end_s - run_s, CASE WHEN run_s IS NOT NULL THEN submit_s END) AS s0 FROM {jobs})
+    WHERE s0 IS NOT NULL AND {g} IS NOT NULL AND {r} > 0
 ),
 ok AS (SELECT * FROM j WHERE e > s),
 users AS (SELECT g, sum(r * (e - s)) AS x, count(*) AS jobs FROM ok GROUP BY g),

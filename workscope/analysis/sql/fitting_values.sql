@@ -1,14 +1,17 @@
 -- A seeded sample of rows of a table carrying up to three non-negative quantities, with the
 -- counts they were drawn from, in one query (one sample serves every quantity of the table).
--- Quantity i is column ai minus column bi when $diffi is true (e.g. end_s - start_s), else
--- column ai; unused slots repeat slot 1. The group label is column g when $grouped is true (so one file serves
+-- Quantity i is column oi where $owni and the row has it (jobs' run_s), else column ai minus
+-- column bi when $diffi is true (e.g. end_s - start_s), else column ai; unused slots repeat slot 1. The group label is column g when $grouped is true (so one file serves
 -- tables with and without groups). A quantity's value is NULL where it is missing, negative
 -- or not finite. Rows with part = 'n' carry the counts (valid and negative values per slot);
 -- rows with part = 's' carry the sample.
 WITH raw AS (
-    SELECT CAST({a1} AS DOUBLE) - CASE WHEN $diff1 THEN CAST({b1} AS DOUBLE) ELSE 0.0 END AS r1,
-           CAST({a2} AS DOUBLE) - CASE WHEN $diff2 THEN CAST({b2} AS DOUBLE) ELSE 0.0 END AS r2,
-           CAST({a3} AS DOUBLE) - CASE WHEN $diff3 THEN CAST({b3} AS DOUBLE) ELSE 0.0 END AS r3,
+    SELECT coalesce(CASE WHEN $own1 THEN CAST({o1} AS DOUBLE) END,
+                    CAST({a1} AS DOUBLE) - CASE WHEN $diff1 THEN CAST({b1} AS DOUBLE) ELSE 0.0 END) AS r1,
+           coalesce(CASE WHEN $own2 THEN CAST({o2} AS DOUBLE) END,
+                    CAST({a2} AS DOUBLE) - CASE WHEN $diff2 THEN CAST({b2} AS DOUBLE) ELSE 0.0 END) AS r2,
+           coalesce(CASE WHEN $own3 THEN CAST({o3} AS DOUBLE) END,
+                    CAST({a3} AS DOUBLE) - CASE WHEN $diff3 THEN CAST({b3} AS DOUBLE) ELSE 0.0 END) AS r3,
            CASE WHEN $grouped THEN CAST({g} AS VARCHAR) END AS g
     FROM {table}
 ),
