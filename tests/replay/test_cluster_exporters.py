@@ -8,9 +8,11 @@ unit checks on real rows. Set ``WORKSCOPE_UPDATE_GOLDEN=1`` to rewrite the golde
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from workscope.replay.exporters import registry
 from workscope.replay.exporters.base import ExportResult
 from workscope.replay.exporters.parquet import META_KEY, read_workload
 from workscope.replay.workload import LintError, Workload
-from workscope.schemas import conform_exprs
+from workscope.schemas import SCHEMA_VERSION, conform_exprs
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -251,20 +253,41 @@ def test_swf_round_trip_nasa(tmp_path: Path, nasa: tuple[workscope.Store, Worklo
     result = export("swf", wl, out)
     assert result.rows == 18239 and result.files == [out]  # ids kept: no mapping file
     src = wl.collect()
-    # units on real rows: the first record of the log is "1 0 -1 1451 128 ..." (submit times are
-    # start times in this log, so wait is 0 once the reader applied its rule)
-    first = swf_records(out)[0]
-    assert first[:5] == [1, 0, 0, 1451, 128]
+    # every one of the 18239 records is the log's own line, field for field: the waits the
+    # reader assumed to be 0 and the requested processors it filled from the allocation are
+    # -1 again, as in the source ("1 0 -1 1451 128 -1 ...")
+    with gzip.open(SAMPLES / "swf" / "NASA-iPSC-1993-3.1-cln.swf.gz", "rt") as fh:
+        original = [[int(x) for x in line.split()] for line in fh if line.strip() and not line.startswith(";")]
+    assert swf_records(out) == original
+    assert swf_records(out)[0] == [1, 0, -1, 1451, 128, -1, -1, -1, -1, -1, -1, 1, 1, -1, -1, -1, -1, -1]
+    assert any("18239 jobs had an unknown wait" in n for n in result.notes)
+    assert any("18239 jobs had no Requested Processors" in n for n in result.notes)
     row4 = src.filter(pl.col("job_id") == "4").row(0, named=True)
     rec4 = next(r for r in swf_records(out) if r[0] == 4)
     assert rec4[1] == row4["submit_s"] == 6269 and rec4[3] == row4["end_s"] - row4["start_s"] == 10927
-    store.ingest(out, format="swf", name="nasa_back")
+    # read back with the rule the source was read with (its header note is not copied)
+    store.ingest(out, format="swf", name="nasa_back", options={"unknown_wait": "zero"})
     back = store.trace("nasa_back")
     assert back.manifest["tables"]["jobs"]["rows_rejected"] == 0
     cols = ["job_id", "submit_s", "start_s", "end_s", "nodes", "cpu_req", "status", "user", "group"]
     assert back.scan("jobs").select(cols).collect().equals(src.select(cols))
     assert back.manifest["meta"]["swf_header"]["UnixStartTime"] == "749458803"
     assert back.manifest["origin_utc"] == wl.meta["origin_utc"] == "1993-10-01T07:00:03+00:00"
+
+
+def test_swf_unknowns_are_minus_one_and_run_s_is_used(tmp_path: Path) -> None:
+    """No value in the workload -> -1 in every field; a run time without a start comes from run_s."""
+    wl = make("jobs", job_id=["1", "2"], submit_s=[0.0, 10.0], start_s=[None, 12.0], end_s=[None, 20.0],
+              run_s=[300.4, 8.0], cpu_req=[None, 2.0], nodes=[None, 2], status=[None, "completed"])
+    export("swf", wl, tmp_path / "u.swf")
+    recs = swf_records(tmp_path / "u.swf")
+    # job 1: unknown start -> wait -1, run from run_s (rounded); nothing else known -> all -1
+    assert recs[0] == [1, 0, -1, 300, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1]
+    assert recs[1][:5] == [2, 10, 2, 8, 2] and recs[1][7] == 2 and recs[1][10] == 1
+    # a workload without the run_s column (older stores) still exports: run unknown -> -1
+    old = Workload("jobs", wl.frame.drop("run_s"), wl.meta)
+    export("swf", old, tmp_path / "o.swf")
+    assert swf_records(tmp_path / "o.swf")[0][3] == -1
 
 
 def _evalys_read(path: Path) -> Any:
@@ -327,7 +350,10 @@ def test_batsim_fixture(tmp_path: Path) -> None:
     assert jobs["101"] == {"id": "101", "subtime": 0.0, "res": 2, "walltime": 3600.0, "profile": "delay_100.2"}
     assert doc["profiles"]["delay_100.2"] == {"type": "delay", "delay": 100.2}
     assert jobs["103#1"]["profile"] == "delay_600.0"  # censored: its walltime is the delay
-    assert jobs["102"]["walltime"] == -1.0  # Batsim's "no walltime"
+    # no walltime: the field is left out (Batsim main refuses -1; 4.2 reads absent as none)
+    assert jobs["102"] == {"id": "102", "subtime": 5.5, "res": 1, "profile": "delay_60.0"}
+    assert "walltime" not in jobs["106"]
+    assert any("2 jobs have no walltime" in n for n in result.notes)
     assert doc["workscope"]["transforms"] == META["transforms"]
     assert any("left out" in n for n in result.notes)
     assert set(doc["profiles"]) == {j["profile"] for j in doc["jobs"]}
@@ -336,7 +362,7 @@ def test_batsim_fixture(tmp_path: Path) -> None:
 def test_batsim_nasa_units(tmp_path: Path, nasa: tuple[workscope.Store, Workload]) -> None:
     _, wl = nasa
     out = tmp_path / "nasa.json"
-    result = export("batsim", wl, out, res_from="cpu", nb_res=256, profile_type="DelayProfile")
+    result = export("batsim", wl, out, res_from="cpu", nb_res=256, batsim_version=5)
     doc = json.loads(out.read_text())
     src = wl.collect()
     assert result.rows == len(doc["jobs"]) == src.height and doc["nb_res"] == 256
@@ -346,6 +372,42 @@ def test_batsim_nasa_units(tmp_path: Path, nasa: tuple[workscope.Store, Workload
         assert job["res"] == math.ceil(row["cpu_req"])
         assert doc["profiles"][job["profile"]] == {"type": "DelayProfile", "delay": row["end_s"] - row["start_s"]}
     assert result.command.startswith(f"batsim -p platforms/cluster512.xml -w {out} --mmax-workload")
+    # NASA has zero-length jobs: they keep their place with the smallest positive delay
+    zero = src.filter((pl.col("end_s") - pl.col("start_s")) == 0)
+    assert zero.height > 0
+    first = doc["jobs"][src["job_id"].to_list().index(zero["job_id"][0])]
+    assert doc["profiles"][first["profile"]] == {"type": "DelayProfile", "delay": 0.001}
+    assert all(p["delay"] > 0 for p in doc["profiles"].values())
+    assert any(f"{zero.height} jobs with a runtime of 0" in n for n in result.notes)
+
+
+def test_batsim_versions_and_legacy_profile_type(tmp_path: Path) -> None:
+    """batsim_version picks the profile type; the old profile_type option maps onto it."""
+    types = {}
+    for name, opts in (("v4", {}), ("v5", {"batsim_version": 5}), ("legacy", {"profile_type": "DelayProfile"})):
+        export("batsim", fixture_jobs(), tmp_path / f"{name}.json", **opts)
+        doc = json.loads((tmp_path / f"{name}.json").read_text())
+        types[name] = {p["type"] for p in doc["profiles"].values()}
+    assert types == {"v4": {"delay"}, "v5": {"DelayProfile"}, "legacy": {"DelayProfile"}}
+    for bad in (0, 3):
+        with pytest.raises(OptionError, match="must be 4 or 5"):
+            export("batsim", fixture_jobs(), tmp_path / "x.json", batsim_version=bad)
+    with pytest.raises(OptionError, match="disagree"):
+        export("batsim", fixture_jobs(), tmp_path / "x.json", batsim_version=5, profile_type="delay")
+    with pytest.raises(OptionError, match="'delay' or 'DelayProfile'"):
+        export("batsim", fixture_jobs(), tmp_path / "x.json", profile_type="parallel")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_batsim_run_s_without_start(tmp_path: Path) -> None:
+    """A job with run_s but no start is simulated for run_s; without the column it falls back."""
+    wl = make("jobs", job_id=["a", "b"], submit_s=[0.0, 1.0], start_s=[None, None], end_s=[None, None],
+              run_s=[42.0, None], runtime_req_s=[None, 7.0], nodes=[1, 1])
+    export("batsim", wl, tmp_path / "r.json")
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [doc["profiles"][j["profile"]]["delay"] for j in doc["jobs"]] == [42.0, 7.0]
+    result = export("batsim", Workload("jobs", wl.frame.drop("run_s"), wl.meta), tmp_path / "o.json")
+    assert result.rows == 1 and any("1 jobs without runtime" in n for n in result.notes)
 
 
 # ---------------------------------------------------------------------------------- Kubernetes
@@ -377,6 +439,10 @@ def test_kubernetes_fixture(tmp_path: Path) -> None:
     assert sched["submit_offset_s"].to_list() == [0.0, 5.5, 12.0, 30.25, 40.0]
     assert result.command == f"bash {out / 'replay.sh'}"
     assert "kubectl patch job -n replay" in (out / "replay.sh").read_text()
+    # the fraction note counts the Jobs written: 103/1 (1.5 GPUs) has no runtime and is left out
+    fractions = [d for d in docs if "workscope.io/gpu-fraction" in d["metadata"]["annotations"]]
+    assert len(fractions) == 1
+    assert any(n.startswith("1 jobs ask for a fraction of a GPU") for n in result.notes)
 
 
 def test_kubernetes_manifests_deserialize(tmp_path: Path, openb: tuple[workscope.Store, Workload]) -> None:
@@ -432,6 +498,33 @@ def test_openb_fixture_mapping(tmp_path: Path) -> None:
     assert (tmp_path / "pods.ids.csv").exists()
 
 
+@pytest.mark.parametrize("ids,kept", [
+    (["job-a", "job-b"], True),
+    (["1", "2"], False),  # pandas reads an all-numeric column as int64: 'name: 1' in the YAML
+    (["a1", "nan"], False),  # pandas reads 'nan' as a missing value
+    (["Upper", "lower"], False),  # not a DNS-1123 label
+    (["a" * 64, "b"], False),  # longer than 63 characters
+    (["a-", "b"], False),  # ends with '-'
+    (["x.y", "z"], False),  # '.' is not allowed in a label
+])
+def test_openb_names_are_pod_names(tmp_path: Path, ids: list[str], kept: bool) -> None:
+    wl = make("jobs", job_id=ids, submit_s=[0.0, 1.0], cpu_req=[1.0, 1.0], mem_req_mb=[1.0, 1.0])
+    result = export("openb", wl, tmp_path / "p.csv")
+    names = pl.read_csv(tmp_path / "p.csv", infer_schema=False)["name"].to_list()
+    assert names == (ids if kept else ["openb-pod-0001", "openb-pod-0002"])
+    assert all(re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", n) for n in names)
+    if not kept:
+        mapping = pl.read_csv(tmp_path / "p.ids.csv", infer_schema=False)
+        assert mapping["job_id"].to_list() == ids and mapping["name"].to_list() == names
+        assert any("mapping in p.ids.csv" in n for n in result.notes)
+
+
+def test_openb_prefix_must_make_pod_names(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="prefix"):
+        export("openb", fixture_jobs(), tmp_path / "p.csv", prefix="Pod_")
+    assert not (tmp_path / "p.csv").exists()
+
+
 # ---------------------------------------------------------------------------------- OpenDC
 def test_opendc_schema_and_units(tmp_path: Path, nasa: tuple[workscope.Store, Workload]) -> None:
     _, wl = nasa
@@ -441,8 +534,11 @@ def test_opendc_schema_and_units(tmp_path: Path, nasa: tuple[workscope.Store, Wo
     frags = pq.ParquetFile(out / "fragments.parquet")
     s = {c.path: c for c in (tasks.schema.column(i) for i in range(len(tasks.schema)))}
     # OpenDC TASK_SCHEMA_V2: names, physical types, required-ness, timestamp(ms, UTC)
-    assert tasks.schema_arrow.names == ["id", "name", "submission_time", "duration", "cpu_count", "cpu_capacity", "mem_capacity",
-                       "gpu_count", "gpu_capacity", "parents", "children", "nature", "deadline"]
+    # OpenDC TASK_SCHEMA_V3 (main 691036de): 'deferrable' (boolean) replaced V2's 'nature'
+    assert tasks.schema_arrow.names == ["id", "name", "submission_time", "duration", "cpu_count", "cpu_capacity",
+                                        "mem_capacity", "gpu_count", "gpu_capacity", "parents", "children",
+                                        "deferrable", "deadline"]
+    assert (s["deferrable"].physical_type, s["deferrable"].max_definition_level) == ("BOOLEAN", 1)
     assert (s["id"].physical_type, s["id"].max_definition_level) == ("INT32", 0)
     assert s["submission_time"].physical_type == "INT64" and s["submission_time"].max_definition_level == 0
     assert "isAdjustedToUTC=true, timeUnit=milliseconds" in str(s["submission_time"].logical_type)
@@ -477,6 +573,9 @@ def test_opendc_fixture_utilisation(tmp_path: Path) -> None:
     assert f["cpu_usage"].to_list()[0] == pytest.approx(4 * 2900.0 * 0.75)
     assert f["cpu_usage"].to_list()[4] == pytest.approx(2.25 * 2900.0)
     assert t["gpu_count"].to_list() == [None, 1, 2, None, 1] and t["cpu_count"].to_list() == [4, 1, 8, 1, 3]
+    # memory in KB: OpenDC's loader divides mem_capacity by 1000 to get MB
+    assert t["mem_capacity"].to_list() == [2_048_000, 512_000, 65_536_000, 100_000, 3_000_400]
+    assert t["deferrable"].to_list() == [False] * 5
 
 
 # ---------------------------------------------------------------------------------- parquet
@@ -490,7 +589,7 @@ def test_parquet_round_trip(tmp_path: Path, nasa: tuple[workscope.Store, Workloa
     assert back.meta["transforms"][0]["name"] == "window"
     assert back.collect().equals(wl2.collect()) and result.rows == back.collect().height > 0
     doc = json.loads(pq.read_metadata(out).metadata[META_KEY.encode()])
-    assert doc["table"] == "jobs" and doc["schema_version"] == 1
+    assert doc["table"] == "jobs" and doc["schema_version"] == SCHEMA_VERSION
     # a saved workload exports again like the original
     export("swf", back, tmp_path / "a.swf")
     export("swf", wl2, tmp_path / "b.swf")

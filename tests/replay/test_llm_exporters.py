@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import workscope
-from workscope.errors import UsageError
+from workscope.errors import OptionError, UsageError
 from workscope.replay.exporters import registry
 from workscope.replay.exporters._llm import reblock
 from workscope.replay.workload import LintError, Workload
@@ -120,14 +120,17 @@ def test_golden_contents_by_hand() -> None:
     assert [r["output_tokens"] for r in vc] == [10, 0, 5, 7] and list(vc[0]) == ["prompt", "output_tokens"]
     with open(GOLDEN / "vidur" / "tiny.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["arrived_at", "num_prefill_tokens", "num_decode_tokens"]
-    assert [float(r[0]) for r in rows[1:]] == [0.0, 0.25, 0.5005, 2.0]
+    # vidur 0.0.26 (pip) layout: one Date (no origin: Vidur's default date), time in seconds
+    assert rows[0] == ["Date", "Time", "PromptTokenCount", "CompletionTokenCount"]
+    assert {r[0] for r in rows[1:]} == {"2023-08-21"}
+    assert [float(r[1]) for r in rows[1:]] == [0.0, 0.25, 0.5005, 2.0]
+    # only the released Model / Log Type values where the workload has none of them
     assert (GOLDEN / "burstgpt" / "tiny.csv").read_text() == (
         "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
         "1,m1,600,10,610,Conversation log\n"
-        "1.25,,512,0,512,API log\n"
-        "1.5005,GPT-4,1,5,6,\n"
-        "3,ChatGPT,1030,7,1037,other\n")
+        "1.25,GPT-4,512,0,512,API log\n"
+        "1.5005,GPT-4,1,5,6,Conversation log\n"
+        "3,ChatGPT,1030,7,1037,Conversation log\n")
 
 
 def test_commands(tmp_path: Path) -> None:
@@ -160,7 +163,9 @@ def test_commands(tmp_path: Path) -> None:
     assert cmds["vidur"] == (
         "python -m vidur.main --request_generator_config_type trace_replay "
         f"--trace_request_generator_config_trace_file {p}/tiny.csv "
-        "--trace_request_generator_config_max_tokens 1037 --trace_request_generator_config_time_scale_factor 1")
+        "--trace_request_generator_config_max_tokens 1037 --trace_request_generator_config_date 2023-08-21 "
+        "--trace_request_generator_config_time_scale_factor 1 --trace_request_generator_config_prefill_scale_factor 1 "
+        "--trace_request_generator_config_decode_scale_factor 1")
     assert cmds["burstgpt"] == (
         'aiperf profile --model "${MODEL}" --url http://localhost:8000 --endpoint-type chat --streaming '
         f"--input-file {p}/tiny.csv --custom-dataset-type burst_gpt_trace --fixed-schedule "
@@ -221,10 +226,10 @@ def test_seconds_targets_on_azure_rows(traces: workscope.Store, tmp_path: Path) 
     vd = pl.read_csv(tmp_path / "d.csv")
     for i in picks:
         s = src["arrival_s"][i] - t0
-        assert vt[i]["timestamp"] == s and gl[i]["timestamp"] == s and vd["arrived_at"][i] == s
+        assert vt[i]["timestamp"] == s and gl[i]["timestamp"] == s and vd["Time"][i] == s
         assert ai[i]["timestamp"] == pytest.approx(s * 1000, abs=5e-4)
-        assert vt[i]["input_length"] == gl[i]["input_length"] == vd["num_prefill_tokens"][i] == src["input_tokens"][i]
-        assert vt[i]["output_length"] == vd["num_decode_tokens"][i] == src["output_tokens"][i]
+        assert vt[i]["input_length"] == gl[i]["input_length"] == vd["PromptTokenCount"][i] == src["input_tokens"][i]
+        assert vt[i]["output_length"] == vd["CompletionTokenCount"][i] == src["output_tokens"][i]
     assert vd.height == len(vt) == src.height
 
 
@@ -383,9 +388,10 @@ def test_aiperf_keeps_missing_ids_null(tmp_path: Path) -> None:
 def test_vidur_max_tokens_covers_clipped_counts(tmp_path: Path) -> None:
     """Vidur raises 0 to 1 and trims prefill above max_tokens: the command leaves room for both."""
     wl = make(block=None, arrival_s=[5.0, 6.0], input_tokens=[0, 100], output_tokens=[4000, 0])
-    result = export("vidur", wl, tmp_path / "v.csv")
+    result = export("vidur", wl, tmp_path / "v.csv", layout="source")
     assert "--trace_request_generator_config_max_tokens 4001 " in result.command
     assert (tmp_path / "v.csv").read_text() == "arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,0,4000\n1.0,100,0\n"
+    assert "_config_date" not in result.command  # the source checkout has no date option
     assert any("raises zero token counts to 1" in n for n in result.notes)
 
 
@@ -462,3 +468,43 @@ def test_registry_serves_every_target() -> None:
         assert exporter.name == target and exporter.tables == ("requests",)
         assert exporter.doc_url.startswith("https://github.com/")
         assert exporter.describe()["name"] == target
+
+
+def test_vidur_layouts_and_date(tmp_path: Path) -> None:
+    """pypi: Date from the origin (or the option), passed to Vidur; source: no Date; bad values refused."""
+    wl = make(block=None, arrival_s=[0.0, 2.5], input_tokens=[10, 20], output_tokens=[1, 2])
+    wl = Workload("requests", wl.frame, {**wl.meta, "origin_utc": "2024-03-05T23:30:00+00:00"})
+    result = export("vidur", wl, tmp_path / "p.csv")
+    assert (tmp_path / "p.csv").read_text() == (
+        "Date,Time,PromptTokenCount,CompletionTokenCount\n2024-03-05,0.0,10,1\n2024-03-05,2.5,20,2\n")
+    assert "--trace_request_generator_config_date 2024-03-05 " in result.command
+    assert "--trace_request_generator_config_prefill_scale_factor 1 " in result.command
+    result = export("vidur", wl, tmp_path / "d.csv", date="2023-08-21")
+    assert (tmp_path / "d.csv").read_text().splitlines()[1].startswith("2023-08-21,")
+    export("vidur", wl, tmp_path / "s.csv", layout="source")
+    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "arrived_at,num_prefill_tokens,num_decode_tokens"
+    with pytest.raises(OptionError, match="pypi or source"):
+        export("vidur", wl, tmp_path / "x.csv", layout="wheel")
+    with pytest.raises(OptionError, match="YYYY-MM-DD"):
+        export("vidur", wl, tmp_path / "x.csv", date="5 March")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_burstgpt_from_azure_is_sampled_by_vllm(traces: workscope.Store, tmp_path: Path) -> None:
+    """Azure LLM (kinds 'conv' / 'code', no model): released values only, so vLLM keeps rows."""
+    out = tmp_path / "az.csv"
+    src = rows_of(traces, "az")
+    assert set(src["kind"].unique().to_list()) == {"conv", "code"} and src["model"].null_count() == src.height
+    result = export("burstgpt", wl_of(traces, "az"), out)
+    df = pl.read_csv(out)
+    assert set(df["Log Type"].to_list()) == {"Conversation log"} and set(df["Model"].to_list()) == {"GPT-4"}
+    # vLLM's BurstGPTDataset keeps Model == "GPT-4" rows with Response tokens > 0
+    kept = df.filter((pl.col("Model") == "GPT-4") & (pl.col("Response tokens") > 0)).height
+    assert kept == (src["output_tokens"] > 0).sum() > 0
+    assert any(f"samples {kept} of {src.height} rows" in n for n in result.notes)
+    code = (src["kind"] == "code").sum()
+    assert any(n.startswith(f"{code} rows whose kind is neither") for n in result.notes)
+    export("burstgpt", wl_of(traces, "az"), tmp_path / "m.csv", model_column="ChatGPT", other_log_type="API log")
+    assert set(pl.read_csv(tmp_path / "m.csv")["Model"].to_list()) == {"ChatGPT"}
+    with pytest.raises(UsageError, match="other_log_type"):
+        export("burstgpt", tiny(), tmp_path / "x.csv", other_log_type="conv")

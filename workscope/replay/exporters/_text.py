@@ -1,4 +1,5 @@
-"""Text that cluster exporters build with polars expressions and stream into their files.
+"""Text that cluster exporters build with polars expressions and stream into their files,
+and the run time every cluster exporter derives the same way.
 
 JSON strings and numbers are encoded by polars (vectorised, exact escaping); the lines are
 written by polars' CSV sink and appended to the open output, so no row passes through Python.
@@ -30,6 +31,19 @@ def json_string(expr: pl.Expr) -> pl.Expr:
 def number_text(expr: pl.Expr) -> pl.Expr:
     """A float as JSON number text (shortest round-trip form)."""
     return expr.cast(pl.Float64).cast(pl.String)
+
+
+def run_time(frame: pl.LazyFrame) -> pl.Expr:
+    """A job's run time in seconds: ``end_s - start_s`` where both are known, else ``run_s``.
+
+    ``run_s`` (the source's own run time) is for logs that record how long a job ran but not
+    when it started; a workload from before that column existed has no ``run_s``, and then
+    only ``end_s - start_s`` is used. Null where neither is known.
+    """
+    observed = pl.col("end_s") - pl.col("start_s")
+    if "run_s" in frame.collect_schema().names():
+        return pl.coalesce(observed, pl.col("run_s"))
+    return observed
 
 
 def stream_lines(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:

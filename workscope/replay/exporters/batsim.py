@@ -9,25 +9,38 @@ Every job has ``id`` (string, unique), ``subtime`` (float seconds, absolute simu
 Other top-level fields are ignored by Batsim; ``description`` and ``workscope`` carry the
 provenance here.
 
+Rules of Batsim's loader this follows, read in ``src/jobs.cpp`` (``Job::from_json``) and
+``src/profiles.cpp`` (``Profile::from_json``) at tag v4.2.0 (commit 194c926d) and at main
+(commit ba7ea85f, 2026-06-19, the Batsim 5 line):
+
+- a ``delay`` must be strictly positive in both ("non-strictly-positive 'delay' field");
+- ``walltime``: 4.2 accepts -1 ("no walltime") or a number > 0; main accepts only a number
+  > 0 ("invalid walltime value") and means "no walltime" by leaving the field out. Leaving
+  it out is accepted by both, so an unknown walltime is omitted;
+- the delay profile type is ``delay`` in 4.x and ``DelayProfile`` in 5 (v5.0.0-rc0 on);
+  option ``batsim_version`` (4, default, or 5) picks it;
+- ``res`` a non-negative integer, ``nb_res`` an integer > 0, ``id`` a string or integer.
+
 What is written:
 
 - ``subtime`` = ``submit_s`` (seconds since the workload origin, as stored: not rounded).
 - ``res`` = ``nodes`` (option ``res_from=nodes``, default) else ceil(``cpu_req``), else 1; with
   ``res_from=cpu`` the order is ceil(cpu_req), nodes, 1. Always at least 1.
-- one ``delay`` profile per distinct runtime (rounded to the millisecond), named
-  ``delay_<seconds>``: ``{"type": "delay", "delay": runtime}`` where runtime = ``end_s - start_s``.
-  A job without a known runtime (not started, or censored) gets its ``runtime_req_s`` when it
-  has one; otherwise it cannot be simulated and is left out (the notes count both cases).
-  Option ``profile_type`` writes another type name for the same delay profile
-  (``DelayProfile`` for Batsim 5).
-- ``walltime`` = ``runtime_req_s`` where known and > 0, else -1 (Batsim's "no walltime";
-  ``src/jobs.cpp`` accepts -1 or a strictly positive number).
+- one delay profile per distinct runtime (rounded to the millisecond), named
+  ``delay_<seconds>``: ``{"type": "delay", "delay": runtime}`` where runtime = ``end_s -
+  start_s``, or the source's ``run_s`` where the start is unknown. A job without a known
+  runtime (not started, or censored) gets its ``runtime_req_s`` when it has one; otherwise it
+  cannot be simulated and is left out (the notes count both cases). A job whose runtime
+  rounds to 0 (zero-length jobs are common in HPC logs: failed at launch) is **kept** with the
+  smallest delay that survives the millisecond rounding, 0.001 s, so the submission pattern
+  and job count stay those of the trace; the notes count them.
+- ``walltime`` = ``runtime_req_s`` where known and > 0, else the field is omitted.
 - ``id`` = ``job_id`` (``!`` is replaced by ``_``, as Batsim uses ``workload!job`` ids); when
   a job id occurs more than once (tasks), ``#<n>`` (the occurrence) is appended.
 - ``nb_res`` = option ``nb_res``, or the largest ``res`` when 0.
 
-Jobs are streamed in submit order (polars' NDJSON writer encodes them; line ends become the
-array's commas). Command: ``batsim -p <platform> -w <file> --mmax-workload
+Jobs are streamed in submit order (one JSON object per line, built by polars; line ends
+become the array's commas). Command: ``batsim -p <platform> -w <file> --mmax-workload
 -e <prefix>`` (Batsim's CLI, ``docs/cli.rst``); the platform XML (option ``platform``) is
 the user's.
 """
@@ -37,36 +50,23 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from workscope.atomic import atomic_path
 from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters._text import json_string, number_text, scratch_file, stream_lines
+from workscope.replay.exporters._text import json_string, number_text, run_time, stream_lines
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
+MIN_DELAY_S = 0.001
+"""Delay given to jobs whose runtime rounds to 0: Batsim refuses a delay that is not > 0, and
+delays are written to the millisecond."""
 
-def append_json_members(frame: pl.LazyFrame, fh: IO[bytes], work: Path) -> None:
-    """Append the rows of ``frame`` to ``fh`` as comma-separated JSON objects, one per line.
-
-    polars' NDJSON writer does the encoding (streamed); a JSON string never holds a raw newline
-    (it is escaped), so turning each line end into ``,`` + newline is exact. The comma after
-    the last object is removed.
-    """
-    with scratch_file(work) as part:
-        frame.sink_ndjson(part)
-        wrote = False
-        with open(part, "rb") as src:
-            while chunk := src.read(1 << 24):
-                fh.write(chunk.replace(b"\n", b",\n"))
-                wrote = True
-        if wrote:
-            fh.seek(-2, 1)
-            fh.write(b"\n")
-            fh.truncate()
+PROFILE_TYPES: dict[int, str] = {4: "delay", 5: "DelayProfile"}
+"""Batsim major version -> the type name of its delay profile."""
 
 
 def comma_joined(obj: pl.Expr) -> pl.Expr:
@@ -85,30 +85,38 @@ class BatsimExporter(Exporter):
     options: ClassVar[dict[str, Option]] = {
         "res_from": Option(str, "nodes", "where res (machines) comes from first: 'nodes' or 'cpu' (ceil(cpu_req))"),
         "nb_res": Option(int, 0, "nb_res of the workload (0: the largest res of any job)"),
-        "profile_type": Option(str, "delay", "profile type name ('delay' for Batsim <= 4, 'DelayProfile' for 5)"),
+        "batsim_version": Option(int, 4, "Batsim major version the file is for: 4 (profile type 'delay') "
+                                         "or 5 (current main: 'DelayProfile')"),
+        "profile_type": Option(str, "", "deprecated: 'delay' means batsim_version=4, 'DelayProfile' 5"),
         "platform": Option(str, "platforms/cluster512.xml", "SimGrid platform file named in the command"),
     }
 
     def write(self, wl: Workload, out: Path, options: dict[str, Any]) -> ExportResult:
+        """Write the workload JSON (jobs in submit order, one delay profile per runtime)."""
         self.require_table(wl)
         res_from = str(options.get("res_from", "nodes")).lower()
         if res_from not in ("nodes", "cpu"):
             raise OptionError(f"option 'res_from' of exporter 'batsim' must be nodes or cpu, got {res_from!r}")
         if int(options.get("nb_res", 0)) < 0:
             raise OptionError("option 'nb_res' of exporter 'batsim' must be >= 0")
+        version = _version(options)
         check(wl)
         out = Path(out)
         cpu = pl.col("cpu_req").ceil().cast(pl.Int64)
         nodes = pl.col("nodes")
         res = pl.max_horizontal(pl.coalesce(*(nodes, cpu) if res_from == "nodes" else (cpu, nodes), pl.lit(1)),
                                 pl.lit(1)).alias("res")
-        runtime = (pl.col("end_s") - pl.col("start_s"))
-        delay = pl.coalesce(runtime, pl.col("runtime_req_s")).round(3).alias("delay")
+        runtime = run_time(wl.frame)
+        rounded = pl.coalesce(runtime, pl.col("runtime_req_s")).round(3)
+        # Batsim refuses delay <= 0: a zero-length job keeps its place with the smallest delay
+        delay = pl.when(rounded <= 0).then(pl.lit(MIN_DELAY_S)).otherwise(rounded).alias("delay")
         lf = wl.frame.with_columns(res, delay)
         stats = lf.select(
             pl.len().alias("n"),
             pl.col("delay").is_null().sum().alias("no_runtime"),
             (runtime.is_null() & pl.col("runtime_req_s").is_not_null()).sum().alias("from_walltime"),
+            (rounded <= 0).sum().alias("zero"),
+            (pl.col("delay").is_not_null() & ~(pl.col("runtime_req_s") > 0).fill_null(False)).sum().alias("no_walltime"),
             pl.col("res").filter(pl.col("delay").is_not_null()).max().alias("max_res"),
             (pl.len() - pl.col("job_id").n_unique()).alias("dups"),
         ).collect().row(0, named=True)
@@ -122,14 +130,20 @@ class BatsimExporter(Exporter):
             lf = lf.with_columns(base.alias("_id"))
         jobs = lf.filter(pl.col("delay").is_not_null())
         nb_res = int(options.get("nb_res") or 0) or int(stats["max_res"] or 1)
-        ptype = str(options.get("profile_type") or "delay")
+        ptype = PROFILE_TYPES[version]
 
         profile = (pl.lit("delay_") + number_text(pl.col("delay"))).alias("profile")
-        # Batsim: walltime is -1 (no limit) or > 0
         rt = pl.col("runtime_req_s")
-        walltime = pl.when(rt > 0).then(rt).otherwise(pl.lit(-1.0)).alias("walltime")
-        job_rows = jobs.select(pl.col("_id").alias("id"), pl.col("submit_s").alias("subtime"),
-                               pl.col("res").cast(pl.Int64), walltime, profile)
+        # every job is one JSON object per line; the walltime member is left out where there is
+        # no walltime (Batsim 5 refuses -1 and null, and 4.2 also reads an absent field as none)
+        job_obj = pl.concat_str([
+            pl.lit('{"id":'), json_string(pl.col("_id")),
+            pl.lit(',"subtime":'), number_text(pl.col("submit_s")),
+            pl.lit(',"res":'), pl.col("res").cast(pl.Int64).cast(pl.String),
+            pl.when(rt > 0).then(pl.lit(',"walltime":') + number_text(rt)).otherwise(pl.lit("")),
+            pl.lit(',"profile":'), json_string(profile), pl.lit("}"),
+        ])
+        job_lines = jobs.select(comma_joined(job_obj).alias("line"))
         # one profile per distinct delay: few rows, written as '"name":{...}' members
         prof_obj = pl.concat_str([json_string(profile), pl.lit(":"),
                                   pl.struct(pl.lit(ptype).alias("type"), pl.col("delay")).struct.json_encode()])
@@ -144,14 +158,21 @@ class BatsimExporter(Exporter):
         with atomic_path(out) as tmp, open(tmp, "w+b") as fh:
             text = json.dumps(head, sort_keys=True, separators=(",", ":"), default=str)
             fh.write((text[:-1] + ',\n"jobs":[\n').encode())
-            append_json_members(job_rows, fh, tmp)
+            stream_lines(job_lines, fh, tmp)
             fh.write(b'],\n"profiles":{\n')
             stream_lines(prof_lines, fh, tmp)
             fh.write(b"}}\n")
         rows = int(stats["n"]) - int(stats["no_runtime"])
-        notes = [f"{rows} jobs, nb_res {nb_res}; res from {res_from}"]
+        notes = [(f"{rows} jobs, nb_res {nb_res}; res from {res_from}; "
+                  f"for Batsim {version} (profile type {ptype!r})")]
         if stats["from_walltime"]:
             notes.append(f"{stats['from_walltime']} jobs without a known runtime use their runtime_req_s as delay")
+        if stats["zero"]:
+            notes.append(f"{stats['zero']} jobs with a runtime of 0 (to the millisecond) kept with a delay of "
+                         f"{MIN_DELAY_S:g} s (Batsim refuses a delay that is not > 0)")
+        if stats["no_walltime"]:
+            notes.append(f"{stats['no_walltime']} jobs have no walltime (no runtime_req_s > 0): "
+                         "the field is left out, which Batsim reads as no limit")
         if stats["no_runtime"]:
             notes.append(f"{stats['no_runtime']} jobs without runtime or runtime_req_s were left out "
                          "(Batsim cannot simulate them)")
@@ -161,6 +182,26 @@ class BatsimExporter(Exporter):
         command = shlex.join(["batsim", "-p", str(platform), "-w", str(out), "--mmax-workload",
                               "-e", f"{out.with_suffix('')}_batsim/out"])
         return ExportResult("batsim", [out], rows, command, notes)
+
+
+def _version(options: dict[str, Any]) -> int:
+    """The Batsim major version from ``batsim_version`` and the deprecated ``profile_type``."""
+    given = options.get("batsim_version")
+    version = 4 if given is None else int(given)
+    if version not in PROFILE_TYPES:
+        raise OptionError(f"option 'batsim_version' of exporter 'batsim' must be 4 or 5, got {version}")
+    legacy = str(options.get("profile_type") or "")
+    if legacy:
+        by_type = {t: v for v, t in PROFILE_TYPES.items()}
+        if legacy not in by_type:
+            raise OptionError(f"option 'profile_type' of exporter 'batsim' must be 'delay' or 'DelayProfile' "
+                              f"(or use batsim_version=4|5), got {legacy!r}")
+        # batsim_version defaults to 4, so only an explicit 5 can contradict 'delay'
+        if version == 5 and by_type[legacy] == 4:
+            raise OptionError("options 'profile_type' 'delay' and 'batsim_version' 5 disagree "
+                              "(Batsim 5 reads 'DelayProfile')")
+        version = by_type[legacy]
+    return version
 
 
 EXPORTERS: dict[str, Exporter] = {"batsim": BatsimExporter()}

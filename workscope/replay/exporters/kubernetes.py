@@ -9,14 +9,16 @@ Written into the output directory:
   ``spec.backoffLimit: 0`` and ``restartPolicy: Never`` run each job once, as in the trace.
   ``spec.activeDeadlineSeconds`` = ceil(``runtime_req_s``) where known (the walltime; the
   timer is reset while a Job is suspended). The one container runs ``sleep <runtime>`` with
-  runtime = ceil(``end_s - start_s``), or ceil(``runtime_req_s``) when the runtime is not
-  known; a job with neither is left out (counted in the notes).
+  runtime = ceil(``end_s - start_s``) (the source's ``run_s`` where the start is unknown), or
+  ceil(``runtime_req_s``) when the runtime is not known; a job with neither is left out
+  (counted in the notes).
 - resources: ``requests.cpu`` = ceil(``cpu_req`` x 1000) millicores; ``requests.memory`` =
   ceil(``mem_req_mb``) ``Mi`` (the canonical MB taken as MiB); ``nvidia.com/gpu`` (an extended
   resource: integer only, set in requests and limits alike, as the device-plugin docs require)
   = ceil(``gpu_req``). **Fractional GPUs** (shared GPUs, e.g. openb's gpu_milli) cannot be
   requested from the NVIDIA device plugin, so they are rounded up to one whole GPU and the
-  fraction is kept in the annotation ``workscope.io/gpu-fraction``; ``gpu_model`` goes into
+  fraction is kept in the annotation ``workscope.io/gpu-fraction`` (the notes count the Jobs
+  written with one, not the jobs left out); ``gpu_model`` goes into
   ``workscope.io/gpu-model`` (its names are the trace's, not node labels).
 - names: ``<prefix>-<n>`` (n = 1..N, zero-padded, in submit order; DNS-1123 labels), the
   original id in ``workscope.io/job-id`` and the submit time in ``workscope.io/submit-s``.
@@ -43,7 +45,7 @@ import polars as pl
 from workscope.atomic import atomic_path
 from workscope.errors import OptionError
 from workscope.options import Option
-from workscope.replay.exporters._text import header_safe, json_string, number_text, stream_lines
+from workscope.replay.exporters._text import header_safe, json_string, number_text, run_time, stream_lines
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import Workload, check
 
@@ -111,13 +113,14 @@ def _job_yaml(ns: str, image: str) -> pl.Expr:
 
 
 def _facts(lf: pl.LazyFrame) -> dict[str, Any]:
-    """Row counts for the notes: all jobs, those without a runtime, those using their walltime."""
+    """Row counts for the notes: all jobs, those without a runtime, those using their walltime,
+    and the Jobs written that ask for a fraction of a GPU."""
     return lf.select(
         pl.len().alias("n"),
         pl.col("_run").is_null().sum().alias("no_runtime"),
-        ((pl.col("end_s") - pl.col("start_s")).is_null() & pl.col("runtime_req_s").is_not_null())
-        .sum().alias("from_walltime"),
-        (pl.col("gpu_req") != pl.col("gpu_req").ceil()).sum().alias("frac_gpu"),
+        (pl.col("_observed").is_null() & pl.col("runtime_req_s").is_not_null()).sum().alias("from_walltime"),
+        # counted among the Jobs written: a job left out (no runtime) has no annotation to count
+        (pl.col("_run").is_not_null() & (pl.col("gpu_req") != pl.col("gpu_req").ceil())).sum().alias("frac_gpu"),
     ).collect().row(0, named=True)
 
 
@@ -146,8 +149,9 @@ class KubernetesExporter(Exporter):
                                   f"(lower-case letters, digits, '-'; at most 40 characters), got {value!r}")
         check(wl)
         out = Path(out)
-        runtime = pl.coalesce(pl.col("end_s") - pl.col("start_s"), pl.col("runtime_req_s"))
-        lf = wl.frame.with_columns(runtime.ceil().cast(pl.Int64).alias("_run"))
+        observed = run_time(wl.frame)
+        runtime = pl.coalesce(observed, pl.col("runtime_req_s"))
+        lf = wl.frame.with_columns(observed.alias("_observed"), runtime.ceil().cast(pl.Int64).alias("_run"))
         stats = _facts(lf)
         width = max(6, len(str(int(stats["n"]))))
         name = (pl.lit(prefix + "-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(width)).alias("_name")

@@ -12,8 +12,14 @@ as integers and unknown GPU types as an empty field.
 
 Mapping from ``jobs`` (the inverse of workscope's ``alibaba_openb`` reader):
 
-- ``name`` = ``job_id`` when every id is a distinct DNS-1123 name (the simulator makes pod
-  names of them), else ``<prefix>-<n>`` (n = 1..N, 4+ digits, submit order; option ``names``).
+- ``name`` = ``job_id`` when every id is a distinct pod name that survives the loader, else
+  ``<prefix>-<n>`` (n = 1..N, 4+ digits, submit order; option ``names``), with the original
+  ids in ``<stem>.ids.csv`` (the pod list has no column for them). A kept id must be a
+  DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or
+  digit, at most 63 characters: the Kubernetes rule for pod names) that starts with a letter:
+  ``pod_csv_to_yaml.py`` reads the CSV with pandas' type inference and dumps ``row['name']``
+  as it comes back, so ids such as ``1`` (all numeric: an int64 column, ``name: 1`` in the
+  YAML) or ``nan`` / ``null`` (read as missing) do not come back as the same string.
 - ``cpu_milli`` = round(``cpu_req`` x 1000); ``memory_mib`` = round(``mem_req_mb``). Unknown
   values are written as 0 (the simulator cannot read an empty request; the notes count them).
 - GPUs: ``gpu_req`` null or 0 -> ``num_gpu`` 0, ``gpu_milli`` 0; 0 < ``gpu_req`` < 1 (a shared
@@ -32,6 +38,7 @@ requests, times (to the second) and censoring. Command:
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,7 +57,10 @@ PHASES = {"running": "Running", "succeeded": "Succeeded", "failed": "Failed", "p
           "completed": "Succeeded", "complete": "Succeeded", "success": "Succeeded", "ok": "Succeeded",
           "killed": "Failed", "cancelled": "Failed", "canceled": "Failed", "evicted": "Failed",
           "error": "Failed", "lost": "Failed"}
-_DNS_RE = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+_LABEL_RE = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+"""A DNS-1123 label (Kubernetes pod name rule) that starts with a letter (see the module doc)."""
+_NOT_TEXT = ("nan", "null", "none", "inf", "infinity", "true", "false")
+"""Letter-first labels that pandas' read_csv turns into a float, a missing value or a bool."""
 
 
 def _sec(expr: pl.Expr) -> pl.Expr:
@@ -77,6 +87,10 @@ class OpenbExporter(Exporter):
         mode = str(options.get("names", "auto")).lower()
         if mode not in ("auto", "renumber"):
             raise OptionError(f"option 'names' of exporter 'openb' must be auto or renumber, got {mode!r}")
+        prefix = str(options.get("prefix") or "openb-pod")
+        if not re.match(_LABEL_RE, prefix) or len(prefix) > 40:
+            raise OptionError("option 'prefix' of exporter 'openb' must start with a lower-case letter and hold "
+                              f"only lower-case letters, digits and '-' (at most 40 characters), got {prefix!r}")
         check(wl)
         out = Path(out)
         lf = wl.frame
@@ -84,7 +98,8 @@ class OpenbExporter(Exporter):
         stats = lf.select(
             pl.len().alias("n"),
             pl.col("job_id").n_unique().alias("distinct"),
-            pl.col("job_id").str.contains(_DNS_RE).fill_null(False).sum().alias("dns"),
+            (pl.col("job_id").str.contains(_LABEL_RE) & ~pl.col("job_id").is_in(_NOT_TEXT))
+            .fill_null(False).sum().alias("dns"),
             pl.col("cpu_req").is_null().sum().alias("no_cpu"),
             pl.col("mem_req_mb").is_null().sum().alias("no_mem"),
             ((g > 1) & (g != g.ceil())).sum().alias("frac_multi"),
@@ -92,7 +107,6 @@ class OpenbExporter(Exporter):
         n = int(stats["n"])
         keep = mode == "auto" and stats["distinct"] == n and stats["dns"] == n
         width = max(4, len(str(n)))
-        prefix = str(options.get("prefix") or "openb-pod")
         name = (pl.col("job_id") if keep else
                 pl.lit(prefix + "-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(width))
         num_gpu = (pl.when(g.is_null() | (g <= 0)).then(0).when(g < 1).then(1)
@@ -126,8 +140,9 @@ class OpenbExporter(Exporter):
             with atomic_path(ids_path) as tmp:
                 lf.select(name.alias("name"), "job_id", "task_id").sink_csv(tmp)
             files.append(ids_path)
-            notes.append(f"pod names are {prefix}-<n> (job ids are not distinct DNS-1123 names); "
-                         f"mapping in {ids_path.name}")
+            why = ("renumbering asked for" if mode == "renumber" else
+                   "job ids are not distinct DNS-1123 labels that start with a letter")
+            notes.append(f"pod names are {prefix}-<n> ({why}); mapping in {ids_path.name}")
         if stats["no_cpu"] or stats["no_mem"]:
             notes.append(f"unknown requests written as 0: cpu {stats['no_cpu']} pods, memory {stats['no_mem']} pods")
         if stats["frac_multi"]:

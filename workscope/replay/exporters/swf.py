@@ -10,14 +10,21 @@ fields, ``-1`` for "unknown". Lines are sorted by submit time. What is written:
  2 Submit Time, 3 Wait Time, 4 Run Time: integer seconds. Times are rounded half-up to whole
    seconds *before* differences are taken (submit = round(submit_s), start = round(start_s),
    end = round(end_s); wait = start - submit, run = end - start), so a reader that adds them
-   back gets exactly the rounded start and end. Unknown start -> wait -1 and run -1; unknown
-   end (censored) -> run -1. A start before the submit (possible after rounding or in odd
-   sources) is written as wait 0, never as -1 (which would mean "unknown"); the notes count them.
- 5 Allocated Processors = ``nodes``; 8 Requested Processors = ceil(``cpu_req``).
+   back gets exactly the rounded start and end. Unknown start -> wait -1; a start that
+   workscope's SWF reader *assumed* because the source's wait was -1 (``attrs`` holds
+   ``"wait_s":null``; e.g. the NASA log, read with ``unknown_wait=auto``) -> wait -1 too, as in
+   the source. Run: end - start where both are known, else the source's ``run_s`` (a log that
+   records run times but no starts), else -1 (censored or unknown). A start before the submit
+   (possible after rounding or in odd sources) is written as wait 0, never as -1 (which would
+   mean "unknown"); the notes count them.
+ 5 Allocated Processors = ``nodes``; 8 Requested Processors = ceil(``cpu_req``), or -1 where the
+   SWF source had -1 (``attrs`` ``"req_procs":null``: the reader filled ``cpu_req`` from the
+   allocation).
  6 Average CPU Time Used = ``attrs.avg_cpu_time_s`` (kept by workscope's SWF reader) or -1.
  7 Used Memory (KB per processor) = ``mem_used_mb`` x 1024 / allocated processors;
-10 Requested Memory (KB per processor) = ``mem_req_mb`` x 1024 / requested processors: the
+10 Requested Memory (KB per processor) = ``mem_req_mb`` x 1024 / ceil(``cpu_req``): the
    inverse of the reader's whole-job MiB totals, rounded to integers.
+   Every field with no value in the workload is written as -1, never as 0.
  9 Requested Time = ``runtime_req_s`` rounded. 11 Status: completed/succeeded -> 1,
    failed -> 0, cancelled/killed -> 5, partial* -> 2/3/4, anything else -> -1.
 12 User, 13 Group, 15 Queue, 16 Partition: the value when every value of the column is a
@@ -32,7 +39,8 @@ origin (only when the origin is known), MaxNodes, MaxProcs, and ``Note`` lines w
 provenance (source trace, content key, every transform with its seed as JSON).
 
 Round trip: workscope's own ``swf`` reader gives back the same submit/start/end (rounded),
-nodes, processors and status; evalys (``evalys.workload.Workload.from_csv``, PyPI ``evalys``)
+nodes, processors and status (for a source whose waits were -1, read back with the same
+``unknown_wait`` rule); evalys (``evalys.workload.Workload.from_csv``, PyPI ``evalys``)
 reads the file too -- note that evalys takes the first job line as its CSV header row (it
 reads with ``header=0`` after skipping comments), so it sees every job but the first, and it
 drops records with status > 1. The command printed loads the file with evalys; any
@@ -99,6 +107,8 @@ def _facts(lf: pl.LazyFrame) -> dict[str, Any]:
         pl.col("submit_s").min().alias("t0"),
         pl.max_horizontal(pl.col("submit_s"), pl.col("start_s"), pl.col("end_s")).max().alias("t1"),
         ((_half_up(pl.col("start_s")) - _half_up(pl.col("submit_s"))) < 0).sum().alias("neg_wait"),
+        (_half_up(pl.col("start_s")).is_not_null() & _source_unknown("wait_s")).sum().alias("assumed_wait"),
+        _source_unknown("req_procs").sum().alias("unknown_req"),
     ]
     for c in ID_FIELDS:
         as_int = pl.col(c).str.strip_chars().cast(pl.Int64, strict=False)
@@ -119,17 +129,33 @@ def _id_fields(stats: dict[str, Any]) -> tuple[dict[str, pl.Expr], list[str]]:
     return ids, notes
 
 
-def _fields(number: pl.Expr, ids: dict[str, pl.Expr]) -> list[pl.Expr]:
-    """The 18 SWF fields of a job, in order (null where unknown)."""
+def _source_unknown(key: str) -> pl.Expr:
+    """True where ``attrs`` records the SWF source field ``key`` as -1 (unknown).
+
+    workscope's SWF reader keeps every raw field in ``attrs`` with null for -1; the literal
+    member ``"key":null`` can only be a member (a quote inside a JSON string is escaped), so
+    the text test is exact. False for rows from other formats (no such member).
+    """
+    return pl.col("attrs").str.contains(f'"{key}":null', literal=True).fill_null(False)
+
+
+def _fields(number: pl.Expr, ids: dict[str, pl.Expr], has_run_s: bool) -> list[pl.Expr]:
+    """The 18 SWF fields of a job, in order (null where unknown, written as -1)."""
     submit = _half_up(pl.col("submit_s"))
     start = _half_up(pl.col("start_s"))
     end = _half_up(pl.col("end_s"))
-    wait = pl.when(start.is_null()).then(-1).otherwise(pl.max_horizontal(start - submit, pl.lit(0)))
-    run = pl.when(start.is_null() | end.is_null()).then(-1).otherwise(end - start)
+    # a start the SWF reader assumed (wait -1 taken as 0) was not observed: the wait stays unknown
+    wait = (pl.when(start.is_null() | _source_unknown("wait_s")).then(-1)
+            .otherwise(pl.max_horizontal(start - submit, pl.lit(0))))
+    # the source's own run time where the start (so the end) is unknown
+    fallback = _half_up(pl.col("run_s")) if has_run_s else pl.lit(None, pl.Int64)
+    run = pl.when(start.is_not_null() & end.is_not_null()).then(end - start).otherwise(fallback)
     alloc = pl.col("nodes")
-    req = pl.col("cpu_req").ceil().cast(pl.Int64)
+    per_proc = pl.col("cpu_req").ceil().cast(pl.Int64)
+    # the SWF reader fills cpu_req from the allocation where Requested Processors was -1
+    req = pl.when(_source_unknown("req_procs")).then(None).otherwise(per_proc)
     used_kb = pl.when(alloc > 0).then((pl.col("mem_used_mb") * 1024.0 / alloc).round(0).cast(pl.Int64))
-    req_kb = pl.when(req > 0).then((pl.col("mem_req_mb") * 1024.0 / req).round(0).cast(pl.Int64))
+    req_kb = pl.when(per_proc > 0).then((pl.col("mem_req_mb") * 1024.0 / per_proc).round(0).cast(pl.Int64))
     status = (pl.col("status").str.to_lowercase().str.strip_chars()
               .replace_strict(list(STATUS_CODES), list(STATUS_CODES.values()), default=-1,
                               return_dtype=pl.Int64))
@@ -193,7 +219,7 @@ class SWFExporter(Exporter):
         # 18 integer columns written by the CSV writer with a space separator: no per-field
         # string building, and -1 for every unknown
         body = lf.select([f.cast(pl.Int64).fill_null(-1).alias(f"f{i}")
-                          for i, f in enumerate(_fields(number, ids))])
+                          for i, f in enumerate(_fields(number, ids, "run_s" in lf.collect_schema().names()))])
         _write_swf(out, self._header(wl, options, stats, n), body)
         files = [out]
         if not keep_ids:
@@ -203,6 +229,11 @@ class SWFExporter(Exporter):
                           "job_id", "task_id").sink_csv(tmp)
             files.append(ids_path)
             notes.append(f"job ids renumbered 1..{n} in submit order; the mapping is in {ids_path.name}")
+        if stats["assumed_wait"]:
+            notes.append(f"{stats['assumed_wait']} jobs had an unknown wait in their SWF source (start "
+                         "assumed by the reader): Wait Time written as -1")
+        if stats["unknown_req"]:
+            notes.append(f"{stats['unknown_req']} jobs had no Requested Processors in their SWF source: written as -1")
         if stats["neg_wait"]:
             notes.append(f"{stats['neg_wait']} jobs start before their (rounded) submit time: wait written as 0")
         notes.append("times rounded half-up to whole seconds before wait/run were taken")
