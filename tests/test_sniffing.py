@@ -46,6 +46,7 @@ CASES = [
     ("huawei_2025/cold_start_dataset", "huawei_2025"),
     ("cloudperftrace", "cloudperftrace"),
     ("datacenter_aggregates", "datacenter_aggregates"),
+    ("workscope_workload/moon_rate2.parquet", "workscope_workload"),
 ]
 
 

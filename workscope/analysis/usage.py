@@ -3,7 +3,9 @@
 Analyses:
 
 ``usage_metrics`` (kind ``usage_summary``)
-    Per metric (the largest ``METRIC_ROWS`` by sample count): n, distinct entities, mean,
+    Summary: ``metrics``, ``samples`` and ``entities`` count the whole table (distinct metric
+    names, rows, distinct entity ids); ``entities_shown`` is how many are in the per-entity
+    table. Per metric (the largest ``METRIC_ROWS`` by sample count): n, distinct entities, mean,
     sample standard deviation s = sqrt(Σ(v − mean)² / (n − 1)), min, max, time range and
     unit (exact), and quantiles (linear interpolation between order statistics, numpy's
     default) over a seeded sample of ``Options.max_sample`` rows on large tables.
@@ -46,7 +48,7 @@ _span_cache: weakref.WeakKeyDictionary[Context, dict[str, Any]] = weakref.WeakKe
 
 
 def span(ctx: Context) -> dict[str, Any]:
-    """t0, t1 and the number of metrics of the usage table, computed once per context."""
+    """t0, t1 and the numbers of metrics and of entities of the usage table, once per context."""
     if ctx not in _span_cache:
         _span_cache[ctx] = ctx.sql("usage_span", {"usage": "usage"}).row(0, named=True)
     return _span_cache[ctx]
@@ -97,7 +99,9 @@ def metrics(ctx: Context) -> Result:
     tables["series"] = series.with_columns((t0 + pl.col("i") * width).alias("t_s")).drop("i")
     summary: dict[str, Any] = {
         "metrics": int(sp["metrics"]), "samples": ctx.rows("usage"),
-        "entities": int(entities["entity_id"].n_unique()) if entities.height else 0,
+        # every distinct entity of the table, not the rows of the top-entities table (which
+        # holds at most top_groups of them)
+        "entities": int(sp["entities"]), "entities_shown": int(entities["entity_id"].n_unique()),
         "span_start_s": t0, "span_end_s": t1, "series_bin_s": width,
     }
     if per_metric.height:

@@ -94,7 +94,7 @@ def replay_export(
     compress_idle: Annotated[float | None, typer.Option("--compress-idle", help="Cap idle gaps at this many seconds.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random step.")] = 0,
     option: ExporterOptions = None,
-    fidelity: Annotated[bool, typer.Option("--fidelity", help="Compare the emitted workload with the source.")] = False,
+    fidelity: Annotated[bool, typer.Option("--fidelity", help="Compare the emitted workload with the source trace as it was before any transform.")] = False,
     print_command: Annotated[bool, typer.Option("--print-command", help="Print only the command that runs the target.")] = False,
     home: Home = None,
     as_json: JsonFlag = False,
@@ -211,19 +211,21 @@ def _print_samples(exports: list[SampleExport]) -> None:
 @app.command("fidelity")
 @handle_errors
 def replay_fidelity(
-    a: Annotated[str, typer.Argument(help="Source trace.")],
-    b: Annotated[str, typer.Argument(help="Emitted / other trace.")],
+    a: Annotated[str, typer.Argument(help="Source: a trace name or a workload file (replay export --to parquet).")],
+    b: Annotated[str, typer.Argument(help="Emitted / other: a trace name or a workload file.")],
     table: Annotated[str | None, typer.Option("--table", help="requests, invocations or jobs.")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Compare two traces' workloads: KS and Wasserstein per quantity."""
-    from workscope.replay.fidelity import compare
-    from workscope.replay.workload import Workload
+    """Compare two workloads (trace names or workload files): KS and Wasserstein per quantity."""
+    from functools import cache
 
-    store = open_store(home)
-    report = compare(Workload.from_trace(store.trace(a), table), Workload.from_trace(store.trace(b), table))
+    from workscope.replay.fidelity import compare, resolve
+
+    # the store is opened only when a side names a trace: two files need none
+    store = cache(lambda: open_store(home))
+    report = compare(resolve(a, store, table), resolve(b, store, table))
     if as_json:
         emit_json(report.to_dict())
     elif markdown:

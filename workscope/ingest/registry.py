@@ -19,6 +19,8 @@ from workscope.ingest.reader import Reader
 
 # name -> module; the module exposes READER. Order is the sniffing order.
 BUILTIN: dict[str, str] = {
+    # workscope's own workload Parquet: sniffed by its metadata key, so never a foreign file
+    "workscope_workload": "workscope.ingest.workscope_workload",
     # LLM / AI serving
     "azure_llm": "workscope.ingest.azure_llm",
     "burstgpt": "workscope.ingest.burstgpt",

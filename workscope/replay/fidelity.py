@@ -14,21 +14,31 @@ emitted samples, plus both means:
 
 Samples larger than ``max_sample`` are subsampled with a fixed seed (noted in the report).
 An untransformed export reproduces its source exactly: every KS and distance is 0.
+
+:func:`compare_with_source` compares a transformed workload with the source as it was before
+its first transform (:meth:`Workload.untransformed`), never with itself. Either side of a
+comparison can be a trace of a store or a workload file written by the ``parquet`` exporter
+(:func:`resolve`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
-from workscope.errors import UsageError
+from workscope.errors import SourceError, TraceNotFoundError, UsageError
 from workscope.limits import check_bins
 from workscope.replay.workload import Workload
+
+if TYPE_CHECKING:
+    from workscope.store import Store, Trace
 
 
 @dataclass(frozen=True)
@@ -162,10 +172,87 @@ def compare(source: Workload, emitted: Workload, *, window_s: float = 60.0,
         notes.append(f"distances on seeded samples of at most {max_sample} values (seed {seed})")
     schema = {"quantity": pl.String, "n_source": pl.Int64, "n_emitted": pl.Int64, "mean_source": pl.Float64,
               "mean_emitted": pl.Float64, "ks": pl.Float64, "wasserstein": pl.Float64}
-    return FidelityReport(source.meta.get("source_trace", "source"),
+    # both sides labelled with their transforms: either may be a transformed workload file
+    return FidelityReport(_label(source, "source"),
                           _label(emitted), pl.DataFrame(rows, schema=schema), tuple(notes))
 
 
-def _label(wl: Workload) -> str:
+def _label(wl: Workload, default: str = "workload") -> str:
     steps = [s.get("name", "?") for s in wl.meta.get("transforms", [])]
-    return f"{wl.meta.get('source_trace', 'workload')}" + (f" ({' > '.join(steps)})" if steps else "")
+    return f"{wl.meta.get('source_trace', default)}" + (f" ({' > '.join(steps)})" if steps else "")
+
+
+def compare_with_source(emitted: Workload, **kwargs: Any) -> FidelityReport:
+    """:func:`compare` of ``emitted`` with its source before any transform.
+
+    The source is :meth:`Workload.untransformed`: the workload the first transform of the
+    chain was applied to. A workload that carries transforms in its meta but not its source
+    (read back from a workload file, synthesized) can only be compared with itself; the
+    report then says so in a note instead of passing its zeros off as fidelity.
+    """
+    source = emitted.untransformed()
+    report = compare(source, emitted, **kwargs)
+    if source.meta.get("transforms"):
+        # the earliest form known here was itself transformed (read back from a workload
+        # file, synthesized): say so rather than pass its distances off as fidelity to a trace
+        steps = " > ".join(str(s.get("name", "?")) for s in source.meta["transforms"])
+        what = "itself" if source is emitted else "that transformed form"
+        note = (f"the workload was already transformed ({steps}) when it was given, without its "
+                f"source: it is compared with {what}; compare it with its source trace instead "
+                "(`workscope replay fidelity SOURCE FILE`)")
+        report = FidelityReport(report.source, report.emitted, report.rows, (*report.notes, note))
+    return report
+
+
+def resolve(ref: str | Path | Workload | Trace, store: Store | Callable[[], Store] | None = None,
+            table: str | None = None) -> Workload:
+    """The workload that ``ref`` names: a Workload as is, a Trace's workload table, or a
+    string / path that is a trace name of ``store`` or a workload file.
+
+    A :class:`~pathlib.Path`, or a string that cannot be a trace name (it has a ``/`` or a
+    dot), is a file written by the ``parquet`` exporter. A string that is a valid trace name
+    is the trace of that name when the store has one, else a file of that name when it
+    exists, else a TraceNotFoundError. ``store`` may be a function giving it, so that
+    comparing two files never opens a store. ``table`` picks the trace's table and must
+    match a file's.
+    """
+    from workscope.store import NAME_RE, Trace
+
+    if isinstance(ref, Workload):
+        return _check_table(ref, table, "the workload")
+    if isinstance(ref, Trace):
+        return Workload.from_trace(ref, table)
+    if not isinstance(ref, Path) and NAME_RE.fullmatch(ref):
+        st = store() if callable(store) else store
+        if st is not None and ref in st:
+            return Workload.from_trace(st.trace(ref), table)
+        if not Path(ref).is_file():
+            if st is None:
+                raise UsageError(f"{ref!r} is neither a workload file nor, without a store, a trace")
+            raise TraceNotFoundError(ref, st.names())
+    return _read_file(Path(ref), table)
+
+
+def _read_file(path: Path, table: str | None) -> Workload:
+    """A workload file (parquet exporter) as a Workload; SourceError naming it otherwise."""
+    from workscope.ingest.workscope_workload import read_header
+    from workscope.replay.exporters.parquet import read_workload
+
+    if not path.exists():
+        raise SourceError(path, "no such workload file or trace",
+                          hint="give a trace name of the store or a file written by "
+                               "`workscope replay export --to parquet`")
+    if path.is_dir():
+        raise SourceError(path, "is a directory, not a workload file",
+                          hint="give the .parquet file written by `workscope replay export --to parquet`")
+    read_header(path)  # one clear SourceError for a damaged or foreign file, before the read
+    wl = read_workload(path)
+    if wl.table not in ("requests", "invocations", "jobs"):
+        raise SourceError(path, f"holds a {wl.table} workload, which has no events to compare")
+    return _check_table(wl, table, str(path))
+
+
+def _check_table(wl: Workload, table: str | None, what: str) -> Workload:
+    if table is not None and wl.table != table:
+        raise UsageError(f"{what} holds {wl.table}, not {table}")
+    return wl

@@ -21,7 +21,7 @@ from workscope.replay import transforms as tf
 from workscope.replay._undo import undo_on_failure
 from workscope.replay.exporters import registry
 from workscope.replay.exporters.base import ExportResult
-from workscope.replay.fidelity import FidelityReport, compare
+from workscope.replay.fidelity import FidelityReport, compare_with_source
 from workscope.replay.sampling import sample_jobs, sample_sessions
 from workscope.replay.workload import Workload
 
@@ -88,7 +88,9 @@ def export(
 ) -> tuple[ExportResult, FidelityReport | None]:
     """Transform a trace's (or a workload's) rows and write them for ``target``.
 
-    With ``fidelity``, the emitted workload is compared with the untransformed source.
+    With ``fidelity``, the emitted workload is compared with the source as it was before any
+    transform: the trace's rows, or, for a workload transformed before the call, the workload
+    its first transform was applied to (:func:`~workscope.replay.fidelity.compare_with_source`).
     """
     exporter = registry.get(target)
     base = source if isinstance(source, Workload) else Workload.from_trace(source, table)
@@ -108,7 +110,9 @@ def export(
         raise (write_error(exc, where) or DataError(
             f"{where}: cannot write the {target} export ({exc.strerror or exc}); "
             "check the --out path, its permissions and free space")) from None
-    report = compare(base, wl) if fidelity else None
+    # against the source before any transform: ``base`` itself may be a transformed workload
+    # (API callers transform first), and comparing with it would hide those steps
+    report = compare_with_source(wl) if fidelity else None
     return result, report
 
 

@@ -36,6 +36,9 @@ class Workload:
     table: str
     frame: pl.LazyFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    original: Workload | None = field(default=None, repr=False, compare=False)
+    """The workload before its first transform (None when this one is untransformed, or was
+    made elsewhere, e.g. read back from a file): what a fidelity report compares against."""
 
     @property
     def time(self) -> str:
@@ -61,7 +64,17 @@ class Workload:
     def with_frame(self, frame: pl.LazyFrame, step: dict[str, Any]) -> Workload:
         """A new workload with ``frame``, recording ``step`` (name, parameters, seed)."""
         meta = {**self.meta, "transforms": [*self.meta.get("transforms", []), step]}
-        return replace(self, frame=frame, meta=meta)
+        # Every step points at the first workload of the chain, so fidelity compares the end
+        # result with the source as it was, not with itself or an intermediate step.
+        return replace(self, frame=frame, meta=meta, original=self.untransformed())
+
+    def untransformed(self) -> Workload:
+        """The workload before any transform of this chain (``self`` when there was none).
+
+        A workload made with transforms already in ``meta`` but no ``original`` (read back
+        from a workload file, synthesized) is its own earliest known form.
+        """
+        return self.original if self.original is not None else self
 
     def collect(self) -> pl.DataFrame:
         """Materialize (exporters stream instead where the target format allows)."""

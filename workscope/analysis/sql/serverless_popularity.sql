@@ -40,7 +40,8 @@ ftrig AS (
     GROUP BY 1
 ),
 trig AS (
-    SELECT coalesce(pft.tr, ftrig.tr, 'unknown') AS tr, sum(pft.c) AS c, count(DISTINCT pft.f) AS nf
+    -- tr is NULL for functions whose trigger is not known: one bucket, which is not a trigger
+    SELECT coalesce(pft.tr, ftrig.tr) AS tr, sum(pft.c) AS c, count(DISTINCT pft.f) AS nf
     FROM pft LEFT JOIN ftrig ON pft.f = ftrig.f
     WHERE $trig_here OR $trig_join
     GROUP BY 1

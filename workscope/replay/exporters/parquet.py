@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workscope.atomic import atomic_path
@@ -88,13 +89,18 @@ def read_workload(path: str | Path) -> Workload:
     path = Path(path)
     try:
         kv = pq.read_metadata(path).metadata or {}
-    except (OSError, pq.lib.ArrowException) as exc:
+    except (OSError, pa.ArrowException) as exc:
         raise SourceError(path, f"not a readable Parquet file: {exc}") from None
     raw = kv.get(META_KEY.encode())
     if raw is None:
         raise SourceError(path, f"no {META_KEY!r} key in the Parquet metadata",
                           hint="write the file with `workscope replay export --target parquet`")
-    doc = json.loads(raw)
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise SourceError(path, f"the {META_KEY!r} metadata is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise SourceError(path, f"the {META_KEY!r} metadata is not a JSON object")
     table = doc.get("table")
     if table not in _TABLES or doc.get("format") != META_KEY:
         raise SourceError(path, f"unexpected {META_KEY!r} metadata (table {table!r})")
