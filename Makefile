@@ -30,3 +30,24 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) workscope-data bench/.cache
+
+# make conformance: the target systems' own loaders read what workscope exports, and two live
+# loopback replays (AIPerf, GuideLLM against guidellm's mock server). A second venv with the
+# real clients from PyPI (conformance/requirements.txt); the CPU torch goes in first, as
+# above (guidellm needs torch). See conformance/README.md.
+CVENV := .venv-conformance
+CBIN := $(CVENV)/bin
+CSTAMP := $(CVENV)/.installed
+
+.PHONY: conformance
+
+$(CSTAMP): pyproject.toml conformance/requirements.txt
+	$(PY) -m venv $(CVENV)
+	$(CBIN)/python -m pip install -q --upgrade pip
+	$(CBIN)/python -m pip install -q torch==2.13.0
+	$(CBIN)/python -m pip install -q -r conformance/requirements.txt
+	$(CBIN)/python -m pip install -q -e .
+	touch $(CSTAMP)
+
+conformance: $(CSTAMP)
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(CBIN)/python -m pytest -q -p no:cacheprovider conformance
