@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import workscope
+from tests.conftest import DATA
 from workscope.errors import DataError, OptionError, UsageError
 from workscope.replay import transforms as T
 from workscope.replay.exporters import registry
@@ -693,3 +694,14 @@ def test_registry_serves_every_cluster_target() -> None:
     for name in ("invitro", "swf", "batsim", "kubernetes", "openb", "opendc", "parquet"):
         ex = registry.get(name)
         assert ex.name == name and ex.doc_url.startswith("https://") and ex.description
+
+
+def test_openb_places_jobs_known_only_by_run_time_at_their_creation(tmp_path: Path) -> None:
+    # fixture_nowait.swf: waits unknown (-1); read with unknown_wait=null, starts stay null
+    store = workscope.open(tmp_path / "s")
+    store.ingest(DATA / "swf" / "fixture_nowait.swf", format="swf", name="nw", options={"unknown_wait": "null"})
+    res = export("openb", Workload.from_trace(store.trace("nw")), tmp_path / "pods.csv")
+    pods = pl.read_csv(tmp_path / "pods.csv")
+    assert pods.select("creation_time", "scheduled_time", "deletion_time").rows() == [
+        (0, 0, 100), (10, 10, 60), (20, 25, 55), (30, 30, 30), (40, None, None), (60, 60, 460)]
+    assert "4 pods have a run time but no start" in " ".join(res.notes)

@@ -29,7 +29,9 @@ Mapping from ``jobs`` (the inverse of workscope's ``alibaba_openb`` reader):
   Succeeded, Failed, Pending kept; completed -> Succeeded, failed/killed/cancelled -> Failed).
 - ``creation_time`` = ``submit_s``, ``scheduled_time`` = ``start_s`` (empty when never
   scheduled), ``deletion_time`` = ``end_s``; for a censored pod (``end_s`` null) the recorded
-  ``attrs.deletion_s`` when the reader kept it, else empty. All rounded half-up to seconds.
+  ``attrs.deletion_s`` when the reader kept it, else empty. A job with a run time (``run_s``)
+  but no start is scheduled at its creation (wait 0, counted in the notes) and deleted
+  ``run_s`` later. All rounded half-up to seconds.
 
 Round trip: workscope's ``alibaba_openb`` reader reads the file back with the same ids,
 requests, times (to the second) and censoring. Command:
@@ -95,6 +97,12 @@ class OpenbExporter(Exporter):
         out = Path(out)
         lf = wl.frame
         g = pl.col("gpu_req")
+        # a log that records run times but no starts (SWF with unknown waits): the pod is placed
+        # at its submit time, as the cluster analyses do, and the notes count it
+        has_run = "run_s" in lf.collect_schema().names()
+        run = pl.col("run_s") if has_run else pl.lit(None, pl.Float64)
+        start = pl.coalesce(pl.col("start_s"), pl.when(run.is_not_null()).then(pl.col("submit_s")))
+        end = pl.coalesce(pl.col("end_s"), start + run)
         stats = lf.select(
             pl.len().alias("n"),
             pl.col("job_id").n_unique().alias("distinct"),
@@ -103,6 +111,7 @@ class OpenbExporter(Exporter):
             pl.col("cpu_req").is_null().sum().alias("no_cpu"),
             pl.col("mem_req_mb").is_null().sum().alias("no_mem"),
             ((g > 1) & (g != g.ceil())).sum().alias("frac_multi"),
+            (pl.col("start_s").is_null() & run.is_not_null()).sum().alias("placed"),
         ).collect().row(0, named=True)
         n = int(stats["n"])
         keep = mode == "auto" and stats["distinct"] == n and stats["dns"] == n
@@ -128,8 +137,8 @@ class OpenbExporter(Exporter):
             pl.col("qos").replace("", None).alias("qos"),
             phase.alias("pod_phase"),
             _sec(pl.col("submit_s")).alias("creation_time"),
-            _sec(pl.coalesce(pl.col("end_s"), recorded)).alias("deletion_time"),
-            _sec(pl.col("start_s")).alias("scheduled_time"),
+            _sec(pl.coalesce(end, recorded)).alias("deletion_time"),
+            _sec(start).alias("scheduled_time"),
         )
         with atomic_path(out) as tmp:
             frame.sink_csv(tmp)
@@ -147,6 +156,9 @@ class OpenbExporter(Exporter):
             notes.append(f"unknown requests written as 0: cpu {stats['no_cpu']} pods, memory {stats['no_mem']} pods")
         if stats["frac_multi"]:
             notes.append(f"{stats['frac_multi']} pods ask for a non-integer count of GPUs above 1: rounded up")
+        if stats["placed"]:
+            notes.append(f"{stats['placed']} pods have a run time but no start: scheduled at their "
+                         "creation (wait taken as 0), deleted a run time later")
         notes.append("times rounded half-up to whole seconds")
         return ExportResult("openb", files, n, shlex.join(["python3", "pod_csv_to_yaml.py", str(out)]), notes)
 
