@@ -104,6 +104,9 @@ PLAUSIBLE: dict[str, Bound] = {
         "deploy_deps_s", "scheduling_s", "runtime_req_s", "run_s", "duration_avg_s",
         *(f"duration_p{p}_s" for p in (0, 1, 25, 50, 75, 99, 100)))},
     "window_s": (0.0, SPAN_S),
+    **{c: (-SPAN_S, SPAN_S) for c in ("plan_s", "sent_s")},
+    **{c: (0.0, SPAN_S) for c in ("ttft_s", "itl_mean_s", "itl_p50_s", "itl_p99_s", "itl_max_s")},
+    "output_tokens_requested": (0.0, 1e9),
     # A billion tokens is a thousand times the longest context served today.
     "input_tokens": (0.0, 1e9), "output_tokens": (0.0, 1e9), "turn": (0.0, 1e9),
     "count": (0.0, 1e12),
@@ -415,8 +418,39 @@ MACHINES = Table(
     _nonneg_all("cpu", "mem_mb", "gpu"),
 )
 
+RESPONSES = Table(
+    "responses",
+    "One request as a load generator (AIPerf, GuideLLM, vLLM bench serve, SGLang bench_serving) "
+    "sent it and measured it; the run's settings are in the manifest.",
+    (
+        Column("request_id", STR, doc="request id from the tool, else its position in the run"),
+        Column("plan_s", F64, doc="planned send time (the replayed schedule), s since the run's origin"),
+        Column("sent_s", F64, doc="actual send time, s since the run's origin"),
+        Column("ttft_s", F64, doc="time to first token"),
+        Column("itl_mean_s", F64, doc="mean inter-token latency (time per output token after the first)"),
+        Column("itl_p50_s", F64, doc="median inter-token latency"),
+        Column("itl_p99_s", F64, doc="99th-percentile inter-token latency"),
+        Column("itl_max_s", F64, doc="longest gap between two tokens"),
+        Column("latency_s", F64, doc="end-to-end latency: send to last byte"),
+        Column("input_tokens", I64, doc="prompt tokens as sent (the tool's count)"),
+        Column("output_tokens_requested", I64, doc="output tokens asked for (max_tokens)"),
+        Column("output_tokens", I64, doc="output tokens received"),
+        Column("status", STR, True, "ok, error or incomplete"),
+        Column("error", STR, doc="the tool's error text for a failed request"),
+        Column("model", STR, doc="model name the request was sent to"),
+        Column("attrs", STR, doc="JSON object of source fields that fit nowhere else"),
+    ),
+    "sent_s",
+    (
+        _finite("sent_s"),
+        *_nonneg_all("ttft_s", "itl_mean_s", "itl_p50_s", "itl_p99_s", "itl_max_s", "latency_s"),
+        *_nonneg_int("input_tokens", "output_tokens_requested", "output_tokens"),
+    ),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (REQUESTS, INVOCATIONS, INVOCATION_COUNTS, FUNCTIONS, JOBS, USAGE, MACHINES)
+    t.name: t for t in (REQUESTS, INVOCATIONS, INVOCATION_COUNTS, FUNCTIONS, JOBS, USAGE, MACHINES,
+                        RESPONSES)
 }
 
 REJECTS_SCHEMA = pl.Schema(

@@ -472,3 +472,15 @@ def test_load_mapping_parses_every_section(data_dir):
 # ---------------------------------------------------------------- the bad-input corpus
 
 
+
+
+def test_a_mapping_fills_the_responses_table_with_plan_and_send_times(store, tmp_path):
+    data = _write(tmp_path / "r.csv", "id,plan,sent,ttft_ms,status\na,100.0,100.002,120,ok\nb,100.5,100.51,80,ok\n")
+    mapping = _write(tmp_path / "r.toml", "table = 'responses'\n[time]\nformat = 'seconds'\n"
+                     "origin = '2026-01-01T00:00:00Z'\n[columns]\nrequest_id = 'id'\nplan_s = 'plan'\n"
+                     "sent_s = 'sent'\nttft_s = { column = 'ttft_ms', scale = 0.001 }\nstatus = 'status'\n")
+    _, trace = _ingest(store, data, mapping)
+    df = trace.read("responses").sort("request_id")
+    assert df["plan_s"].to_list() == [100.0, 100.5]
+    assert df["sent_s"].to_list() == pytest.approx([100.002, 100.51])
+    assert df["ttft_s"].to_list() == pytest.approx([0.12, 0.08])

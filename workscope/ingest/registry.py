@@ -25,6 +25,10 @@ BUILTIN: dict[str, str] = {
     "azure_llm": "workscope.ingest.azure_llm",
     "burstgpt": "workscope.ingest.burstgpt",
     "mooncake": "workscope.ingest.mooncake",
+    "aiperf_results": "workscope.ingest.aiperf_results",
+    "guidellm_results": "workscope.ingest.guidellm_results",
+    "vllm_results": "workscope.ingest.vllm_results",
+    "sglang_results": "workscope.ingest.sglang_results",
     "qwen_bailian": "workscope.ingest.qwen_bailian",
     "alibaba_genai": "workscope.ingest.alibaba_genai",
     # serverless

@@ -22,7 +22,7 @@ import polars as pl
 from workscope.errors import OptionError, did_you_mean
 from workscope.schemas import TABLES, Table
 
-TIME_POINTS = frozenset({"arrival_s", "submit_s", "start_s", "end_s", "t_s", "window_start_s"})
+TIME_POINTS = frozenset({"arrival_s", "submit_s", "start_s", "end_s", "t_s", "window_start_s", "plan_s", "sent_s"})
 """Canonical columns that are instants (converted with [time]); other ``*_s`` are durations."""
 
 FORMATS: dict[str, tuple[str, ...]] = {
