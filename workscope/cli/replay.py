@@ -13,6 +13,7 @@ from workscope.cli.render import cell, emit, emit_json, emit_raw, handle_errors,
 from workscope.errors import UsageError
 
 if TYPE_CHECKING:
+    from workscope.replay.check import CheckReport
     from workscope.replay.exporters.base import ExportResult
     from workscope.replay.fidelity import FidelityReport
     from workscope.replay.samples_export import SampleExport
@@ -232,3 +233,57 @@ def replay_fidelity(
         emit_raw(report.to_markdown())
     else:
         print_fidelity(report)
+
+
+@app.command("check")
+@handle_errors
+def replay_check(
+    plan: Annotated[str, typer.Argument(help="Plan: a trace name (its requests) or a workload file (replay export --to parquet).")],
+    result: Annotated[str, typer.Argument(help="Result: a trace name whose responses table holds what the load generator measured.")],
+    window_s: Annotated[float, typer.Option("--window-s", help="Window of the per-window counts (s).")] = 1.0,
+    match: Annotated[str, typer.Option("--match", help="auto (request_id when both sides keep one, else order), id or order.")] = "auto",
+    max_lateness_p99: Annotated[float, typer.Option("--max-lateness-p99", help="Largest p99 send lateness (s) of a run on schedule.")] = 0.050,
+    max_interarrival_ks: Annotated[float, typer.Option("--max-interarrival-ks", help="Largest inter-arrival KS of a run on schedule.")] = 0.1,
+    max_window_ks: Annotated[float | None, typer.Option("--max-window-ks", help="Largest per-window count KS (default: not judged).")] = None,
+    max_token_mismatch: Annotated[float, typer.Option("--max-token-mismatch", help="Largest share of requests whose tokens differ from the plan.")] = 0.01,
+    max_loss: Annotated[float, typer.Option("--max-loss", help="Largest share of planned requests dropped or failed.")] = 0.01,
+    token_rel_tol: Annotated[float, typer.Option("--token-rel-tol", help="Relative token difference still counted as equal.")] = 0.0,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown tables.")] = False,
+    home: Home = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a load generator's run against its plan: lateness, arrivals, tokens, losses, verdict."""
+    from functools import cache
+
+    from workscope.replay.check import Thresholds, check
+
+    thresholds = Thresholds(max_lateness_p99, max_interarrival_ks, max_window_ks, max_token_mismatch, max_loss,
+                            token_rel_tol)
+    # the store is opened only when a side names a trace (the plan may be a file)
+    store = cache(lambda: open_store(home))
+    report = check(plan, result, store, window_s=window_s, match=match, thresholds=thresholds)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(report.to_dict())
+    elif markdown:
+        emit_raw(report.to_markdown())
+    else:
+        _print_check(report)
+
+
+def _print_check(report: CheckReport) -> None:
+    r, la, t = report.requests, report.lateness_s, report.timing
+    out.print(f"replay of {report.result} against plan {report.plan}: [bold]{report.verdict}[/] "
+              f"(matched by {report.matched_by})", highlight=False)
+    out.print(f"requests: {r['planned']:,} planned, {r['in_result']:,} in result, {r['matched']:,} matched, "
+              f"{r['dropped']:,} dropped, {r['failed']:,} failed, {r['extra']:,} extra", highlight=False)
+    out.print(f"send lateness (s): p50 {cell(la['p50'])}, p99 {cell(la['p99'])}, max {cell(la['max'])}; "
+              f"KS inter-arrival {cell(t['interarrival_ks'])}, count per {t['window_s']:g} s "
+              f"{cell(t['window_count_ks'])}", highlight=False)
+    out.print(rows_table(("tokens", "n", "planned", "realised", "mismatched", "mismatch share"),
+                         ([cell(v) for v in d.values()] for d in report.tokens.to_dicts()), title="tokens"))
+    out.print(rows_table(("check", "value", "threshold", "passed", "on failure"),
+                         ((d["check"], cell(d["value"]), cell(d["threshold"]),
+                           "" if d["passed"] is None else "yes" if d["passed"] else "no", d["verdict"])
+                          for d in report.checks.to_dicts()), title="checks"))
+    for n in report.notes:
+        out.print(f"  [dim]{n}[/]", highlight=False)
