@@ -8,7 +8,8 @@
 Modules (explicit, in report order): arrivals (rates, burstiness), fitting (fitted
 distributions, per-window fits), llm (tokens, sessions, failures, prefix reuse),
 serverless (popularity, cold starts, keep-alive), cluster (utilization, queueing,
-fairness), usage (metric summaries, correlation).
+fairness), usage (metric summaries, correlation), latency (TTFT / TPOT / latency of
+load-generator results, goodput under SLOs).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODULES = ("arrivals", "fitting", "llm", "serverless", "cluster", "usage")
+MODULES = ("arrivals", "fitting", "llm", "serverless", "cluster", "usage", "latency")
 
 
 def analyses() -> list[Analysis]:

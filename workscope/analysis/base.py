@@ -76,6 +76,11 @@ class Options:
                           "memory stays flat as traces grow (0 = DuckDB's default)"},
     )
     seed: int = field(default=0, metadata={"help": "seed of every sample"})
+    slos: tuple[tuple[str, float], ...] = field(
+        default=(),
+        metadata={"help": "latency SLOs as (measure, bound in s) pairs, measure one of ttft, tpot, "
+                          "latency; goodput counts ok requests meeting all of them (none: no goodput)"},
+    )
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,21 @@ from workscope.cli.render import emit, handle_errors, out, rows_table
 from workscope.jsonable import json_ready
 
 if TYPE_CHECKING:
-    from workscope.analysis import Profile
+    from workscope.analysis import Options, Profile
     from workscope.reports.html import ReportFiles
 
 OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated analyses to run (default: all that apply).")]
 PngOpt = Annotated[bool, typer.Option("--png/--no-png", help="Also write a PNG per chart.")]
+SloOpt = Annotated[str | None, typer.Option(
+    "--slo", help="Latency SLOs for goodput, e.g. ttft=200ms,tpot=50ms,latency=2s (units us, ms, s, m).")]
+
+
+def _options(slo: str | None) -> Options:
+    """Analysis options carrying the ``--slo`` bounds (parsed, so a bad one fails before any work)."""
+    from workscope.analysis import Options
+    from workscope.analysis.latency import parse_slos
+
+    return Options(slos=parse_slos(slo))
 
 
 def _only(value: str | None) -> list[str] | None:
@@ -29,13 +39,14 @@ def _only(value: str | None) -> list[str] | None:
 def characterize(
     name: Annotated[str, typer.Argument(help="Trace name.")],
     only: OnlyOpt = None,
+    slo: SloOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Characterize a trace: arrivals, burstiness, fits, tokens, cold starts, utilization..."""
     from workscope.analysis import characterize as run
 
-    profile = run(open_store(home).trace(name), only=_only(only))
+    profile = run(open_store(home).trace(name), only=_only(only), options=_options(slo))
     emit(as_json, profile.to_dict, lambda: _print_profile(profile))
 
 
@@ -66,6 +77,7 @@ def report(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for report.html, summary.md and charts/.")],
     only: OnlyOpt = None,
     png: PngOpt = True,
+    slo: SloOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -74,7 +86,7 @@ def report(
     from workscope.reports.html import write_report
 
     trace = open_store(home).trace(name)
-    files = write_report(run(trace, only=_only(only)), out_dir, png=png, manifest=trace.manifest)
+    files = write_report(run(trace, only=_only(only), options=_options(slo)), out_dir, png=png, manifest=trace.manifest)
     emit(as_json, files.to_dict, lambda: _print_files(files))
 
 
@@ -85,17 +97,42 @@ def compare(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the comparison report.")],
     only: OnlyOpt = None,
     png: PngOpt = True,
+    slo: SloOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Put two traces side by side: figures and charts of every analysis both support."""
     from workscope.analysis import characterize as run
+    from workscope.analysis.latency import compare as compare_latency
+    from workscope.atomic import write_atomic
     from workscope.reports.html import write_compare
 
     store = open_store(home)
-    files = write_compare(run(store.trace(a), only=_only(only)), run(store.trace(b), only=_only(only)),
-                          out_dir, png=png)
-    emit(as_json, files.to_dict, lambda: _print_files(files))
+    options = _options(slo)
+    pa, pb = run(store.trace(a), only=_only(only), options=options), run(store.trace(b), only=_only(only), options=options)
+    files = write_compare(pa, pb, out_dir, png=png)
+    # Two load-generator results: latency quantiles side by side (B - A, B / A) and both CDFs.
+    lat = (compare_latency(pa.results["latency"], pb.results["latency"], a, b)
+           if "latency" in pa.results and "latency" in pb.results else None)
+    if lat is not None:
+        write_atomic(out_dir / "latency_compare.json", lat.to_json())
+
+    def doc() -> dict[str, Any]:
+        d = files.to_dict()
+        if lat is not None:
+            d["latency_compare"] = lat.to_dict()
+        return d
+
+    def show() -> None:
+        _print_files(files)
+        if lat is not None:
+            q = lat.tables["quantiles"]
+            out.print(rows_table(("metric", "quantile", a, b, "B - A", "B / A"),
+                                 ((r["metric"], r["quantile"], _figure(r["a"]), _figure(r["b"]),
+                                   _figure(r["diff"]), _figure(r["ratio"])) for r in q.iter_rows(named=True)),
+                                 title=lat.title, title_justify="left"))
+
+    emit(as_json, doc, show)
 
 
 def register(app: typer.Typer) -> None:
