@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/characterize.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/predictors.py
+	$(BIN)/python bench/results.py
 
 clean:
 	rm -rf $(VENV) workscope-data bench/.cache
