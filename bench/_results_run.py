@@ -7,11 +7,6 @@ ARTIFACT_DIR holds profile_export.jsonl and profile_export_aiperf.json (bench/re
 
 from __future__ import annotations
 
-import json
-import resource
-import shutil
-import sys
-import time
 from pathlib import Path
 
 RECORDS = "profile_export.jsonl"
@@ -120,16 +115,9 @@ PIPELINES = {"workscope": workscope_pipeline, "polars": polars_pipeline,
 
 
 def main() -> None:
-    pipeline, src, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    fn = PIPELINES[pipeline]
-    t0 = time.perf_counter()
-    rows = fn(src, work)
-    wall = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"pipeline": pipeline, "rows": rows, "wall_s": wall, "rss_mb": rss_mb}))
+    from _run import measure  # the bench folder is the script's own: on sys.path
+
+    measure(PIPELINES)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 FMT = "%Y-%m-%d %H:%M:%S%.f"
@@ -74,18 +75,24 @@ def pandas_pipeline(src: Path, work: Path) -> int:
     return len(out)
 
 
-def main() -> None:
+def measure(pipelines: dict[str, Callable[[Path, Path], int]]) -> None:
+    """Run the pipeline named in argv (``NAME SRC WORK``) in a fresh WORK folder and print its
+    rows, wall time and this process's peak RSS as one JSON line (the bench scripts' protocol)."""
     pipeline, src, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    fn = {"workscope": workscope_pipeline, "polars": polars_pipeline, "polars_canonical": polars_canonical_pipeline,
-          "pandas": pandas_pipeline}[pipeline]
+    fn = pipelines[pipeline]
     t0 = time.perf_counter()
     rows = fn(src, work)
     wall = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"pipeline": pipeline, "rows": rows, "wall_s": wall, "rss_mb": rss_mb}))
+
+
+def main() -> None:
+    measure({"workscope": workscope_pipeline, "polars": polars_pipeline,
+             "polars_canonical": polars_canonical_pipeline, "pandas": pandas_pipeline})
 
 
 if __name__ == "__main__":

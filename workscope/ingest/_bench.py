@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from workscope.ingest.parse import Parsed
+from workscope.ingest.parse import Parsed, parse_json_list
 from workscope.ingest.timefmt import origin_meta
 from workscope.numeric import exact_div
 
@@ -87,12 +87,7 @@ def parse_float_list(raw: pl.Expr, label: str, *, required: bool = False) -> Par
     Anything else (a string, NaN, a nested list) gets the reason ``<label>: not a list of
     numbers`` rather than failing the batch: the text is checked before it is decoded.
     """
-    ok = raw.str.contains(_FLOAT_LIST_RE)
-    value = pl.when(ok).then(raw).str.json_decode(pl.List(pl.Float64))
-    reason = pl.when(raw.is_not_null() & ~ok).then(pl.lit(f"{label}: not a list of numbers"))
-    if required:
-        reason = pl.when(raw.is_null()).then(pl.lit(f"{label} is missing")).otherwise(reason)
-    return Parsed(value, reason)
+    return parse_json_list(raw, label, pl.Float64(), _FLOAT_LIST_RE, "a list of numbers", required=required)
 
 
 def itl_stats(gaps: pl.Expr) -> dict[str, pl.Expr]:

@@ -20,7 +20,7 @@ import polars as pl
 
 from workscope.errors import EmptySourceError, MissingColumnError, SourceError, did_you_mean
 from workscope.ingest.files import head_bytes, iter_files
-from workscope.ingest.parse import Parsed, attrs_json, scan_lines
+from workscope.ingest.parse import Parsed, attrs_json, parse_json_list, scan_lines
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX
 
 LINE_COL = "line"
@@ -133,12 +133,7 @@ def raw_line() -> pl.Expr:
 
 def parse_int_list(raw: pl.Expr, label: str, *, required: bool = False) -> Parsed:
     """Parse a JSON list of integers (``[1, 2, 3]``, as normalised text) into list<int64>."""
-    ok = raw.str.contains(_INT_LIST_RE)
-    value = pl.when(ok).then(raw).str.json_decode(pl.List(pl.Int64))
-    reason = pl.when(raw.is_not_null() & ~ok).then(pl.lit(f"{label}: not a list of integers"))
-    if required:
-        reason = pl.when(raw.is_null()).then(pl.lit(f"{label} is missing")).otherwise(reason)
-    return Parsed(value, reason)
+    return parse_json_list(raw, label, pl.Int64(), _INT_LIST_RE, "a list of integers", required=required)
 
 
 def nonneg_reason(parsed: Parsed, label: str) -> pl.Expr:

@@ -257,6 +257,18 @@ def parse_datetime(
                   .otherwise(parsed.reason))
 
 
+def parse_json_list(raw: pl.Expr, label: str, dtype: pl.DataType, pattern: str, what: str, *,
+                    required: bool = False) -> Parsed:
+    """Parse compact JSON list text into ``list<dtype>``; text that does not match ``pattern``
+    (checked before decoding, so one odd row cannot fail the batch) gets ``<label>: not <what>``."""
+    ok = raw.str.contains(pattern)
+    value = pl.when(ok).then(raw).str.json_decode(pl.List(dtype))
+    reason = pl.when(raw.is_not_null() & ~ok).then(pl.lit(f"{label}: not {what}"))
+    if required:
+        reason = pl.when(raw.is_null()).then(pl.lit(f"{label} is missing")).otherwise(reason)
+    return Parsed(value, reason)
+
+
 def parse_text(
     raw: pl.Expr, label: str, *, required: bool = False, nulls: Sequence[str] = (), strip: bool = True,
 ) -> Parsed:

@@ -28,7 +28,6 @@ Sniffing reads only the file's footer.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,58 +41,14 @@ from workscope.ingest.files import iter_files
 from workscope.ingest.reader import FILE, LINE, REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
-from workscope.schemas import SCHEMA_VERSION, TABLES
+from workscope.schemas import TABLES
+from workscope.workload_file import META_KEY, WORKLOAD_TABLES, read_header
 
-META_KEY = "workscope.workload"
-"""The Parquet key-value metadata key the parquet exporter writes (its ``META_KEY``; an
-ingest module may not import an exporter, so the name is repeated here and a test pins both)."""
-FORMAT_VERSION = 1
-"""The newest workload file layout this reader knows."""
-WORKLOAD_TABLES = ("requests", "invocations", "jobs", "invocation_counts")
-"""The canonical tables a workload file can hold."""
 # Transforms after which the file's times still count from the source's origin. A step not
 # listed here (speed, compress_idle, synthesize, a re-based window, one this version does not
 # know) moves or rescales the time axis, so the source origin would date rows wrongly.
 _TIME_KEEPING = {"filter", "sample_sessions", "sample_jobs", "scale_rate", "sample_functions",
                  "sample_functions_nested"}
-
-
-def read_header(path: Path) -> dict[str, Any]:
-    """The parsed ``workscope.workload`` document of ``path``; SourceError naming the file when
-    it is not a readable Parquet file or has no such (valid) document."""
-    try:
-        kv = pq.read_metadata(path).metadata or {}
-    except (OSError, pa.ArrowException) as exc:
-        raise SourceError(path, f"not a readable Parquet file: {exc}",
-                          hint="check that the file is complete") from None
-    raw = kv.get(META_KEY.encode())
-    if raw is None:
-        raise SourceError(path, f"no {META_KEY!r} key in the Parquet key-value metadata: not a "
-                                "workscope workload file",
-                          hint="write it with `workscope replay export --to parquet`, or pass "
-                               "another --format")
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(path, f"the {META_KEY!r} metadata is not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != META_KEY:
-        raise SourceError(path, f"the {META_KEY!r} metadata does not say format {META_KEY!r}")
-    table = doc.get("table")
-    if table not in WORKLOAD_TABLES:
-        raise SourceError(path, f"the {META_KEY!r} metadata names table {table!r}; a workload "
-                                f"file holds one of {', '.join(WORKLOAD_TABLES)}")
-    version = doc.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise SourceError(path, f"workload format_version {version!r} is newer than this reader "
-                                f"knows ({FORMAT_VERSION})", hint="upgrade workscope")
-    schema = doc.get("schema_version")
-    if schema is not None and (not isinstance(schema, int) or schema > SCHEMA_VERSION):
-        # older schemas lack columns added since, which are read as null
-        raise SourceError(path, f"written for canonical schema version {schema!r}, newer than this "
-                                f"workscope's {SCHEMA_VERSION}", hint="upgrade workscope")
-    if not isinstance(doc.get("meta", {}), dict):
-        raise SourceError(path, f"the {META_KEY!r} metadata has a 'meta' that is not an object")
-    return doc
 
 
 def keeps_origin(transforms: Sequence[Any]) -> bool:

@@ -235,7 +235,6 @@ def resolve(ref: str | Path | Workload | Trace, store: Store | Callable[[], Stor
 
 def _read_file(path: Path, table: str | None) -> Workload:
     """A workload file (parquet exporter) as a Workload; SourceError naming it otherwise."""
-    from workscope.ingest.workscope_workload import read_header
     from workscope.replay.exporters.parquet import read_workload
 
     if not path.exists():
@@ -245,7 +244,6 @@ def _read_file(path: Path, table: str | None) -> Workload:
     if path.is_dir():
         raise SourceError(path, "is a directory, not a workload file",
                           hint="give the .parquet file written by `workscope replay export --to parquet`")
-    read_header(path)  # one clear SourceError for a damaged or foreign file, before the read
     wl = read_workload(path)
     if wl.table not in ("requests", "invocations", "jobs"):
         raise SourceError(path, f"holds a {wl.table} workload, which has no events to compare")

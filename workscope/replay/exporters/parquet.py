@@ -27,19 +27,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workscope.atomic import atomic_path
-from workscope.errors import SourceError, UsageError
+from workscope.errors import UsageError
 from workscope.options import Option
 from workscope.replay.exporters.base import Exporter, ExportResult
 from workscope.replay.workload import COUNTS_TABLE, WORKLOAD_TABLES, Workload, check_any
 from workscope.schemas import SCHEMA_VERSION, TABLES, conform_exprs
 from workscope.version import __version__
+from workscope.workload_file import FORMAT_VERSION, META_KEY, read_header
 
-META_KEY = "workscope.workload"
-FORMAT_VERSION = 1
 _TABLES = (*WORKLOAD_TABLES, COUNTS_TABLE)
 
 
@@ -87,23 +85,8 @@ class ParquetExporter(Exporter):
 def read_workload(path: str | Path) -> Workload:
     """The Workload saved by the ``parquet`` exporter (lazy; table and meta from the metadata)."""
     path = Path(path)
-    try:
-        kv = pq.read_metadata(path).metadata or {}
-    except (OSError, pa.ArrowException) as exc:
-        raise SourceError(path, f"not a readable Parquet file: {exc}") from None
-    raw = kv.get(META_KEY.encode())
-    if raw is None:
-        raise SourceError(path, f"no {META_KEY!r} key in the Parquet metadata",
-                          hint="write the file with `workscope replay export --target parquet`")
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise SourceError(path, f"the {META_KEY!r} metadata is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise SourceError(path, f"the {META_KEY!r} metadata is not a JSON object")
-    table = doc.get("table")
-    if table not in _TABLES or doc.get("format") != META_KEY:
-        raise SourceError(path, f"unexpected {META_KEY!r} metadata (table {table!r})")
+    doc = read_header(path)
+    table = doc["table"]
     frame = pl.scan_parquet(path, glob=False)
     return Workload(table, frame, dict(doc.get("meta") or {}))
 
