@@ -160,7 +160,7 @@ def test_llm_placeholder_stays_for_the_shell_but_other_dollars_do_not() -> None:
     assert command("x", "${MODEL}") == 'x "${MODEL}"'
     assert command("x", "${MODEL}$(touch y)") == "x '${MODEL}$(touch y)'"
     assert command("x", "${MODEL}$HOME") == "x '${MODEL}$HOME'"
-    assert command("x", Path("/tmp/${MODEL}.jsonl")) == "x '/tmp/${MODEL}.jsonl'"
+    assert command("x", Path("out/${MODEL}.jsonl")) == "x 'out/${MODEL}.jsonl'"
 
 
 # ---------------------------------------------------------------- 2. control characters
