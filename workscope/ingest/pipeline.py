@@ -326,8 +326,10 @@ def build_trace(
         left = None if caps.count is None else caps.count - rejected
         ok_path, rej_path = build / table / f"part-{i:05d}.parquet", rejects_dir / f"{table}-{i:05d}.parquet"
         sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left)
-        rejected += _check_rejects(part, ok_path, rej_path, caps, rejected)
-        exact_raw(rej_path, kv)
+        bad = _check_rejects(part, ok_path, rej_path, caps, rejected)
+        rejected += bad
+        if bad:  # the source is reread only for a part that has rejects
+            exact_raw(rej_path, kv)
     say("counting", len(parts), len(parts))
     tables_meta = {t: table_stats(build, t) for t in result.tables}
     _require_good_rows(paths[0], tables_meta, rejects_dir)
