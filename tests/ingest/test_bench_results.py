@@ -170,6 +170,29 @@ def test_aiperf_truncated_and_garbled_lines(store, tmp_path: Path) -> None:
         8: "line is not a JSON object",
         21: "line is not a JSON object",
     }
+    assert rej["raw"].to_list() == [lines[4], lines[7], lines[20]]  # each line as in the file
+
+
+def test_aiperf_rule_rejects_keep_the_files_line(store, tmp_path: Path) -> None:
+    # A record that decodes but breaks a table rule (a negative TTFT) after a blank line: the
+    # reject names the physical line and carries its text as AIPerf wrote it.
+    lines = (AIPERF / "replay" / "profile_export.jsonl").read_text().splitlines()
+    bad = json.loads(lines[2])
+    bad["metrics"]["time_to_first_token"]["value"] = -1.0
+    lines[2] = json.dumps(bad)
+    worse = json.loads(lines[3])
+    worse["metrics"]["output_sequence_length"]["value"] = 2.5  # a count written as a float
+    lines[3] = json.dumps(worse)
+    lines.insert(1, "")
+    (tmp_path / "profile_export.jsonl").write_text("\n".join(lines) + "\n")
+    m = store.ingest(tmp_path / "profile_export.jsonl", format="aiperf_results", name="r").manifest
+    t = m["tables"]["responses"]
+    assert (t["rows_in"], t["rows_ok"], t["rows_rejected"]) == (N, N - 2, 2)
+    rej = store.trace("r").rejects().sort("line").collect()
+    assert rej["line"].to_list() == [4, 5]
+    assert rej["reason"][0].startswith("ttft_s")
+    assert rej["reason"][1] == "metrics.output_sequence_length.value: not an integer"
+    assert rej["raw"].to_list() == [lines[3], lines[4]]
 
 
 def test_aiperf_other_time_units(store, tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ with a clear error before anything is scanned.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -206,3 +208,186 @@ def decode_lines(text: pl.Expr, dtype: pl.Struct) -> pl.Expr:
         return pl.Series(s.name, out, dtype=dtype)
 
     return text.map_batches(run, return_dtype=dtype, is_elementwise=True)
+
+
+REC = "_rec"
+"""Column of :func:`stage_json_records`: each line decoded into the caller's struct."""
+
+WHY = "_why"
+"""Column of :func:`stage_json_records`: why a line could not be decoded (null when it could)."""
+
+NOT_AN_OBJECT = "line is not a JSON object"
+
+
+_LEAVES = {int: pl.Int64(), float: pl.Float64(), str: pl.String()}
+
+
+def json_shape(spec: dict[str, Any]) -> pl.Struct:
+    """A struct type from a nested dict of field names: ``int``, ``float`` and ``str`` leaves,
+    ``[float]`` for a list, a dict for a nested object.
+
+    Decoding is strict (a record whose ``int`` field holds ``1.5``, ``true`` or ``"7"`` does not
+    fit, and :func:`misfit` names the field), except that a ``str`` leaf takes any JSON value,
+    a number or an object as its JSON text.
+    """
+    def one(v: Any) -> pl.DataType:
+        if isinstance(v, list):
+            return pl.List(one(v[0]))
+        if isinstance(v, dict):
+            return pl.Struct({k: one(x) for k, x in v.items()})
+        return _LEAVES[v]
+
+    return pl.Struct({k: one(v) for k, v in spec.items()})
+
+
+STAGE_BLOCK_BYTES = 16 << 20
+"""Bytes of JSON Lines decoded per call when staging (:func:`stage_json_records`)."""
+
+
+def stage_json_records(path: Path, display: str, shape: pl.Struct, out: Path) -> pl.LazyFrame:
+    """Decode each non-blank line of ``path`` once into ``shape``, staged as Parquet in ``out``.
+
+    Returns a frame with ``_file``, ``_line`` (physical, 1-based), ``_rec`` (the decoded
+    struct, null for a line that is not a JSON object fitting ``shape``), ``_why`` (the reason
+    for such a line) and ``~line`` (the raw text of such a line; null for a decoded one, whose
+    text the rejects table takes from the file: see ``TablePart.source_lines``).
+
+    One parse per line, where a JSONPath per field parses each line once per field: the file
+    is read in blocks of whole lines (:data:`STAGE_BLOCK_BYTES`), each decoded by the NDJSON
+    reader in one call; only a block holding a bad or blank line is taken apart line by line.
+    Memory stays at about one block (the NDJSON scan of a whole file holds it all).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    first, k = 1, 0
+    with open(path, "rb") as fh:
+        while data := fh.read(STAGE_BLOCK_BYTES):
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) == STAGE_BLOCK_BYTES:
+                # a line longer than a block (plain_file bounds its length): read it whole
+                data += fh.readline()
+                cut = len(data)
+            elif 0 < cut < len(data) and len(data) == STAGE_BLOCK_BYTES:
+                fh.seek(cut - len(data), io.SEEK_CUR)  # the cut line starts the next block
+                data = data[:cut]
+            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            _decode_block(data, first, lines, shape).write_parquet(out / f"{k:06d}.parquet", compression="lz4")
+            first, k = first + lines, k + 1
+    if k == 0:
+        _decode_block(b"", 1, 0, shape).write_parquet(out / f"{k:06d}.parquet")
+    return pl.scan_parquet(out / "*.parquet").with_columns(pl.lit(display).alias(FILE))
+
+
+def _decode_block(block: bytes, first: int, lines: int, shape: pl.Struct) -> pl.DataFrame:
+    """One block of whole lines, numbered from ``first``, as the staged columns."""
+    raw_col = RAW_PREFIX + LINE_COL
+    try:
+        rec = pl.read_ndjson(io.BytesIO(block), schema=dict(shape.to_schema())) if block else None
+    except pl.exceptions.PolarsError:
+        rec = None
+    if rec is not None and rec.height == lines:  # every line a record (the reader skips blanks)
+        return pl.DataFrame({
+            LINE: pl.int_range(first, first + lines, dtype=pl.Int64, eager=True),
+            REC: rec.to_struct(REC),
+            WHY: pl.Series([None] * lines, dtype=pl.String),
+            raw_col: pl.Series([None] * lines, dtype=pl.String),
+        })
+    numbers, texts, whys = [], [], []
+    for i, raw in enumerate(block.split(b"\n")[:lines]):
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if first + i == 1:
+            text = text.lstrip("\ufeff")
+        if not text.strip():
+            continue  # a blank line holds no record
+        try:
+            obj = _strict_json(text)
+        except ValueError:
+            obj = None
+        numbers.append(first + i)
+        texts.append(text)
+        whys.append(NOT_AN_OBJECT if not isinstance(obj, dict) else misfit(obj, shape))
+    rec_s = _read_lines([None if w else t for t, w in zip(texts, whys, strict=True)], shape, whys)
+    return pl.DataFrame({
+        LINE: pl.Series(numbers, dtype=pl.Int64),
+        REC: rec_s,
+        WHY: pl.Series(whys, dtype=pl.String),
+        raw_col: pl.Series([t if w else None for t, w in zip(texts, whys, strict=True)], dtype=pl.String),
+    })
+
+
+def record_field(dotted: str) -> pl.Expr:
+    """A field of ``_rec`` by its dotted path (``metadata.request_start_ns``)."""
+    expr = pl.col(REC)
+    for part in dotted.split("."):
+        expr = expr.struct.field(part)
+    return expr
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(name: str) -> Any:
+        raise ValueError(name)
+    # NaN / Infinity are not JSON, and the vectorised decoder refuses them too.
+    return json.loads(text, parse_constant=refuse)
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number a float64 holds (``1e400`` and a 400-digit integer do not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def misfit(value: Any, dtype: pl.DataType, path: str = "") -> str | None:
+    """Why a decoded JSON value does not fit ``dtype`` (see :func:`json_shape`), as a reject
+    reason naming the field (``metadata.request_start_ns: not an integer``); None if it fits."""
+    if value is None:
+        return None
+    where = path or "the record"
+    if isinstance(dtype, pl.Struct):
+        if not isinstance(value, dict):
+            return f"{where}: not an object"
+        for f in dtype.fields:
+            why = misfit(value.get(f.name), f.dtype, f"{path}.{f.name}" if path else f.name)
+            if why:
+                return why
+        return None
+    if isinstance(dtype, pl.List):
+        inner = dtype.inner
+        if not isinstance(value, list) or any(misfit(v, inner, where) for v in value):
+            return f"{where}: not a list of {'numbers' if inner.is_numeric() else 'values'}"
+        return None
+    if dtype == pl.Int64:
+        ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+        return None if ok else f"{where}: not an integer"
+    if dtype == pl.Float64:
+        return None if _finite_number(value) else f"{where}: not a number"
+    return None  # a text leaf takes any value
+
+
+def _read_ndjson(lines: list[str], shape: pl.Struct) -> pl.Series | None:
+    """Lines decoded by the NDJSON reader, or None when one of them fails it."""
+    try:
+        frame = pl.read_ndjson(io.BytesIO("\n".join(lines).encode()), schema=dict(shape.to_schema()))
+    except pl.exceptions.PolarsError:
+        return None
+    # The reader skips blank lines; callers drop them first, so a short frame is a surprise.
+    return frame.to_struct(REC) if frame.height == len(lines) else None
+
+
+def _read_lines(lines: list[str | None], shape: pl.Struct, whys: list[str | None]) -> pl.Series:
+    """Lines (None for a line already rejected) decoded into ``shape``: all at once when
+    they pass, else line by line, a line the reader refuses getting a reason in ``whys``."""
+    good = [v for v in lines if v is not None]
+    rec = _read_ndjson(good, shape) if good else None
+    if rec is not None:
+        it = iter(rec.to_list())
+        return pl.Series([next(it) if v is not None else None for v in lines], dtype=shape)
+    vals: list[Any] = []
+    for i, v in enumerate(lines):
+        one = _read_ndjson([v], shape) if v is not None else None
+        if v is not None and one is None:  # a quirk the Python check does not know
+            whys[i] = "a value has a JSON type the reader cannot hold"
+        vals.append(one[0] if one is not None else None)
+    return pl.Series(vals, dtype=shape)

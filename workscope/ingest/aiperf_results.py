@@ -51,8 +51,11 @@ first send when no credit time is recorded; both are epoch ns, so ``origin_utc``
 The summary's ``start_time`` is written by ``datetime.fromtimestamp`` in the machine's local
 zone without an offset, so it is kept in the manifest as text only (``start_time_local``).
 
-Each line is decoded on its own: a line that is not JSON (a truncated last line) or a record
-without ``metadata.request_start_ns`` becomes a reject with its line number.
+The records are decoded once, block by block, into the fields above (the other 40-odd metrics
+are skipped), and staged as Parquet; the origin is then read from the staged times. A line
+that is not JSON (a truncated last line), a value of the wrong JSON type (``metadata.
+request_start_ns: not an integer``) or a record without ``metadata.request_start_ns`` becomes
+a reject with its line number and its text as in the file.
 Source: https://github.com/ai-dynamo/aiperf (Apache-2.0).
 """
 
@@ -67,18 +70,19 @@ from typing import Any
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest._bench import bench_meta, exact_float, itl_stats, run_settings, seconds_from_ns
+from workscope.ingest._bench import bench_meta, itl_stats, run_settings, seconds_from_ns
 from workscope.ingest._jsonl import (
-    _OBJ,
-    decode_lines,
+    REC,
+    WHY,
     first_json_record,
-    not_json_reason,
+    json_shape,
     raw_line,
-    scan_json_lines,
+    record_field,
     sniff_json_keys,
+    stage_json_records,
 )
 from workscope.ingest.files import head_bytes, iter_files, plain_file
-from workscope.ingest.parse import Parsed, attrs_json, build, parse_int, parse_text
+from workscope.ingest.parse import Parsed, attrs_json, build, parse_text
 from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 from workscope.numeric import exact_div
@@ -91,13 +95,23 @@ TIME_UNITS = {"ns": 1e9, "us": 1e6, "ms": 1e3, "sec": 1.0, "s": 1.0}
 TIME_METRICS = ("time_to_first_token", "inter_token_latency", "request_latency")
 GAPS = "inter_chunk_latency"
 
-_DEC = "_decoded"
-# The float metrics, decoded with their full precision (json_path_match rounds them: see
-# _bench.exact_float). Only fields that are also checked as text are declared here.
-DECODED = pl.Struct({"metrics": pl.Struct({
-    **{m: pl.Struct({"value": pl.Float64}) for m in TIME_METRICS},
-    GAPS: pl.Struct({"value": pl.List(pl.Float64)}),
-})})
+TOKEN_METRICS = ("input_sequence_length", "output_sequence_length", "error_isl",
+                 "usage_prompt_tokens", "usage_completion_tokens")
+
+# The fields read from each record, all decoded in one pass (the record's other 40-odd metrics
+# are skipped by the decoder). A value of the wrong JSON type makes the record a reject that
+# names the field (``metadata.request_start_ns: not an integer``).
+SHAPE = json_shape({
+    "metadata": {"x_request_id": str, "session_num": str, "conversation_id": str, "turn_index": int,
+                 "benchmark_phase": str, "credit_issued_ns": int, "request_start_ns": int,
+                 "was_cancelled": str},
+    "metrics": {**{m: {"value": float, "unit": str} for m in TIME_METRICS},
+                **{m: {"value": int, "unit": str} for m in TOKEN_METRICS},
+                GAPS: {"value": [float], "unit": str}},
+    "error": {"message": str, "type": str, "code": str},
+})
+# The two times the origin needs, for the first pass over the file.
+TIMES = json_shape({"metadata": {"credit_issued_ns": int, "request_start_ns": int}})
 
 
 @dataclass
@@ -106,11 +120,6 @@ class Run:
 
     records: Path
     summary: Path | None
-
-
-def _path(p: str) -> pl.Expr:
-    """A nested value of the record (scan_json_lines keeps the object's text in ``_obj``)."""
-    return pl.col(_OBJ).str.json_path_match(p)
 
 
 def is_summary(path: Path) -> bool:
@@ -192,91 +201,96 @@ def settings(summary: dict[str, Any], run: Run) -> dict[str, Any]:
     )
 
 
-def _decoded(name: str) -> pl.Expr:
-    return pl.col(_DEC).struct.field("metrics").struct.field(name).struct.field("value")
+def in_seconds(value: pl.Expr, unit: pl.Expr) -> pl.Expr:
+    """``value`` in time unit ``unit`` (an AIPerf unit tag) as seconds; null for a unit that is
+    not a time (the caller gives the reason)."""
+    out = pl.lit(None, pl.Float64)
+    for tag, per_s in TIME_UNITS.items():
+        out = pl.when(unit == tag).then(exact_div(value, per_s)).otherwise(out)
+    return out
 
 
 def metric_seconds(name: str) -> Parsed:
     """Metric ``name`` (value in its own unit) as seconds; an unknown unit gets a reason."""
-    value = exact_float(_path(f"$.metrics.{name}.value"), _decoded(name), name)
-    unit = _path(f"$.metrics.{name}.unit")
-    out = pl.lit(None, pl.Float64)
-    for tag, per_s in TIME_UNITS.items():
-        out = pl.when(unit == tag).then(exact_div(value.value, per_s)).otherwise(out)
-    bad = pl.when(value.value.is_not_null() & ~unit.is_in(list(TIME_UNITS))).then(
+    value, unit = record_field(f"metrics.{name}.value"), record_field(f"metrics.{name}.unit")
+    bad = pl.when(value.is_not_null() & ~unit.is_in(list(TIME_UNITS))).then(
         pl.lit(f"{name}: unit is not a time unit"))
-    return Parsed(out, pl.coalesce(value.reason, bad))
+    return Parsed(in_seconds(value, unit), bad)
 
 
-def gaps_seconds(name: str) -> pl.Expr:
-    """A list metric (``inter_chunk_latency``) as list<float64> seconds; null if absent/odd."""
-    gaps = _decoded(name)
-    unit = _path(f"$.metrics.{name}.unit")
+def gaps_seconds(name: str) -> Parsed:
+    """A list metric (``inter_chunk_latency``) as list<float64> seconds, null if absent; a gap
+    that is null, or a unit that is not a time, gets a reason."""
+    gaps, unit = record_field(f"metrics.{name}.value"), record_field(f"metrics.{name}.unit")
     out = pl.lit(None, pl.List(pl.Float64))
     for tag, per_s in TIME_UNITS.items():
         out = pl.when(unit == tag).then(gaps.list.eval(exact_div(pl.element(), per_s))).otherwise(out)
-    return out
+    bad = (pl.when(gaps.list.eval(pl.element().is_null()).list.any()).then(pl.lit(f"{name}: a gap is null"))
+           .when(gaps.is_not_null() & ~unit.is_in(list(TIME_UNITS))).then(pl.lit(f"{name}: unit is not a time unit")))
+    return Parsed(out, bad)
 
 
 def ns_since(field: str, origin_ns: int, *, required: bool = False) -> Parsed:
     """An epoch-ns metadata field as seconds since ``origin_ns`` (int64 difference, exact)."""
-    ns = parse_int(_path(f"$.metadata.{field}"), f"metadata.{field}", required=required)
-    return ns.map(lambda v: seconds_from_ns(v - origin_ns))
+    ns = record_field(f"metadata.{field}")
+    missing = pl.when(ns.is_null() & required).then(pl.lit(f"metadata.{field} is missing"))
+    return Parsed(seconds_from_ns(ns - origin_ns), missing)
 
 
-def first_times(plain: Path, display: str) -> tuple[int | None, int | None]:
-    """The earliest credit issue and the earliest send of a records file, epoch ns."""
-    lf = scan_json_lines(plain, display)
-    out = lf.select(
-        _path("$.metadata.credit_issued_ns").cast(pl.Int64, strict=False).min().alias("credit"),
-        _path("$.metadata.request_start_ns").cast(pl.Int64, strict=False).min().alias("start"),
+def first_times(staged: pl.LazyFrame) -> tuple[int | None, int | None]:
+    """The earliest credit issue and the earliest send of a staged records file, epoch ns."""
+    out = staged.select(
+        record_field("metadata.credit_issued_ns").min().alias("credit"),
+        record_field("metadata.request_start_ns").min().alias("start"),
     ).collect()
     return out["credit"][0], out["start"][0]
 
 
 def responses(lf: pl.LazyFrame, origin_ns: int, model: str | None) -> pl.LazyFrame:
-    """The ``responses`` columns of one records file, with reasons."""
-    has_error = _path("$.error").str.starts_with("{").fill_null(False)
-    cancelled = (_path("$.metadata.was_cancelled") == "true").fill_null(False)
+    """The ``responses`` columns of one records file (staged by :func:`stage_json_records`
+    with :data:`SHAPE`), with reasons."""
+    md = "metadata."
+    cancelled = (record_field(md + "was_cancelled") == "true").fill_null(False)
     status = (pl.when(cancelled).then(pl.lit("incomplete"))
-              .when(has_error).then(pl.lit("error")).otherwise(pl.lit("ok")))
-    gaps = itl_stats(gaps_seconds(GAPS))
-    isl = parse_int(_path("$.metrics.input_sequence_length.value"), "input_sequence_length")
-    err_isl = parse_int(_path("$.metrics.error_isl.value"), "error_isl")
+              .when(record_field("error").is_not_null()).then(pl.lit("error")).otherwise(pl.lit("ok")))
+    gaps = gaps_seconds(GAPS)
+    itl = itl_stats(gaps.value)
+
+    def count(name: str) -> pl.Expr:
+        return record_field(f"metrics.{name}.value")
+
     fields: dict[str, Parsed | pl.Expr] = {
-        "request_id": pl.coalesce(_path("$.metadata.x_request_id"), _path("$.metadata.session_num")),
+        "request_id": pl.coalesce(record_field(md + "x_request_id"), record_field(md + "session_num")),
         "plan_s": ns_since("credit_issued_ns", origin_ns),
         "sent_s": ns_since("request_start_ns", origin_ns, required=True),
         "ttft_s": metric_seconds("time_to_first_token"),
         "itl_mean_s": metric_seconds("inter_token_latency"),
-        "itl_p50_s": gaps["itl_p50_s"],
-        "itl_p99_s": gaps["itl_p99_s"],
-        "itl_max_s": gaps["itl_max_s"],
+        "itl_p50_s": Parsed(itl["itl_p50_s"], gaps.reason),
+        "itl_p99_s": itl["itl_p99_s"],
+        "itl_max_s": itl["itl_max_s"],
         "latency_s": metric_seconds("request_latency"),
-        "input_tokens": Parsed(pl.coalesce(isl.value, err_isl.value), pl.coalesce(isl.reason, err_isl.reason)),
-        "output_tokens": parse_int(_path("$.metrics.output_sequence_length.value"), "output_sequence_length"),
+        "input_tokens": pl.coalesce(count("input_sequence_length"), count("error_isl")),
+        "output_tokens": count("output_sequence_length"),
         "status": status,
-        "error": parse_text(_path("$.error.message"), "error.message"),
+        "error": parse_text(record_field("error.message"), "error.message"),
         "model": pl.lit(model, pl.String),
         "attrs": attrs_json({
-            "phase": _path("$.metadata.benchmark_phase"),
-            "conversation_id": _path("$.metadata.conversation_id"),
-            "turn_index": _path("$.metadata.turn_index").cast(pl.Int64, strict=False),
-            "error_type": _path("$.error.type"),
-            "error_code": _path("$.error.code").cast(pl.Int64, strict=False),
-            "usage_prompt_tokens": _path("$.metrics.usage_prompt_tokens.value").cast(pl.Int64, strict=False),
-            "usage_completion_tokens": _path("$.metrics.usage_completion_tokens.value").cast(pl.Int64, strict=False),
+            "phase": record_field(md + "benchmark_phase"),
+            "conversation_id": record_field(md + "conversation_id"),
+            "turn_index": record_field(md + "turn_index"),
+            "error_type": record_field("error.type"),
+            "error_code": record_field("error.code").cast(pl.Int64, strict=False),
+            "usage_prompt_tokens": count("usage_prompt_tokens"),
+            "usage_completion_tokens": count("usage_completion_tokens"),
         }),
     }
-    # A record whose struct decode failed while every checked field looked right holds a type
-    # no check names (a number written as a string): reject it rather than keep null values.
-    misfit = pl.when(pl.col(_OBJ).is_not_null() & pl.col(_DEC).is_null()).then(
-        pl.lit("a metric value has the wrong JSON type"))
-    # Decoded from the raw line: _obj went through json_path_match, which rounds floats too.
-    frame = build(lf.with_columns(decode_lines(raw_line(), DECODED).alias(_DEC)), fields,
-                  extra_reasons=[misfit])
-    # A line that is not JSON has every field null; say so instead of "... is missing".
-    return frame.with_columns(pl.coalesce(not_json_reason(), pl.col(REASON)).alias(REASON))
+    # A line that is not a JSON object, or holds a value of the wrong type, has every field
+    # null: its own reason comes first, instead of "... is missing".
+    frame = build(lf, fields)
+    # A decoded line keeps no text; its fields stand in until the rejects table takes the line
+    # from the file (TablePart.source_lines).
+    return frame.with_columns(pl.coalesce(pl.col(WHY), pl.col(REASON)).alias(REASON),
+                              pl.coalesce(raw_line(), pl.col(REC).struct.json_encode()).alias(raw_line().meta.output_name()))
 
 
 class AIPerfResultsReader(Reader):
@@ -305,19 +319,20 @@ class AIPerfResultsReader(Reader):
                 raise SourceError(run.records, "the first record has no 'metadata' object; not AIPerf's "
                                   "per-request export", line=number,
                                   hint="pass --format to choose another reader")
-            staged.append((run, plain, read_summary(run.summary, ctx)))
+            lf = stage_json_records(plain, str(run.records), SHAPE, ctx.temp_path(run.records.name + ".staged"))
+            staged.append((run, lf, read_summary(run.summary, ctx)))
 
-        firsts = [first_times(plain, str(run.records)) for run, plain, _ in staged]
+        firsts = [first_times(lf) for _, lf, _ in staged]
         credits = [c for c, _ in firsts if c is not None]
         starts = [s for _, s in firsts if s is not None]
         origin_ns = min(credits) if credits else (min(starts) if starts else None)
 
         parts, runs_meta = [], []
-        for run, plain, summary in staged:
+        for run, lf, summary in staged:
             s = settings(summary, run)
             runs_meta.append(s)
-            lf = scan_json_lines(plain, str(run.records))
-            parts.append(TablePart(responses(lf, origin_ns or 0, s["model"]), raw_line(), str(run.records)))
+            parts.append(TablePart(responses(lf, origin_ns or 0, s["model"]), raw_line(), str(run.records),
+                                   source_lines=True))
 
         note = ("plan_s = AIPerf's credit issue time, sent_s = request start; seconds since the run's "
                 "first credit issue (else first send), from epoch ns")

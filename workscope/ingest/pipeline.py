@@ -329,7 +329,7 @@ def build_trace(
         bad = _check_rejects(part, ok_path, rej_path, caps, rejected)
         rejected += bad
         if bad:  # the source is reread only for a part that has rejects
-            exact_raw(rej_path, kv)
+            exact_raw(rej_path, kv, trust_lines=part.source_lines)
     say("counting", len(parts), len(parts))
     tables_meta = {t: table_stats(build, t) for t in result.tables}
     _require_good_rows(paths[0], tables_meta, rejects_dir)
@@ -389,7 +389,8 @@ def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, r
                           hint="check the file's format and delimiter, or pass --format") from None
 
 
-def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None) -> int:
+def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None, *,
+              trust_lines: bool = False) -> int:
     """Put each rejected row's source line, as it is in the file, into ``raw``; returns how
     many were replaced.
 
@@ -397,7 +398,9 @@ def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None)
     ``1,2``). Where the reject's file is a readable file (gzip or plain) and its line, with
     quotes removed, is the rebuilt text, the line replaces it; bytes that are not UTF-8 show
     as ``\\xNN``. Other rows keep the rebuilt text: a line it does not match (a reader whose
-    line numbers are not physical lines) never replaces it.
+    line numbers are not physical lines) never replaces it. With ``trust_lines`` (a part whose
+    line numbers are physical lines: ``TablePart.source_lines``), the line replaces the text
+    whatever it holds.
     """
     rej = pl.read_parquet(rej_path, glob=False)
     if rej.height == 0:
@@ -417,7 +420,7 @@ def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None)
         for line, data in _lines(path, wanted):
             for i in wanted[line]:
                 rebuilt = raws[i]
-                if rebuilt is not None and _same_row(data.decode("utf-8", "replace"), rebuilt):
+                if trust_lines or (rebuilt is not None and _same_row(data.decode("utf-8", "replace"), rebuilt)):
                     exact = data.decode("utf-8", "backslashreplace")
                     if exact != rebuilt:
                         raws[i] = exact

@@ -48,6 +48,10 @@ class TablePart:
     frame: pl.LazyFrame
     raw: pl.Expr
     file: str
+    source_lines: bool = False
+    """True when ``_line`` numbers physical lines of ``file`` and ``raw`` may be a stand-in
+    (text rebuilt from decoded fields): the rejects table then takes each rejected row's text
+    from the file, as it is there."""
 
 
 @dataclass
