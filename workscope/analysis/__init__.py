@@ -14,10 +14,11 @@ load-generator results, goodput under SLOs).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,8 +89,12 @@ def characterize(
     *,
     only: Iterable[str] | None = None,
     options: Options | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Profile:
     """Run every analysis that applies to ``trace`` (or those named in ``only``).
+
+    ``progress`` is called with (message, analyses done, analyses in all) before each
+    analysis and once at the end.
 
     An analysis that does not apply (the trace lacks the table or columns it needs) is
     listed in ``skipped`` with the reason; one that fails raises.
@@ -98,12 +103,16 @@ def characterize(
     chosen = [get(n) for n in only] if only is not None else analyses()
     results: dict[str, Result] = {}
     skipped: dict[str, str] = {}
-    for a in chosen:
+    for i, a in enumerate(chosen):
         if not a.applies(ctx):
             skipped[a.name] = "the trace lacks the tables or columns it needs"
             continue
         log.info("running %s", a.name)
-        results[a.name] = a.run(ctx)
+        if progress is not None:
+            progress(f"{trace.name}: {a.name}", i, len(chosen))
+        results[a.name] = dataclasses.replace(a.run(ctx), origin_utc=ctx.origin_utc)
+    if progress is not None:
+        progress(f"{trace.name}: done", len(chosen), len(chosen))
     return Profile(trace.name, results, skipped, ctx.options)
 
 

@@ -98,6 +98,9 @@ class Result:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     kind: str = ""  # the family of results read alike (every arrivals_<table>...); readers dispatch on it
+    origin_utc: str | None = None
+    """The trace's time origin (ISO-8601 UTC; None without a wall clock): times in ``tables``
+    are seconds since it, so charts can show dates. Set by :func:`characterize`."""
 
     def to_dict(self, max_rows: int = 1000) -> dict[str, Any]:
         """JSON-ready form; tables as lists of records (at most ``max_rows`` each)."""
