@@ -53,7 +53,7 @@ def test_ingest_ls_show_sql_rm_json(tmp_path: Path) -> None:
     code, out, _ = run("sql", "SELECT * FROM code.requests", "--home", home, "--out", str(dest), "--json")
     assert code == 0 and json.loads(out)["rows"] == 8819 and pl.read_parquet(dest).height == 8819
 
-    code, out, _ = run("rm", "code", "--home", home, "--json")
+    code, out, _ = run("rm", "code", "--home", home, "--json", "--yes")
     assert code == 0 and json.loads(out) == {"removed": "code"}
     code, out, _ = run("ls", "--home", home, "--json")
     assert json.loads(out) == {"traces": []}

@@ -207,7 +207,7 @@ def test_damaged_traces_can_be_removed_and_replaced(home: Path) -> None:
     assert code == 0, err
     assert workscope.open(home).check().ok
     corrupt_manifest(home)
-    code, _, _ = cli("rm", "bad", "--home", str(home))
+    code, _, _ = cli("rm", "bad", "--home", str(home), "--yes")
     assert code == 0 and workscope.open(home).names() == ["good"]
 
 

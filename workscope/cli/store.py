@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,12 +13,14 @@ import typer
 
 from workscope.cli.params import Home, JsonFlag, MarkdownRef, open_store, parse_options
 from workscope.cli.render import emit, emit_json, emit_raw, err, handle_errors, out, progress, rows_table
+from workscope.errors import UsageError
 from workscope.limits import MAX_REJECT_SHARE, MAX_REJECTS
 
 if TYPE_CHECKING:
     import polars as pl
     from rich.table import Table
 
+    from workscope import Store
     from workscope.ingest.pipeline import IngestResult
 
 
@@ -54,7 +58,10 @@ def _print_tables(described: dict[str, dict[str, Any]]) -> None:
 
 @handle_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Trace files or directories.", show_default=False)],
+    # str, not Path: Path("https://host/x") collapses '//' and the URL is lost.
+    paths: Annotated[list[str], typer.Argument(
+        help="Trace files, directories, or URLs of files (https://, file://; s3://, gs://... with fsspec).",
+        show_default=False)],
     format: Annotated[str | None, typer.Option("--format", "-f", help="Reader name (see `workscope formats`); detected if omitted.")] = None,
     name: Annotated[str | None, typer.Option("--name", "-n", help="Trace name (default: from the first path).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Reader option KEY=VALUE (repeatable).")] = None,
@@ -71,7 +78,7 @@ def ingest(
     as_json: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Ingest trace files into the store as canonical Parquet tables."""
+    """Ingest trace files (local, or downloaded from a URL) into the store as canonical Parquet tables."""
     store = open_store(home)
     from workscope.schemas import parse_bound
 
@@ -104,13 +111,30 @@ def _tables_table(m: dict[str, Any]) -> Table:
 @handle_errors
 def ls_(home: Home = None, as_json: JsonFlag = False) -> None:
     """List the traces in the store."""
-    cat = open_store(home).catalog()
-    emit(as_json, lambda: {"traces": cat.to_dicts()}, lambda: _print_catalog(cat))
+    store = open_store(home)
+    cat = store.catalog()
+    emit(as_json, lambda: {"traces": cat.to_dicts()}, lambda: _print_catalog(cat, store, home))
+    if as_json and cat.height == 0:
+        err.print(_no_traces(store, home), highlight=False)  # stdout holds only the JSON document
 
 
-def _print_catalog(cat: pl.DataFrame) -> None:
+def _no_traces(store: Store, home: Path | None) -> str:
+    """What an empty listing says: the store directory looked in, and how it was chosen (an
+    empty list from the wrong directory is the usual surprise)."""
+    where = store.home.absolute()
+    if home is not None:
+        chosen = "from --home"
+    elif os.environ.get("WORKSCOPE_HOME"):
+        chosen = "from WORKSCOPE_HOME"
+    else:
+        chosen = "the default: set --home or WORKSCOPE_HOME for another"
+    missing = "" if store.home.is_dir() else ", which does not exist"
+    return f"no traces in {where}{missing} ({chosen}); add one with `workscope ingest PATH`"
+
+
+def _print_catalog(cat: pl.DataFrame, store: Store, home: Path | None) -> None:
     if cat.height == 0:
-        out.print("no traces; add one with `workscope ingest PATH`")
+        out.print(_no_traces(store, home), highlight=False)
         return
     out.print(rows_table(cat.columns, ([f"{v:,}" if isinstance(v, int) else "" if v is None else str(v)
                                         for v in row] for row in cat.iter_rows())))
@@ -145,14 +169,38 @@ def _print_manifest(name: str, m: dict[str, Any]) -> None:
                          for x in m["rejects"]["top_reasons"]), title="reject reasons"))
 
 
+def _stdin_is_terminal() -> bool:
+    """Whether someone can answer a question on stdin (a function, so tests can stand in)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stdin
+        return False
+
+
 @handle_errors
 def rm(
     name: Annotated[str, typer.Argument(help="Trace name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking (needed when stdin is not a terminal).")] = False,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Remove a trace from the store."""
-    open_store(home).remove(name)
+    """Remove a trace from the store (asks first at a terminal; --yes to skip)."""
+    store = open_store(home)
+    store.trace(name).close()  # an unknown name fails before anything is asked
+    if not yes:
+        where = store.traces_dir.absolute() / name
+        if not _stdin_is_terminal():
+            # A script must say so: it can neither hang on a question nor delete by accident.
+            raise UsageError(f"not removing trace {name!r} ({where}) without confirmation: stdin is "
+                             "not a terminal; pass --yes to remove it")
+        # The question goes to stderr, so stdout keeps only the result (one JSON document).
+        if not typer.confirm(f"remove trace {name!r} ({where})?", default=False, err=True):
+            if as_json:
+                emit_json({"error": f"trace {name!r} not removed: not confirmed", "type": "Aborted",
+                           "exit_code": 1})
+            err.print(f"not removed: {name}", highlight=False)
+            raise typer.Exit(1)
+    store.remove(name)
     emit(as_json, lambda: {"removed": name}, lambda: out.print(f"removed {name}"))
 
 
@@ -163,15 +211,16 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Verify traces against their manifests: files present, readable, row counts; exit 1 if any is damaged."""
-    report = open_store(home).check(names)
-    emit(as_json, report.to_dict, lambda: _print_check(report.to_frame()))
+    store = open_store(home)
+    report = store.check(names)
+    emit(as_json, report.to_dict, lambda: _print_check(report.to_frame(), store, home))
     if not report.ok:
         raise typer.Exit(1)
 
 
-def _print_check(frame: pl.DataFrame) -> None:
+def _print_check(frame: pl.DataFrame, store: Store, home: Path | None) -> None:
     if frame.height == 0:
-        out.print("no traces; add one with `workscope ingest PATH`")
+        out.print(_no_traces(store, home), highlight=False)
         return
     out.print(rows_table(("trace", "status", "problem", "path"),
                          ([n, s, p or "", path] for n, s, p, path in frame.iter_rows())))

@@ -10,11 +10,16 @@ Every way of reading sources goes through here:
 
 Both share :func:`open_reader` (which reader, which options) and :func:`checked_parts` (a
 reader's parts with every row's reason). The store itself only lays out, stages and commits.
+
+A source may be a URL (:mod:`workscope.ingest.remote`): it is downloaded into the staging
+directory first (its bytes decide the reader, and whether the trace is unchanged), the
+readers read the download, and the manifest, the rejects and the errors name the URL.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -24,7 +29,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +39,14 @@ import polars as pl
 from workscope.atomic import write_atomic
 from workscope.errors import (
     DataError,
-    InvalidNameError,
     OptionError,
     SourceError,
     StoreError,
     TraceExistsError,
+    WorkscopeError,
     write_error,
 )
-from workscope.ingest import registry
+from workscope.ingest import registry, remote
 from workscope.ingest.files import iter_files
 from workscope.ingest.parse import checked
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, ScanContext, ScanResult, TablePart
@@ -56,6 +61,10 @@ ProgressFn = Callable[[str, int, int], None]
 """Progress callback: (message, done, total)."""
 
 Sources = str | Path | Sequence[str | Path]
+"""Files, folders or URLs (``str``: ``https://``, ``file://``, ``s3://``... see :mod:`.remote`)."""
+
+DOWNLOADS = "download"
+"""The folder of a build's staging directory that URL sources are downloaded into."""
 
 
 @dataclass(frozen=True)
@@ -92,15 +101,15 @@ class RejectLimits:
 
 # ---------------------------------------------------------------- shared by both paths
 
-def source_paths(paths: Sources) -> list[Path]:
-    """The sources as a list of paths; a clear error for none or a missing one."""
-    plist = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    if not plist:
-        raise InvalidNameError("no input paths given")
-    for p in plist:
-        if not p.exists():
-            raise SourceError(p, "no such file or directory", hint="check the path")
-    return plist
+def source_paths(paths: Sources) -> list[Path | str]:
+    """The sources, checked before anything is read or downloaded: local paths (``file://``
+    URIs mapped to them) as Path, each of which must exist, and remote URLs as str, each of
+    which must name a file; a clear error for none or a missing one."""
+    items = remote.plan(paths)
+    for p in items:
+        if isinstance(p, Path) and not p.exists():
+            raise SourceError(p, "no such file or directory", hint=remote.mangled_url_hint(p) or "check the path")
+    return items
 
 
 def distinct_sources(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -181,18 +190,26 @@ def scan_sources(paths: Sources, *, format: str | None = None, options: dict[str
     """Lazy frames of the good rows of each canonical table the sources fill (``bounds``: as
     for :func:`ingest`).
 
-    Compressed inputs are decompressed into a private temporary directory removed at
-    interpreter exit (the frames read from it lazily).
+    Compressed inputs are decompressed, and URL sources downloaded, into a private temporary
+    directory removed at interpreter exit (the frames read from it lazily).
     """
-    plist, _ = distinct_sources(source_paths(paths))
-    reader, opts = open_reader(plist, format, options)
-    limits = check_bounds(bounds)
+    items = source_paths(paths)
+    if format and any(isinstance(i, str) for i in items):
+        open_reader([], format, options)  # a wrong format or option fails before a download
     staging = Path(tempfile.mkdtemp(prefix="workscope-scan-"))
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
-    result = scan_with(reader, plist, ScanContext(options=opts, staging=staging))
-    frames: dict[str, list[pl.LazyFrame]] = {}
-    for table, _, _, frame in checked_parts(result, keep_raw=False, bounds={**result.bounds, **limits}):
-        frames.setdefault(table, []).append(frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names))
+    fetched = remote.fetch(items, staging / DOWNLOADS)
+    try:
+        plist, _ = distinct_sources(fetched.paths)
+        reader, opts = open_reader(plist, format, options)
+        limits = check_bounds(bounds)
+        result = scan_with(reader, plist, ScanContext(options=opts, staging=staging))
+        frames: dict[str, list[pl.LazyFrame]] = {}
+        for table, _, _, frame in checked_parts(result, keep_raw=False, bounds={**result.bounds, **limits}):
+            frames.setdefault(table, []).append(frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names))
+    except WorkscopeError as exc:
+        fetched.relabel_error(exc)
+        raise
     return {t: pl.concat(fs) if len(fs) > 1 else fs[0] for t, fs in frames.items()}
 
 
@@ -213,46 +230,82 @@ def ingest(
 ) -> IngestResult:
     """Ingest source files into ``store`` as a trace called ``name`` (default: from the first path).
 
+    A source is a file, a folder or the URL of one file (``https://``, ``file://``, and with
+    fsspec ``s3://``, ``gs://``...): a URL is downloaded into the build's staging directory
+    and recorded in the manifest as the source, with the size and sha256 of what came.
     The reader is ``format`` or detected from the first path. A value outside its column's
     plausible range (:data:`workscope.schemas.PLAUSIBLE`) is a reject; ``bounds`` changes
     ranges for this trace, e.g. ``{"arrival_s": (0, 5e9)}`` (``None`` leaves a side open).
     The ingest stops with a DataError, nothing written, after ``max_rejects`` rejected rows
     or when more than ``max_reject_share`` of a file's rows are rejected
     (:data:`MAX_REJECTS`, :data:`MAX_REJECT_SHARE`; None lifts a limit). Re-ingesting the same source
-    bytes with the same reader and options is a no-op (the manifest's content key); other
-    sources under an existing name need ``force``. Raises a WorkscopeError subclass, with
-    nothing written, if a source cannot be read.
+    bytes with the same reader and options is a no-op (the manifest's content key), whether
+    they come from a file or a URL; other sources under an existing name need ``force``.
+    Raises a WorkscopeError subclass, with nothing written, if a source cannot be read or
+    downloaded (:class:`~workscope.ingest.remote.RemoteSourceError`).
     """
     t0 = time.perf_counter()
-    plist, dropped = distinct_sources(source_paths(paths))
-    reader, opts = open_reader(plist, format, options)
-    limits = check_bounds(bounds)
-    caps = RejectLimits(max_rejects, max_reject_share)
-    name = check_name(name if name is not None else name_from_path(plist[0]))
+    items = source_paths(paths)
     say = progress or (lambda msg, done, total: None)
 
-    hasher = SourceHasher(plist)  # lists the files now, so a bad path fails before any write
-    store.check_unique(name)
-    if (store.traces_dir / name / MANIFEST).is_file() and not force:
-        say("hashing sources", 0, 1)
-        return _unchanged(store, name, content_key(reader, opts, hasher.result(), limits), t0)
-    # Otherwise the sources are hashed in a thread while the tables are written: the hashes
-    # are needed only in the Parquet footers and the manifest, written last.
-    hasher.start()
+    def run(fetched: remote.Fetched, work: Path | None) -> IngestResult:
+        return _ingest(store, fetched, work, format=format, name=name, options=options, bounds=bounds,
+                       caps=(max_rejects, max_reject_share), force=force, say=say, t0=t0)
+
+    if not any(isinstance(i, str) for i in items):
+        return run(remote.Fetched([Path(i) for i in items]), None)
+    # What can fail without the bytes fails before the download: format, options, bounds, name.
+    if format:
+        open_reader([], format, options)
+    check_bounds(bounds)
+    RejectLimits(max_rejects, max_reject_share)
+    first = check_name(name if name is not None else name_from_path(remote.default_name_path(items[0])))
+    store.check_unique(first)
+    # The download's bytes decide the reader and whether the trace is unchanged, so it comes
+    # first, into the build's own staging directory (removed on every way out).
+    with store.staging(first) as work:
+        return run(remote.fetch(items, work / DOWNLOADS, say), work)
+
+
+def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format: str | None,
+            name: str | None, options: dict[str, Any] | None, bounds: dict[str, Any] | None,
+            caps: tuple[int | None, float | None], force: bool, say: ProgressFn, t0: float) -> IngestResult:
+    """:func:`ingest` once every source is local (``work``: the staging directory the
+    downloads are in, to build in too; None: open one)."""
     try:
-        with store.staging(name) as work:
-            build, scratch = work / "trace", work / "scratch"
-            scratch.mkdir(parents=True)
-            manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped,
-                                   limits, caps)
-            shutil.rmtree(scratch, ignore_errors=True)  # decompressed copies: free the disk first
-            try:
-                status = store.commit(name, build, replace=force)
-            except TraceExistsError:
-                # Another writer created the trace while this one was building.
-                return _unchanged(store, name, manifest["content_key"], t0)
-    except BaseException:
-        hasher.cancel()
+        plist, dropped = distinct_sources(fetched.paths)
+        dropped = fetched.dropped + dropped
+        reader, opts = open_reader(plist, format, options)
+        limits = check_bounds(bounds)
+        caps_ = RejectLimits(*caps)
+        name = check_name(name if name is not None else name_from_path(plist[0]))
+
+        hasher = SourceHasher(plist, fetched.urls)  # lists the files now, so a bad path fails before any write
+        store.check_unique(name)
+        if (store.traces_dir / name / MANIFEST).is_file() and not force:
+            say("hashing sources", 0, 1)
+            return _unchanged(store, name, content_key(reader, opts, hasher.result(), limits), t0)
+        # Otherwise the sources are hashed in a thread while the tables are written: the hashes
+        # are needed only in the Parquet footers and the manifest, written last.
+        hasher.start()
+        try:
+            with contextlib.nullcontext(work) if work is not None else store.staging(name) as w:
+                build, scratch = w / "trace", w / "scratch"
+                scratch.mkdir(parents=True)
+                manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped,
+                                       limits, caps_, fetched)
+                for copies in (scratch, w / DOWNLOADS):  # decompressed and downloaded: free the disk first
+                    shutil.rmtree(copies, ignore_errors=True)
+                try:
+                    status = store.commit(name, build, replace=force)
+                except TraceExistsError:
+                    # Another writer created the trace while this one was building.
+                    return _unchanged(store, name, manifest["content_key"], t0)
+        except BaseException:
+            hasher.cancel()
+            raise
+    except WorkscopeError as exc:
+        fetched.relabel_error(exc)  # the user knows the URL, not the staging copy
         raise
     return IngestResult(name, status, manifest, time.perf_counter() - t0)
 
@@ -283,18 +336,22 @@ def build_trace(
     reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher,
     name: str, build: Path, scratch: Path, say: ProgressFn, dropped: list[str] | None = None,
     bounds: dict[str, Bound] | None = None, caps: RejectLimits = RejectLimits(),
+    fetched: remote.Fetched | None = None,
 ) -> dict[str, Any]:
     """Scan the sources, sink every part into ``build`` and write the manifest; returns it.
 
     ``dropped``: sources left out as repeats (:func:`distinct_sources`), recorded in the
     manifest's ``meta.duplicate_sources``; ``bounds``: changed plausibility bounds, recorded
-    in ``bounds``; ``caps``: when to give up on rejected rows.
+    in ``bounds``; ``caps``: when to give up on rejected rows; ``fetched``: the downloads
+    among ``paths`` and their URLs, which the manifest and the rejects name instead.
     """
+    fetched = fetched or remote.Fetched(list(paths))
+    labels = fetched.by_text
     say(f"scanning with {reader.name}", 0, 1)
     result = scan_with(reader, paths, ScanContext(options=opts, staging=scratch))
     if dropped:
         result.meta["duplicate_sources"] = dropped
-    unread = unread_files(hasher.files, result.files)
+    unread = fetched.relabel(unread_files(hasher.files, result.files))
     if unread:
         # a folder of mixed formats: say which files this reader did not take
         result.meta["skipped_files"] = sorted({*map(str, result.meta.get("skipped_files", [])), *unread})
@@ -321,15 +378,16 @@ def build_trace(
     kv = FooterMetadata(provenance, hasher)
     rejected = 0
     for n, (table, i, part, frame) in enumerate(parts):
-        say(f"{table} ← {part.file}", n, len(parts))
+        say(f"{table} ← {labels.get(part.file, part.file)}", n, len(parts))
         (build / table).mkdir(parents=True, exist_ok=True)
         left = None if caps.count is None else caps.count - rejected
         ok_path, rej_path = build / table / f"part-{i:05d}.parquet", rejects_dir / f"{table}-{i:05d}.parquet"
-        sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left)
+        sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left, labels=labels)
         bad = _check_rejects(part, ok_path, rej_path, caps, rejected)
         rejected += bad
         if bad:  # the source is reread only for a part that has rejects
-            exact_raw(rej_path, kv, trust_lines=part.source_lines)
+            exact_raw(rej_path, kv, trust_lines=part.source_lines,
+                      files={url: Path(local) for local, url in labels.items()})
     say("counting", len(parts), len(parts))
     tables_meta = {t: table_stats(build, t) for t in result.tables}
     _require_good_rows(paths[0], tables_meta, rejects_dir)
@@ -340,8 +398,8 @@ def build_trace(
         "sources": sources,
         "content_key": content_key(reader, opts, sources, bounds),
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "meta": result.meta,
-        "files_used": [str(f) for f in result.files],
+        "meta": fetched.relabel(result.meta),
+        "files_used": [str(fetched.relabel(Path(f))) for f in result.files],
         "tables": tables_meta,
         "rejects": {"rows": sum(m["rows_rejected"] for m in tables_meta.values()),
                     "top_reasons": top_reasons(rejects_dir, 10)},
@@ -360,12 +418,19 @@ def unread_files(listed: list[Path], used: list[Path]) -> list[str]:
 
 
 def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, rej_path: Path,
-              kv: Callable[[Any], dict[str, str]], max_rejects: int | None = None) -> None:
+              kv: Callable[[Any], dict[str, str]], max_rejects: int | None = None,
+              labels: Mapping[str, str] | None = None) -> None:
     """Write a checked part's good rows to ``ok_path`` and its rejects to ``rej_path``, in one
     streaming pass over the source; with ``max_rejects``, at most one reject more than that
-    is written (enough to tell that the limit was passed)."""
+    is written (enough to tell that the limit was passed); ``labels``: the name the rejects'
+    ``file`` column gives a file instead of its path (a download's URL)."""
     # A part read from many files (one scan over a directory) names each row's file.
-    file_col = pl.col(FILE) if FILE in part.frame.collect_schema() else pl.lit(part.file)
+    if FILE in part.frame.collect_schema():
+        file_col = pl.col(FILE).cast(pl.String)
+        if labels:
+            file_col = file_col.replace(dict(labels))
+    else:
+        file_col = pl.lit((labels or {}).get(part.file, part.file))
     ok = frame.filter(pl.col(REASON).is_null()).select(TABLES[table].names)
     rej = frame.filter(pl.col(REASON).is_not_null()).select(
         pl.lit(table).alias("table"),
@@ -390,7 +455,7 @@ def sink_part(table: str, part: TablePart, frame: pl.LazyFrame, ok_path: Path, r
 
 
 def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None, *,
-              trust_lines: bool = False) -> int:
+              trust_lines: bool = False, files: Mapping[str, Path] | None = None) -> int:
     """Put each rejected row's source line, as it is in the file, into ``raw``; returns how
     many were replaced.
 
@@ -400,7 +465,8 @@ def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None,
     as ``\\xNN``. Other rows keep the rebuilt text: a line it does not match (a reader whose
     line numbers are not physical lines) never replaces it. With ``trust_lines`` (a part whose
     line numbers are physical lines: ``TablePart.source_lines``), the line replaces the text
-    whatever it holds.
+    whatever it holds. ``files`` maps a ``file`` value that is not a path (a URL) to the
+    file to read.
     """
     rej = pl.read_parquet(rej_path, glob=False)
     if rej.height == 0:
@@ -408,7 +474,7 @@ def exact_raw(rej_path: Path, kv: Callable[[Any], dict[str, str]] | None = None,
     raws = rej["raw"].to_list()
     changed = 0
     for file, rows, lines in rej.with_row_index("_i").group_by("file").agg("_i", "line").iter_rows():
-        path = Path(file) if file else None
+        path = (files or {}).get(file) or (Path(file) if file else None)
         if path is None or not path.is_file():
             continue
         wanted: dict[int, list[int]] = {}
@@ -543,9 +609,11 @@ class SourceHasher:
     """sha256 and size of every source file, computed now or in a background thread, and a
     check that no source changed between listing and the end of the ingest."""
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], labels: Mapping[Path, str] | None = None) -> None:
         # No data files is the reader's to report: it knows what it expected to find.
         self.files = list(iter_files(paths))
+        # A download is recorded as its URL: the staging copy is gone once the ingest ends.
+        self.labels = dict(labels or {})
         self.stamps = {f: _stamp(f) for f in self.files}
         self.roots = [p.parent if p.is_file() else p for p in paths]
         self._stop = threading.Event()
@@ -584,11 +652,12 @@ class SourceHasher:
     def _run(self) -> None:
         try:
             self._result = [self._one(f) for f in self.files]
-        except Exception as exc:  # re-raised in result(), in the caller's thread
+        except Exception as exc:  # noqa: BLE001 - re-raised in result(), in the caller's thread
             self._error = exc
 
     def _one(self, f: Path) -> dict[str, Any]:
-        rel = next((str(f.relative_to(r)) for r in self.roots if f.is_relative_to(r)), f.name)
+        rel = self.labels.get(f) or next((str(f.relative_to(r)) for r in self.roots if f.is_relative_to(r)),
+                                         f.name)
         h = hashlib.sha256()
         with open(f, "rb") as fh:
             while chunk := fh.read(1 << 20):
