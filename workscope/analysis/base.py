@@ -108,11 +108,19 @@ class Result:
             "name": self.name,
             "kind": self.kind,
             "title": self.title,
+            "headline": self.headline,
             "summary": json_ready(self.summary),
             "tables": {k: json_ready(v.head(max_rows).to_dicts()) for k, v in self.tables.items()},
             "truncated": {k: v.height for k, v in self.tables.items() if v.height > max_rows},
             "notes": list(self.notes),
         }
+
+    @property
+    def headline(self) -> str:
+        """The result in one line of words and units (:mod:`workscope.analysis.headlines`)."""
+        from workscope.analysis.headlines import headline
+
+        return headline(self)
 
     def to_json(self) -> str:
         """The result as a JSON document."""

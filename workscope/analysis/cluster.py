@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from workscope.analysis import humanize as hz
 from workscope.analysis.base import Analysis, Context, Result
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,8 @@ def utilization(ctx: Context) -> Result:
     }
     notes: list[str] = []
     if sp["censored"]:
-        notes.append(f"{sp['censored']} started jobs have no end_s (censored): they run to the span end {t1} s")
+        notes.append(f"{sp['censored']} started jobs have no end_s (censored): they run to the span end "
+                     f"({hz.duration(t1)} after the origin)")
     if sp["start_assumed"]:
         notes.append(_start_assumed_note(
             sp["start_assumed"], "their resource-time and the mean utilization are exact (up to "
