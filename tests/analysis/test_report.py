@@ -32,7 +32,7 @@ def rendered_dom(html_file: Path, tmp: Path) -> str:
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp / 'chromium-profile'}", "--virtual-time-budget=30000",
          "--dump-dom", html_file.resolve().as_uri()],
-        capture_output=True, text=True, timeout=180)
+        check=False, capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stderr[-2000:]
     return p.stdout
 
@@ -91,7 +91,7 @@ def conv_report(real_store: workscope.Store, tmp_path_factory: pytest.TempPathFa
 
 
 def test_report_files(conv_report) -> None:
-    profile, files, out = conv_report
+    profile, files, _ = conv_report
     expected = sum(len(charts_for(r)) for r in profile.results.values())
     assert files.charts == expected >= 4
     assert len(files.pngs) == expected and all(p.read_bytes().startswith(PNG_MAGIC) for p in files.pngs)
@@ -113,13 +113,47 @@ def test_every_chart_draws_in_the_browser(conv_report, tmp_path: Path) -> None:
     assert states == ["drawn"] * files.charts, f"not drawn: {[i for i, s in enumerate(states) if s != 'drawn']}"
 
 
+def screenshot(html_file: Path, tmp: Path, width: int = 1400) -> Path:
+    """A full-page-height PNG of the rendered report at ``width`` px, from headless Chromium."""
+    shot = tmp / "shot.png"
+    p = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+         f"--user-data-dir={tmp / 'chromium-shot'}", "--virtual-time-budget=30000",
+         f"--window-size={width},4000", f"--screenshot={shot}", html_file.resolve().as_uri()],
+        check=False, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0 and shot.is_file(), p.stderr[-2000:]
+    return shot
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head.startswith(PNG_MAGIC)
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def svg_widths(dom: str) -> list[float]:
+    """Widths of the charts' SVGs as drawn (vega-embed's svg renderer)."""
+    return [float(w) for w in re.findall(r'<svg[^>]*class="marks"[^>]*width="([\d.]+)"', dom)]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it where it can)")
-@pytest.mark.parametrize("name", ["nasa_ipsc", "huawei25", "mooncake", "planetlab", "azure_functions_2021"])
+@pytest.mark.parametrize("name", ["nasa_ipsc", "huawei25", "mooncake", "planetlab", "azure_functions_2021",
+                                  "genai", "alibaba_openb", "philly"])
 def test_reports_of_other_families_draw(real_store: workscope.Store, tmp_path: Path, name: str) -> None:
+    """Every report family draws every chart, fits a 1400 px window (no chart wider than the
+    1280 px page column), and offers the save-as-SVG/PNG menu; the screenshot is a real
+    1400 px wide image of the page."""
     trace = real_store.trace(name)
     files = write_report(characterize(trace), tmp_path / name, png=False, manifest=trace.manifest)
-    states = chart_states(rendered_dom(files.html, tmp_path))
+    dom = rendered_dom(files.html, tmp_path)
+    states = chart_states(dom)
     assert files.charts > 0 and states == ["drawn"] * files.charts
+    widths = svg_widths(dom)
+    assert len(widths) == files.charts and max(widths) <= 1280, sorted(widths)[-3:]
+    assert len(re.findall(r">Save as SVG</a>", dom)) == len(re.findall(r">Save as PNG</a>", dom)) == files.charts
+    assert ">View Source</a>" not in dom and ">Open in Vega Editor</a>" not in dom
+    shot = screenshot(files.html, tmp_path)
+    assert png_size(shot)[0] == 1400 and shot.stat().st_size > 50_000
 
 
 def test_compare_side_by_side(real_store: workscope.Store, tmp_path: Path) -> None:
@@ -132,7 +166,10 @@ def test_compare_side_by_side(real_store: workscope.Store, tmp_path: Path) -> No
     assert "| | azure_llm_code | azure_llm_conv |" in md
     assert page.count('class="pair"') == len(both)
     if CHROMIUM:
-        assert chart_states(rendered_dom(files.html, tmp_path)) == ["drawn"] * files.charts
+        dom = rendered_dom(files.html, tmp_path)
+        assert chart_states(dom) == ["drawn"] * files.charts
+        # two columns of a 1280 px page: no chart may spill into the other column
+        assert max(svg_widths(dom)) <= 640
 
 
 def test_cli_characterize_report_compare(real_store: workscope.Store, tmp_path: Path) -> None:
@@ -153,3 +190,32 @@ def test_cli_characterize_report_compare(real_store: workscope.Store, tmp_path: 
     assert r.exit_code == 2 and "unknown trace" in r.stderr
     r = runner.invoke(app, ["characterize", "azure_llm_conv", "--only", "nosuch", "--home", home])
     assert r.exit_code == 2 and "unknown analysis" in r.stderr
+
+
+def test_report_formats_for_papers(real_store: workscope.Store, tmp_path: Path) -> None:
+    """``--formats png,svg,pdf``: one file per chart and format, named by what the chart
+    shows; PNGs at 2x the chart's size; a typo fails before any work (exit 2)."""
+    runner = CliRunner()
+    out = tmp_path / "paper"
+    r = runner.invoke(app, ["report", "azure_llm_code", "--out", str(out), "--formats", "png,SVG,pdf",
+                            "--home", str(real_store.home), "--only", "arrivals_requests", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    images = [Path(p) for p in doc["images"]]
+    assert len(images) == 3 * doc["charts"] and doc["charts"] >= 4
+    names = {p.name for p in images}
+    assert {"arrivals-requests-arrival-rate.png", "arrivals-requests-arrival-rate.svg",
+            "arrivals-requests-arrival-rate.pdf", "arrivals-requests-fano-curve.svg"} <= names
+    assert all(re.fullmatch(r"arrivals-requests-[a-z0-9-]+\.(png|svg|pdf)", n) for n in names)
+    svg = (out / "charts" / "arrivals-requests-arrival-rate.svg").read_text()
+    assert svg.lstrip().startswith("<svg")
+    svg_w = float(re.search(r'<svg[^>]*width="([\d.]+)"', svg).group(1))
+    png_w, _ = png_size(out / "charts" / "arrivals-requests-arrival-rate.png")
+    assert png_w == pytest.approx(2 * svg_w, abs=2)
+    assert (out / "charts" / "arrivals-requests-arrival-rate.pdf").read_bytes().startswith(b"%PDF")
+    md = Path(doc["markdown"]).read_text()
+    assert "](charts/arrivals-requests-arrival-rate.png)" in md
+    r = runner.invoke(app, ["report", "azure_llm_code", "--out", str(tmp_path / "x"), "--formats", "png,jpeg",
+                            "--home", str(real_store.home)])
+    assert r.exit_code == 2 and "jpeg" in r.stderr and "png, svg, pdf" in r.stderr
+    assert not (tmp_path / "x").exists()

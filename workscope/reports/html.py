@@ -1,4 +1,9 @@
-"""Self-contained reports: one HTML file that works offline, a PNG per chart, a Markdown summary.
+"""Self-contained reports: one HTML file that works offline, chart images (PNG at 2x, SVG, PDF)
+named by what they show, a Markdown summary.
+
+Each section leads with the result's headline in words and units
+(:mod:`workscope.analysis.headlines`); every figure follows, folded, with its meaning from
+:mod:`workscope.analysis.glossary`. Each chart has vega-embed's export menu (save as SVG/PNG).
 
 The HTML embeds the Vega / Vega-Lite / vega-embed bundle once (from vl-convert, no network),
 each chart's spec as inert JSON (``<script type="application/json">``, with ``</`` escaped so
@@ -12,15 +17,19 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workscope.analysis import humanize as hz
+from workscope.analysis.glossary import describe, show
 from workscope.atomic import write_atomic
 from workscope.jsonable import json_ready
-from workscope.reports.charts import charts_for
+from workscope.reports.charts import charts_for, named_charts, named_charts_for_pair
 from workscope.version import __version__
+
+ProgressFn = Callable[[str, int, int], None]
 
 if TYPE_CHECKING:
     from workscope.analysis import Profile
@@ -35,11 +44,13 @@ table.kv th{background:#f7f7f7;font-weight:600} .notes{color:#765;font-size:.85r
 .charts{display:flex;flex-wrap:wrap;gap:1.2rem;margin-top:.8rem} .chart{min-width:320px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:1.2rem} .pair h3{font-size:1rem;margin:.3rem 0}
 nav a{margin-right:.8rem;font-size:.9rem}
+p.headline{font-size:1.05rem;margin:.4rem 0 .6rem;line-height:1.45} details{margin:.6rem 0}
+details summary{cursor:pointer;color:#555;font-size:.9rem} td.meaning{color:#666}
 """
 
 RUNNER = """
 (function(){
-  const opts = {renderer: "svg", actions: false};
+  const opts = {renderer: "svg", actions: {export: true, source: false, compiled: false, editor: false}};
   document.querySelectorAll("div.chart[data-spec]").forEach(function(div){
     const spec = JSON.parse(document.getElementById(div.dataset.spec).textContent);
     vegaEmbed(div, spec, opts).then(function(){ div.dataset.state = "drawn"; })
@@ -49,19 +60,41 @@ RUNNER = """
 """
 
 
+FORMATS = ("png", "svg", "pdf")
+"""Image formats a report can write beside its HTML (``report --formats``)."""
+
+
 @dataclass
 class ReportFiles:
-    """What a report wrote."""
+    """What a report wrote: the HTML, the Markdown summary and one image per chart and format."""
 
     html: Path
     markdown: Path
-    pngs: list[Path] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
     charts: int = 0
+
+    @property
+    def pngs(self) -> list[Path]:
+        """The PNG images among :attr:`images`."""
+        return [p for p in self.images if p.suffix == ".png"]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"html": str(self.html), "markdown": str(self.markdown),
-                "pngs": [str(p) for p in self.pngs], "charts": self.charts}
+                "images": [str(p) for p in self.images], "pngs": [str(p) for p in self.pngs],
+                "charts": self.charts}
+
+
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` lower-cased and checked against :data:`FORMATS` (UsageError naming the
+    choices otherwise)."""
+    from workscope.errors import UsageError
+
+    out = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in formats if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad:
+        raise UsageError(f"unknown image format {bad[0]!r}: choose from {', '.join(FORMATS)}")
+    return out
 
 
 def _script_json(obj: Any) -> str:
@@ -91,6 +124,27 @@ def _kv_table(summary: dict[str, Any]) -> str:
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
                    for k, v in summary.items())
     return f'<table class="kv">{rows}</table>'
+
+
+def _figures_table(summary: dict[str, Any]) -> str:
+    """Every figure of a result, folded: key, value in its unit, exact value, meaning."""
+    rows = []
+    for k, v in summary.items():
+        term = describe(k)
+        rows.append(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(show(k, v))}</td>"
+                    f"<td>{html.escape(_fmt(v))}</td>"
+                    f"<td class=\"meaning\">{html.escape(term.text if term else '')}</td></tr>")
+    head = "<tr><th>figure</th><th>value</th><th>exact</th><th>meaning</th></tr>"
+    return (f"<details><summary>All {len(summary)} figures, with their meaning</summary>"
+            f'<table class="kv">{head}{"".join(rows)}</table></details>')
+
+
+def _md_figures(summary: dict[str, Any]) -> list[str]:
+    rows = ["<details><summary>All figures</summary>", "", "| figure | value | meaning |", "|---|---|---|"]
+    for k, v in summary.items():
+        term = describe(k)
+        rows.append(f"| `{_md(str(k))}` | {_md(show(k, v))} | {_md(term.text if term else '')} |")
+    return [*rows, "", "</details>", ""]
 
 
 class _Page:
@@ -128,11 +182,26 @@ def _bundle() -> str:
     return vl_convert.javascript_bundle().replace("</script", "<\\/script")
 
 
-def _png(chart: Any, path: Path) -> Path:
+def _image(chart: Any, path: Path, scale: float) -> Path:
+    """``chart`` drawn to ``path`` (PNG at ``scale`` times its size, SVG, or PDF), offline."""
     import vl_convert
 
-    write_atomic(path, vl_convert.vegalite_to_png(chart.to_json(), scale=1.5))
+    spec = chart.to_json()
+    fmt = path.suffix.lstrip(".")
+    data = (vl_convert.vegalite_to_png(spec, scale=scale) if fmt == "png" else
+            vl_convert.vegalite_to_svg(spec).encode() if fmt == "svg" else vl_convert.vegalite_to_pdf(spec))
+    write_atomic(path, data)
     return path
+
+
+def _images(charts: list[tuple[str, Any]], folder: Path, stem: str, formats: Sequence[str],
+            scale: float, say: Callable[[str], None]) -> list[Path]:
+    """One file per chart and format, named by what the chart shows (``<stem>-<name>.<fmt>``)."""
+    out = []
+    for name, chart in charts:
+        say(f"{stem}-{name}")
+        out += [_image(chart, folder / f"{stem}-{name}.{fmt}", scale) for fmt in formats]
+    return out
 
 
 def _section_id(result: Result) -> str:
@@ -140,82 +209,128 @@ def _section_id(result: Result) -> str:
 
 
 def _subtitle(profile: Profile) -> str:
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"workscope {__version__} · generated {now} · {len(profile.results)} analyses"
 
 
+def _headline(result: Result) -> str:
+    return f'<p class="headline">{html.escape(result.headline)}</p>' if result.headline else ""
+
+
+def _trace_facts(manifest: dict[str, Any]) -> dict[str, str]:
+    """The trace's provenance in words: format, start date, rows per table, rejects."""
+    facts = {"format": manifest["reader"]["name"],
+             "starts": hz.when(manifest.get("origin_utc"), 0) if manifest.get("origin_utc") else "no wall clock"}
+    facts.update({f"rows in {t}": hz.count(st["rows_ok"]) for t, st in manifest["tables"].items()})
+    facts["rejected rows"] = hz.count(manifest["rejects"]["rows"])
+    return facts
+
+
+def _progress(progress: ProgressFn | None, total: int) -> Callable[[str], None]:
+    """A ``say(message)`` that counts charts drawn for ``progress``."""
+    done = [0]
+
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(f"chart {msg}", done[0], total)
+        done[0] += 1
+
+    return say
+
+
 def write_report(profile: Profile, out: str | Path, *, png: bool = True,
-                 manifest: dict[str, Any] | None = None) -> ReportFiles:
-    """Write ``report.html``, ``summary.md`` and ``charts/*.png`` for a profile into ``out``."""
+                 manifest: dict[str, Any] | None = None, formats: Sequence[str] | None = None,
+                 scale: float = 2.0, progress: ProgressFn | None = None) -> ReportFiles:
+    """Write ``report.html``, ``summary.md`` and ``charts/<analysis>-<chart>.<fmt>`` into ``out``.
+
+    Each section leads with the result's headline (words and units), then its charts, then
+    every figure folded with its meaning. ``formats``: image files per chart, any of
+    :data:`FORMATS` (default PNG, none with ``png=False``); PNGs at ``scale`` times the chart's
+    size. ``progress(message, done, total)`` is called per chart image.
+    """
     out = Path(out)
+    fmts = check_formats(formats if formats is not None else (("png",) if png else ()))
     page = _Page(f"workscope report: {profile.trace}", _subtitle(profile))
     md = [f"# workscope report: {_md(profile.trace)}", "", _subtitle(profile), ""]
     if manifest:
-        facts = {"format": manifest["reader"]["name"], "origin (UTC)": manifest.get("origin_utc"),
-                 **{f"rows in {t}": s["rows_ok"] for t, s in manifest["tables"].items()},
-                 "rejected rows": manifest["rejects"]["rows"]}
+        facts = _trace_facts(manifest)
         page.body.append(f"<h2 id=\"trace\">Trace</h2>{_kv_table(facts)}")
         md += ["## Trace", ""] + [f"- **{_md(k)}**: {_md(v)}" for k, v in facts.items()] + [""]
-    pngs: list[Path] = []
-    for result in profile.results.values():
+    named = {k: named_charts(r) for k, r in profile.results.items()}
+    say = _progress(progress if fmts else None, sum(len(c) for c in named.values()))
+    images: list[Path] = []
+    for key, result in profile.results.items():
         sid = _section_id(result)
         page.nav.append((sid, result.title))
-        charts = charts_for(result)
-        divs = "".join(page.chart_div(c) for c in charts)
+        charts = named[key]
+        divs = "".join(page.chart_div(c) for _, c in charts)
         notes = "".join(f"<p class=\"notes\">{html.escape(n)}</p>" for n in result.notes)
-        page.body.append(f'<h2 id="{sid}">{html.escape(result.title)}</h2>{_kv_table(result.summary)}'
-                         f'{notes}<div class="charts">{divs}</div>')
-        md += [f"## {_md(result.title)}", ""]
-        md += [f"- **{_md(str(k))}**: {_md(v)}" for k, v in result.summary.items()]
-        md += [f"- _{_md(n)}_" for n in result.notes] + [""]
-        if png:
-            for i, c in enumerate(charts):
-                p = _png(c, out / "charts" / f"{sid[2:]}-{i}.png")
-                pngs.append(p)
-                md.append(f"![{_md(result.title)} {i + 1}](charts/{p.name})")
+        page.body.append(f'<h2 id="{sid}">{html.escape(result.title)}</h2>{_headline(result)}'
+                         f'<div class="charts">{divs}</div>{notes}{_figures_table(result.summary)}')
+        md += [f"## {_md(result.title)}", "", f"**{_md(result.headline)}**", ""]
+        if fmts:
+            files = _images(charts, out / "charts", sid[2:], fmts, scale, say)
+            images += files
+            md += [f"![{_md(result.title)}: {name}](charts/{sid[2:]}-{name}.{fmts[0]})" for name, _ in charts]
             md.append("")
+        md += [f"- _{_md(n)}_" for n in result.notes] + [""]
+        md += _md_figures(result.summary)
     if profile.skipped:
-        page.body.append("<h2 id=\"skipped\">Not applicable</h2>" + _kv_table(profile.skipped))
+        page.body.append(f"<h2 id=\"skipped\">Not applicable</h2><details><summary>{len(profile.skipped)} "
+                         "analyses did not run on this trace: why</summary>"
+                         f"{_kv_table(profile.skipped)}</details>")
         md += ["## Not applicable", ""] + [f"- {_md(k)}: {_md(v)}" for k, v in profile.skipped.items()] + [""]
-    files = ReportFiles(out / "report.html", out / "summary.md", pngs, len(page.specs))
+    files = ReportFiles(out / "report.html", out / "summary.md", images, len(page.specs))
     write_atomic(files.html, page.render(_bundle()))
     write_atomic(files.markdown, "\n".join(md) + "\n")
     return files
 
 
-def write_compare(a: Profile, b: Profile, out: str | Path, *, png: bool = True) -> ReportFiles:
-    """Write a side-by-side report of two traces' profiles into ``out``."""
+def write_compare(a: Profile, b: Profile, out: str | Path, *, png: bool = True,
+                  formats: Sequence[str] | None = None, scale: float = 2.0,
+                  progress: ProgressFn | None = None) -> ReportFiles:
+    """Write a side-by-side report of two traces' profiles into ``out``: per analysis both
+    headlines, the figures in two columns, and each chart pair on shared axes."""
     out = Path(out)
+    fmts = check_formats(formats if formats is not None else (("png",) if png else ()))
     title = f"workscope compare: {a.trace} vs {b.trace}"
     page = _Page(title, _subtitle(a))
     md = [f"# {_md(title)}", ""]
-    pngs: list[Path] = []
-    for name in [n for n in a.results if n in b.results]:
+    images: list[Path] = []
+    both = [n for n in a.results if n in b.results]
+    pairs = {n: named_charts_for_pair(a.results[n], b.results[n]) for n in both}
+    say = _progress(progress if fmts else None, 2 * sum(len(p[0]) for p in pairs.values()))
+    for name in both:
         ra, rb = a.results[name], b.results[name]
         sid = _section_id(ra)
         page.nav.append((sid, ra.title))
         keys = list(dict.fromkeys([*ra.summary, *rb.summary]))
         rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(ra.summary.get(k)))}</td>"
-            f"<td>{html.escape(_fmt(rb.summary.get(k)))}</td></tr>" for k in keys)
-        head = f"<tr><th></th><th>{html.escape(a.trace)}</th><th>{html.escape(b.trace)}</th></tr>"
-        ca, cb = charts_for(ra), charts_for(rb)
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(show(k, ra.summary.get(k)))}</td>"
+            f"<td>{html.escape(show(k, rb.summary.get(k)))}</td>"
+            f"<td class=\"meaning\">{html.escape(t.text if (t := describe(k)) else '')}</td></tr>" for k in keys)
+        head = (f"<tr><th></th><th>{html.escape(a.trace)}</th><th>{html.escape(b.trace)}</th>"
+                "<th>meaning</th></tr>")
+        ca, cb = pairs[name]
         cols = "".join(
-            f"<div><h3>{html.escape(t)}</h3>{''.join(page.chart_div(c) for c in cs)}</div>"
-            for t, cs in ((a.trace, ca), (b.trace, cb)))
-        page.body.append(f'<h2 id="{sid}">{html.escape(ra.title)}</h2>'
-                         f'<table class="kv">{head}{rows}</table><div class="pair">{cols}</div>')
-        md += [f"## {_md(ra.title)}", "", f"| | {_md(a.trace)} | {_md(b.trace)} |", "|---|---|---|"]
-        md += [f"| {_md(k)} | {_md(ra.summary.get(k))} | {_md(rb.summary.get(k))} |" for k in keys] + [""]
-        if png:
+            f"<div><h3>{html.escape(t)}</h3>{_headline(r)}{''.join(page.chart_div(c) for _, c in cs)}</div>"
+            for t, r, cs in ((a.trace, ra, ca), (b.trace, rb, cb)))
+        page.body.append(f'<h2 id="{sid}">{html.escape(ra.title)}</h2><div class="pair">{cols}</div>'
+                         f"<details><summary>All {len(keys)} figures side by side</summary>"
+                         f'<table class="kv">{head}{rows}</table></details>')
+        md += [f"## {_md(ra.title)}", "", f"- **{_md(a.trace)}**: {_md(ra.headline)}",
+               f"- **{_md(b.trace)}**: {_md(rb.headline)}", "",
+               f"| | {_md(a.trace)} | {_md(b.trace)} |", "|---|---|---|"]
+        md += [f"| {_md(k)} | {_md(show(k, ra.summary.get(k)))} | {_md(show(k, rb.summary.get(k)))} |"
+               for k in keys] + [""]
+        if fmts:
             for tag, cs in (("a", ca), ("b", cb)):
-                for i, c in enumerate(cs):
-                    pngs.append(_png(c, out / "charts" / f"{sid[2:]}-{tag}{i}.png"))
+                images += _images(cs, out / "charts", f"{sid[2:]}-{tag}", fmts, scale, say)
     only = sorted(set(a.results) ^ set(b.results))
     if only:
         page.body.append("<h2>Only in one trace</h2>" + _kv_table(
             {n: a.trace if n in a.results else b.trace for n in only}))
-    files = ReportFiles(out / "report.html", out / "summary.md", pngs, len(page.specs))
+    files = ReportFiles(out / "report.html", out / "summary.md", images, len(page.specs))
     write_atomic(files.html, page.render(_bundle()))
     write_atomic(files.markdown, "\n".join(md) + "\n")
     return files
