@@ -15,12 +15,15 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
-from typer.core import _click  # type: ignore[attr-defined]
+from typer.core import (
+    TyperGroup,
+    _click,  # type: ignore[attr-defined]
+)
 
 from workscope.cli import analysis, demo, predict, replay, store
 from workscope.cli.render import out, usage_error
 from workscope.version import __version__
+
 
 class _JsonErrors(TyperGroup):
     """The root command: with ``--json`` on the command line, a usage error of the option
@@ -47,7 +50,7 @@ app = typer.Typer(
     name="workscope",
     help="Trace analytics and workload characterization: ingest, query and inspect traces.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion on the root
     pretty_exceptions_enable=False,
 )
 

@@ -19,6 +19,8 @@ Home = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
 MarkdownRef = Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr (none is drawn "
+                                                          "with --json or when stderr is not a terminal).")]
 
 
 def open_store(home: Path | None) -> Store:

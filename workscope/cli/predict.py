@@ -11,13 +11,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workscope.cli.params import Home, JsonFlag, open_store, parse_ints, split_names
-from workscope.cli.render import cell, emit, emit_json, emit_raw, handle_errors, out, rows_table
+from workscope.cli.params import Home, JsonFlag, Quiet, open_store, parse_ints, split_names
+from workscope.cli.render import (
+    cell,
+    emit,
+    emit_json,
+    emit_raw,
+    fitted_table,
+    handle_errors,
+    out,
+    progress,
+    progress_enabled,
+    rows_table,
+)
 from workscope.errors import TaskDataError, UnknownNameError, UsageError
 from workscope.predictors.names import ALL_MODELS, NEURAL_MODELS
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.table import Table
 
     from workscope.predictors.train import TrainResult
 
@@ -26,15 +38,23 @@ app = typer.Typer(help="Predictors: train and evaluate models on tasks built fro
 TraceOpt = Annotated[str | None, typer.Option("--trace", help="Trace to read (default: the task's source name).")]
 SizeOpt = Annotated[str, typer.Option("--size", help="tiny (seconds on a CPU) or paper (CloudFormer's sizes).")]
 TaskArg = Annotated[str, typer.Argument(help="Task name (see `workscope predict tasks`) or a .toml task spec.")]
-EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Maximum passes over the training split (>= 1).")]
-SeedOpt = Annotated[int, typer.Option("--seed")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")]
-CompileOpt = Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile the model for training.")]
-Bf16Opt = Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bf16 autocast on CUDA (default on).")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Windows per optimizer step (default 256).")]
-LrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (default 1e-3).")]
+EpochsOpt = Annotated[int | None, typer.Option(
+    "--epochs", help="Maximum passes over the training split, >= 1 (default: 30 with --size tiny, 100 with "
+                     "paper); training stops earlier after 5 (tiny) or 10 (paper) epochs without a better "
+                     "validation loss.", show_default=False)]
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", help="Seed of the train/val/test split, the initial weights and the batch order, "
+                   "0 to 2**63-1; the same seed gives the same model on a CPU.")]
+DeviceOpt = Annotated[str | None, typer.Option(
+    "--device", help="auto (CUDA when present), cpu, cuda, cuda:1, ... (default: auto).", show_default=False)]
+CompileOpt = Annotated[bool | None, typer.Option(
+    "--compile/--no-compile", help="torch.compile the model for training (default: off).", show_default=False)]
+Bf16Opt = Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bf16 autocast on CUDA (default: on).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Windows per optimizer step (default: 256).")]
+LrOpt = Annotated[float | None, typer.Option(
+    "--lr", help="Peak learning rate, reached after a 5% warm-up (default: 1e-3).")]
 LossScaleOpt = Annotated[float | None, typer.Option(
-    "--loss-scale", help="log-cosh transition in target stds (default 1; small values approach MAE).")]
+    "--loss-scale", help="log-cosh transition, in training-target stds (default: 1; small values approach MAE).")]
 ModelOpt = Annotated[str, typer.Option(
     "--model", help=f"{', '.join(NEURAL_MODELS[:-1])} or {NEURAL_MODELS[-1]}.")]
 ModelsOpt = Annotated[str, typer.Option(
@@ -90,7 +110,8 @@ def predict_tasks(
 def predict_train(
     task: TaskArg,
     model: ModelOpt = "cloudformer",
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for model.safetensors + config.json.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Directory for model.safetensors + config.json (default: no checkpoint is saved).")] = None,
     trace: TraceOpt = None,
     size: SizeOpt = "tiny",
     epochs: EpochsOpt = None,
@@ -102,6 +123,7 @@ def predict_train(
     lr: LrOpt = None,
     loss_scale: LossScaleOpt = None,
     home: Home = None,
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Train a neural model on a task; report its test metrics and save a checkpoint."""
@@ -114,8 +136,9 @@ def predict_train(
         raise UsageError(f"--out {out_dir}: is a file; a checkpoint is a directory (give a new or existing directory)")
     overrides = _train_overrides(epochs, device=device, compile=compile_, bf16=bf16, batch_size=batch_size,
                                  lr=lr, loss_scale=loss_scale)
-    result, _ = train_model(open_store(home), get_task(task, trace), model, seed=seed, size=size,
-                            epochs=epochs, overrides=overrides)
+    with progress(progress_enabled(as_json, quiet)) as say:
+        result, _ = train_model(open_store(home), get_task(task, trace), model, seed=seed, size=size,
+                                epochs=epochs, overrides=overrides, progress=say)
     try:
         saved = str(save(result, out_dir)) if out_dir else None
     except OSError as exc:
@@ -150,6 +173,7 @@ def predict_eval(
     lr: LrOpt = None,
     loss_scale: LossScaleOpt = None,
     home: Home = None,
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """A leaderboard: MAE, RMSE, MAPE per model on the task's test split, over seeds."""
@@ -163,20 +187,33 @@ def predict_eval(
         raise UsageError("--seeds needs at least one seed")
     overrides = _train_overrides(epochs, device=device, compile=compile_, bf16=bf16, batch_size=batch_size,
                                  lr=lr, loss_scale=loss_scale)
-    per_seed, summary = evaluate(open_store(home), get_task(task, trace), names, seed_list, size=size,
-                                 epochs=epochs, overrides=overrides)
+    with progress(progress_enabled(as_json, quiet)) as say:
+        per_seed, summary = evaluate(open_store(home), get_task(task, trace), names, seed_list, size=size,
+                                     epochs=epochs, overrides=overrides, progress=say)
     if as_json:
         emit_json({"task": task, "summary": leaderboard.to_dict(summary)["rows"],
                    "runs": leaderboard.to_dict(per_seed)["rows"]})
     elif markdown:
         emit_raw(leaderboard.to_markdown(summary) + "\n")
     else:
-        _print_leaderboard(summary, f"leaderboard: {task} (test split, {len(seed_list)} seeds)")
+        seeds_text = f"{len(seed_list)} seed{'' if len(seed_list) == 1 else 's'}"
+        _print_leaderboard(summary, f"leaderboard: {task} (test split, {seeds_text})")
+
+
+#: Leaderboard columns left out, in this order, while the table is wider than the terminal:
+#: counts first, then spreads, then secondary means; rank, model and mae_mean always stay.
+_NARROW_DROP = ("n_test", "n_seeds", "mape_std", "rmse_std", "mae_std", "mape_mean", "rmse_mean")
 
 
 def _print_leaderboard(summary: pl.DataFrame, title: str) -> None:
-    out.print(rows_table(summary.columns, ([cell(v) for v in row] for row in summary.iter_rows()),
-                         title=title))
+    # soft_wrap off: the console's default would let the caption run past the terminal's edge
+    out.print(leaderboard_table(summary, title, out.width), soft_wrap=False)
+
+
+def leaderboard_table(summary: pl.DataFrame, title: str, width: int) -> Table:
+    """The leaderboard ``summary`` as a table fitting ``width`` columns, model names whole."""
+    return fitted_table(summary.columns, ([cell(v) for v in row] for row in summary.iter_rows()), width,
+                        whole=("model",), drop=_NARROW_DROP, title=title)
 
 
 @app.command("run")
@@ -196,6 +233,7 @@ def predict_run(
     compile_: CompileOpt = None,
     bf16: Bf16Opt = None,
     home: Home = None,
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Write a model's predictions (test split, or all windows) to Parquet: trained here, or
@@ -213,8 +251,9 @@ def predict_run(
         # --device places the loaded model; without it CPU, where predictions match training's exactly
         predictor, ds, _ = from_checkpoint(store, spec, checkpoint, device or "cpu")
     else:
-        predictor, ds = train_model(store, spec, model, seed=seed, size=size, epochs=epochs,
-                                    overrides=overrides)
+        with progress(progress_enabled(as_json, quiet)) as say:
+            predictor, ds = train_model(store, spec, model, seed=seed, size=size, epochs=epochs,
+                                        overrides=overrides, progress=say)
     try:
         path = predictions(predictor, ds, out_path, split=split)
     except OSError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import logging
 import sys
@@ -16,9 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from typer.core import _click  # type: ignore[attr-defined]
 from rich.console import Console
 from rich.table import Table
+from typer.core import _click  # type: ignore[attr-defined]
 
 from workscope.errors import InternalError, WorkscopeError, shorten, write_error
 from workscope.jsonable import json_ready
@@ -59,6 +60,49 @@ def rows_table(columns: Sequence[str], rows: Iterable[Sequence[str]], **options:
     for row in rows:
         t.add_row(*row)
     return t
+
+
+def fitted_table(columns: Sequence[str], rows: Iterable[Sequence[str]], width: int, *,
+                 whole: Sequence[str] = (), drop: Sequence[str] = (), **options: Any) -> Table:
+    """A rich table of ``columns`` and ``rows`` of text that fits ``width`` terminal columns.
+
+    Cells of the ``whole`` columns (names, identifiers) are never cut short with an ellipsis:
+    such a column is as wide as its longest cell and, should even that not fit, folds onto a
+    second line. While the table is wider than ``width``, the ``drop`` columns are left out,
+    first named first, and a caption says which (``options``: title and the like).
+    """
+    from rich.cells import cell_len
+    from rich.measure import Measurement
+
+    body = [list(r) for r in rows]
+    at = {name: i for i, name in enumerate(columns)}
+    # Measured unconstrained: under ``width`` rich reports the squeezed width, which always fits.
+    probe = Console(width=10_000, file=io.StringIO())
+
+    def build(names: list[str], hidden: list[str]) -> Table:
+        t = Table(**options)
+        for name in names:
+            if name in whole:
+                longest = max([cell_len(name), *(cell_len(r[at[name]]) for r in body)])
+                t.add_column(name, no_wrap=True, min_width=longest, overflow="fold")
+            else:
+                t.add_column(name)
+        for r in body:
+            t.add_row(*(r[at[n]] for n in names))
+        if hidden:
+            t.caption = f"left out to fit {width} columns: {', '.join(hidden)} (--json shows every column)"
+        return t
+
+    kept, hidden = list(columns), []
+    table = build(kept, hidden)
+    for name in drop:
+        if Measurement.get(probe, probe.options, table).maximum <= width:
+            break
+        if name in kept:
+            kept.remove(name)
+            hidden.append(name)
+            table = build(kept, hidden)
+    return table
 
 
 def cell(value: Any) -> str:
@@ -107,6 +151,13 @@ def _fail(exc: WorkscopeError, as_json: bool) -> NoReturn:
     one_line = " ".join(str(exc).split())
     err.print(f"[bold red]error:[/] {one_line}", markup=True, highlight=False)
     raise typer.Exit(exc.exit_code) from None
+
+
+def progress_enabled(as_json: bool, quiet: bool = False) -> bool:
+    """Whether a command draws a progress bar: only for a person watching (stderr is a
+    terminal), never with ``--json`` (scripts read stdout, and a bar is noise in their logs)
+    and never with ``--quiet``. Pass the result to :func:`progress`."""
+    return not quiet and not as_json and err.is_terminal
 
 
 @contextlib.contextmanager

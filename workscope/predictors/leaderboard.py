@@ -28,11 +28,13 @@ __all__ = ["METRICS", "evaluate_all", "mae", "mape", "rmse", "score", "summarize
 log = logging.getLogger(__name__)
 
 TrainFn = Callable[[str, Dataset, int], Any]
+#: A progress report ``(message, done, total)``: ``done`` of ``total`` units of work finished.
+Progress = Callable[[str, int, int], None]
 METRICS: tuple[str, ...] = ("mae", "rmse", "mape")
 
 
 def evaluate_all(ds_builder: Callable[[int], Dataset], models: Sequence[str], seeds: Sequence[int],
-                 train_fn: TrainFn | None = None) -> pl.DataFrame:
+                 train_fn: TrainFn | None = None, progress: Progress | None = None) -> pl.DataFrame:
     """Score every model under every seed; one row per (model, seed).
 
     ``ds_builder(seed)`` is called once per seed (a seed may change the split), and every
@@ -40,15 +42,23 @@ def evaluate_all(ds_builder: Callable[[int], Dataset], models: Sequence[str], se
     ``train_fn(name, ds, seed)``, which must return predictions for ``ds.split.test``.
     Columns: model, seed, mae, rmse, mape, n_test, n_mape, fit_s (wall seconds of fit and
     predict).
+
+    ``progress(message, done, total)``, when given, counts (model, seed) runs: it is called
+    before each dataset is built and each run starts (``done`` = runs finished so far, of
+    ``total = len(models) * len(seeds)``), and once at the end with ``done = total``.
     """
     unknown = [m for m in models if m not in BASELINES]
     if unknown and train_fn is None:
         raise ValueError(f"models {unknown} are not baselines and no train_fn was given")
     rows: list[dict[str, Any]] = []
+    say: Progress = progress or (lambda msg, done, total: None)
+    total = len(models) * len(seeds)
     for seed in seeds:
+        say(f"seed {seed}: building the dataset", len(rows), total)
         ds = ds_builder(seed)
         y_test = ds.y[ds.split.test]
         for name in models:
+            say(f"{name} seed {seed}: {'fitting' if name in BASELINES else 'training'}", len(rows), total)
             start = time.perf_counter()
             if name in BASELINES:
                 pred = fit_predict(name, ds, seed)
@@ -59,6 +69,7 @@ def evaluate_all(ds_builder: Callable[[int], Dataset], models: Sequence[str], se
             row = {"model": name, "seed": int(seed), **score(y_test, pred), "fit_s": elapsed}
             log.info("leaderboard %s seed=%d mae=%.6g rmse=%.6g", name, seed, row["mae"], row["rmse"])
             rows.append(row)
+    say(f"{len(rows)} runs scored", len(rows), total)
     schema = {"model": pl.String, "seed": pl.Int64, "mae": pl.Float64, "rmse": pl.Float64,
               "mape": pl.Float64, "n_test": pl.Int64, "n_mape": pl.Int64, "fit_s": pl.Float64}
     return pl.DataFrame(rows, schema=schema)

@@ -8,6 +8,7 @@ trains in seconds on a CPU; ``"paper"`` uses the CloudFormer paper's sizes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from workscope.store import Store
 
 SIZES = ("tiny", "paper")
+
+#: A progress report ``(message, done, total)``: ``done`` of ``total`` units of work finished.
+Progress = Callable[[str, int, int], None]
 
 
 def task(name: str, trace: str | None = None) -> tasks.TaskSpec:
@@ -82,38 +86,84 @@ def check_seed(seed: int) -> int:
 
 
 def train_model(store: Store, spec: tasks.TaskSpec, model: str, *, seed: int = 0, size: str = "tiny",
-                epochs: int | None = None, overrides: dict[str, Any] | None = None
-                ) -> tuple[TrainResult, Dataset]:
-    """Train one neural model on a task (entity or time split as the task says)."""
+                epochs: int | None = None, overrides: dict[str, Any] | None = None,
+                progress: Progress | None = None) -> tuple[TrainResult, Dataset]:
+    """Train one neural model on a task (entity or time split as the task says).
+
+    ``progress(message, done, total)``, when given, counts epochs: ``done = 0`` while the
+    dataset is built, then once per epoch as :func:`~workscope.predictors.train.train` says,
+    ending at ``done = total`` (the epoch limit, early stop or not).
+    """
     from workscope.predictors.train import train
 
     if model not in NEURAL_MODELS:
         raise UnknownNameError("neural model", model, NEURAL_MODELS)
     mcfg, tcfg = configs(size, epochs, seed, overrides)
+    if progress is not None:
+        progress(f"{model} seed {seed}: building the dataset", 0, tcfg.epochs)
     ds = tasks.build(store, spec, seed)
-    return train(model, ds, mcfg, tcfg), ds
+    return train(model, ds, mcfg, tcfg, progress), ds
 
 
 def evaluate(store: Store, spec: tasks.TaskSpec, models: list[str], seeds: list[int], *,
-             size: str = "tiny", epochs: int | None = None, overrides: dict[str, Any] | None = None
-             ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(per-seed results, summary ranked by MAE) of ``models`` on the task's test split."""
+             size: str = "tiny", epochs: int | None = None, overrides: dict[str, Any] | None = None,
+             progress: Progress | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(per-seed results, summary ranked by MAE) of ``models`` on the task's test split.
+
+    ``progress(message, done, total)``, when given, counts units of work over the whole
+    leaderboard: one per epoch of each neural run (the epoch limit, early stop or not) and one
+    per baseline fit, under every seed. ``done`` never decreases and the last call has
+    ``done = total``; messages name the run, e.g. ``"cloudformer seed 0: epoch 3/20"``.
+    """
     from workscope.predictors.train import predict, train
 
     for m in models:
         if m not in ALL_MODELS:
             raise UnknownNameError("model", m, ALL_MODELS)
-    configs(size, epochs, 0, overrides)  # reject bad settings before any work
+    _, tcfg0 = configs(size, epochs, 0, overrides)  # reject bad settings before any work
     for seed in seeds:
         check_seed(seed)
+    say = _EvalProgress(progress, models, len(seeds), tcfg0.epochs)
 
     def train_fn(name: str, ds: Dataset, seed: int) -> np.ndarray:
         mcfg, tcfg = configs(size, epochs, seed, overrides)
-        result = train(name, ds, mcfg, tcfg)
+        result = train(name, ds, mcfg, tcfg, say.epoch if progress is not None else None)
         return predict(result, ds, ds.split.test).detach().cpu().numpy().astype(np.float64)
 
-    per_seed = leaderboard.evaluate_all(lambda s: tasks.build(store, spec, s), models, seeds, train_fn)
+    per_seed = leaderboard.evaluate_all(lambda s: tasks.build(store, spec, s), models, seeds, train_fn,
+                                        say.run if progress is not None else None)
     return per_seed, leaderboard.summarize(per_seed)
+
+
+class _EvalProgress:
+    """Turns the leaderboard's count of runs and the trainer's count of epochs into one count
+    of units over the whole evaluation (runs go seed by seed, models in order within a seed)."""
+
+    def __init__(self, progress: Progress | None, models: list[str], n_seeds: int, epochs: int) -> None:
+        self.progress = progress
+        self.n_models = len(models)
+        units = [epochs if m in NEURAL_MODELS else 1 for m in models]
+        self.start = [sum(units[:i]) for i in range(len(units))]  # a run's offset within its seed
+        self.per_seed = sum(units)
+        self.total = self.per_seed * n_seeds
+        self.base = 0  # units finished before the run in flight
+
+    def run(self, message: str, done_runs: int, total_runs: int) -> None:
+        """The leaderboard's report: ``done_runs`` of ``total_runs`` (model, seed) runs."""
+        if done_runs >= total_runs:
+            self.base = self.total
+        else:
+            seed_i, model_i = divmod(done_runs, self.n_models)
+            self.base = seed_i * self.per_seed + self.start[model_i]
+        self._say(message, self.base)
+
+    def epoch(self, message: str, done_epochs: int, total_epochs: int) -> None:
+        """The trainer's report for the run in flight: ``done_epochs`` of its epochs."""
+        self._say(message, self.base + done_epochs)
+
+    def _say(self, message: str, done: int) -> None:
+        if self.progress is not None:
+            self.progress(message, done, self.total)
 
 
 SPLITS = ("test", "all")
