@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/predictors.py
 	$(BIN)/python bench/results.py
+
+notebooks: $(STAMP)
+	$(BIN)/python examples/execute.py
 
 clean:
 	rm -rf $(VENV) workscope-data bench/.cache
