@@ -532,7 +532,8 @@ def share_scales(a: Any, b: Any) -> tuple[Any, Any]:
         if dom is None:
             continue
         for u in uses:
-            _set_scale(u, domain=dom)
+            # nice: the axis ends on a tick past the largest value, as it would unshared
+            _set_scale(u, domain=dom, **({"nice": True} if u.kind == "quantitative" else {}))
     return _from_dict(da), _from_dict(db)
 
 

@@ -120,6 +120,18 @@ def token_charts(result: Result) -> list[tuple[str, Any]]:
 
 
 # ====================================================================== sessions
+def _bucket_bars(df: pl.DataFrame, bucket: str, lower: str, x_title: str, value: str, y_title: str,
+                 title: str) -> alt.LayerChart:
+    """Counts per bucket (label ``bucket``, ordered by its lower bound ``lower``) as linear
+    bars with their values printed; the tooltip adds the bucket's ``share``."""
+    bars = (alt.Chart(_data(df)).mark_bar()
+            .encode(x=alt.X(f"{bucket}:N", sort=alt.SortField(lower), title=x_title, axis=alt.Axis(labelAngle=0)),
+                    y=alt.Y(f"{value}:Q", title=y_title),
+                    tooltip=[f"{bucket}:N", alt.Tooltip(f"{value}:Q", format=","),
+                             alt.Tooltip("share:Q", format=".2%")]))
+    return text_labels(bars, value, ",", horizontal=False).properties(title=title, width=W, height=H)
+
+
 def session_charts(result: Result) -> list[tuple[str, Any]]:
     """Sessions per turns bin, CDFs of inter-turn gaps and session durations."""
     out: list[tuple[str, Any]] = []
@@ -128,14 +140,8 @@ def session_charts(result: Result) -> list[tuple[str, Any]]:
         df = turns.with_columns(
             pl.when(pl.col("turns_lo") == pl.col("turns_hi")).then(pl.col("turns_lo").cast(pl.String))
             .otherwise(pl.format("{}–{}", "turns_lo", "turns_hi")).alias("turns"))
-        bars = (alt.Chart(_data(df)).mark_bar()
-                .encode(x=alt.X("turns:N", sort=alt.SortField("turns_lo"), title="turns (requests per session)",
-                                axis=alt.Axis(labelAngle=0)),
-                        y=alt.Y("sessions:Q", title="sessions"),
-                        tooltip=["turns:N", alt.Tooltip("sessions:Q", format=","),
-                                 alt.Tooltip("share:Q", format=".2%")]))
-        out.append(("session-turns", text_labels(bars, "sessions", ",", horizontal=False).properties(
-            title="Turns per session", width=W, height=H)))
+        out.append(("session-turns", _bucket_bars(df, "turns", "turns_lo", "turns (requests per session)",
+                                                  "sessions", "sessions", "Turns per session")))
     for name, col, label, slug_ in (("cdf_inter_turn_gap", "inter_turn_gap_s", "inter-turn gap (s)", "inter-turn-gap-cdf"),
                                     ("cdf_session_duration", "session_duration_s", "session duration (s)",
                                      "session-duration-cdf")):
@@ -214,14 +220,9 @@ def prefix_charts(result: Result) -> list[tuple[str, Any]]:
     rd = result.tables.get("reuse_distance")
     if rd is not None and rd.height:
         df = rd.with_columns(pl.format("{}–{}", "requests_lo", "requests_hi").alias("distance"))
-        bars = (alt.Chart(_data(df)).mark_bar()
-                .encode(x=alt.X("distance:N", sort=alt.SortField("requests_lo"), title="reuse distance (requests)",
-                                axis=alt.Axis(labelAngle=0)),
-                        y=alt.Y("reuses:Q", title="block reuses"),
-                        tooltip=["distance:N", alt.Tooltip("reuses:Q", format=","),
-                                 alt.Tooltip("share:Q", format=".2%")]))
-        out.append(("reuse-distance", text_labels(bars, "reuses", ",", horizontal=False).properties(
-            title="Reuse distance of blocks (requests since last use)", width=W, height=H)))
+        out.append(("reuse-distance", _bucket_bars(df, "distance", "requests_lo", "reuse distance (requests)",
+                                                   "reuses", "block reuses",
+                                                   "Reuse distance of blocks (requests since last use)")))
     return out
 
 
