@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workscope.analysis.base import Analysis, Context, Options, Result
-from workscope.errors import UnknownNameError
+from workscope.errors import UnknownNameError, UsageError
 from workscope.jsonable import json_ready
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ def characterize(
     only: Iterable[str] | None = None,
     options: Options | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    engine: Any = None,
 ) -> Profile:
     """Run every analysis that applies to ``trace`` (or those named in ``only``).
 
@@ -98,8 +99,12 @@ def characterize(
 
     An analysis that does not apply (the trace lacks the table or columns it needs) is
     listed in ``skipped`` with the reason; one that fails raises.
+
+    ``engine``: None or ``"duckdb"`` (DuckDB, the default), ``"spark"`` (a
+    :class:`~workscope.spark.SparkEngine` on ``local[*]``), or an engine object (a
+    ``SparkEngine(master, conf)``), with the trace registered as its default.
     """
-    ctx = Context(trace, options)
+    ctx = Context(trace, options, engine=_engine_for(trace, engine))
     chosen = [get(n) for n in only] if only is not None else analyses()
     results: dict[str, Result] = {}
     skipped: dict[str, str] = {}
@@ -114,6 +119,20 @@ def characterize(
     if progress is not None:
         progress(f"{trace.name}: done", len(chosen), len(chosen))
     return Profile(trace.name, results, skipped, ctx.options)
+
+
+def _engine_for(trace: Trace, engine: Any) -> Any:
+    """The engine ``characterize`` runs on (None: the Context's own DuckDB engine)."""
+    if engine is None or engine == "duckdb":
+        return None
+    if engine == "spark":
+        from workscope.spark import SparkEngine
+
+        engine = SparkEngine()
+    elif isinstance(engine, str):
+        raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
+    engine.register_trace(trace, default=True)
+    return engine
 
 
 __all__ = ["Analysis", "Context", "Options", "Profile", "Result", "analyses", "characterize", "get"]

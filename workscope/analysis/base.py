@@ -232,7 +232,7 @@ class Context:
         """
         from workscope.engine import quote_ident
 
-        text = name if " " in name else sql_text(name)
+        text = name if " " in name else sql_text(name, getattr(self.engine, "dialect", "duckdb"))
         tokens = {"MAX_SAMPLE": self.options.max_sample, "SEED": self.options.seed, **(ints or {})}
         for key, value in tokens.items():
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
@@ -263,10 +263,19 @@ class Context:
         return self.trace.manifest.get("origin_utc")
 
 
-def sql_text(name: str) -> str:
-    """The text of ``analysis/sql/<name>.sql``."""
+def sql_text(name: str, engine: str = "duckdb") -> str:
+    """The text of ``analysis/sql/<name>.sql``; for ``engine="spark"``, its Spark form
+    ``analysis/sql/spark/<name>.sql`` where one exists.
+
+    A Spark form is still DuckDB SQL (the engine transpiles it like any query), phrased so
+    that it transpiles: it says at its top why the original cannot, and the parity tests run
+    it on DuckDB too, where it must give the original's results.
+    """
+    sql = resources.files("workscope.analysis").joinpath("sql")
+    if engine != "duckdb" and sql.joinpath(engine, f"{name}.sql").is_file():
+        return sql.joinpath(engine, f"{name}.sql").read_text()
     try:
-        return resources.files("workscope.analysis").joinpath("sql", f"{name}.sql").read_text()
+        return sql.joinpath(f"{name}.sql").read_text()
     except FileNotFoundError:
         raise UsageError(f"no analysis SQL named {name!r}") from None
 

@@ -492,7 +492,9 @@ def _failures(ctx: Context) -> Result:
         "status", "requests",
         pl.when(pl.col("failed") > 0).then(pl.lit("failed")).when(pl.col("ok") > 0).then(pl.lit("ok"))
         .otherwise(pl.lit("other")).alias("class"),
-    ).sort("requests", descending=True).with_columns((pl.col("requests") / pl.col("requests").sum()).alias("share"))
+    # ties broken by the value: the order is the data's, not the engine's
+    ).sort(["requests", "status"], descending=[True, False]).with_columns(
+        (pl.col("requests") / pl.col("requests").sum()).alias("share"))
     tables = {"status": status}
     if g is not None:
         tables["by_group"] = raw.filter(pl.col("part") == "group").select(

@@ -132,7 +132,10 @@ def correlation(ctx: Context) -> Result:
     notes = [(f"a seeded sample of the shared (entity, t_s) keys is pivoted: hash filter 1/{mod}, then at most "
               f"{ctx.options.max_sample} keys (seed {ctx.options.seed})")] if sampled else []
     off = df.filter(pl.col("metric_x") != pl.col("metric_y"))
-    strongest = off.filter(pl.col("r").is_not_null()).sort(pl.col("r").abs(), descending=True)
+    # each pair is there twice (x, y and y, x; their r may differ in the last bit): rank each
+    # pair once, ties broken by name, so the choice depends on the data, not on row order
+    strongest = off.filter(pl.col("r").is_not_null() & (pl.col("metric_x") < pl.col("metric_y"))).sort(
+        [pl.col("r").abs(), "metric_x", "metric_y"], descending=[True, False, False])
     summary: dict[str, Any] = {
         "metrics": int(df["metric_x"].n_unique()) if df.height else 0,
         "shared_keys": int(sp["shared"]) * mod if mod > 1 else int(sp["shared"]),

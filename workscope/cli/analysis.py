@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workscope.cli.params import Home, JsonFlag, open_store, split_names
+from workscope.cli.params import (
+    EngineOpt,
+    Home,
+    JsonFlag,
+    SparkConfOpt,
+    SparkMasterOpt,
+    make_engine,
+    open_store,
+    split_names,
+)
 from workscope.cli.render import emit, err, handle_errors, out, progress, rows_table
 from workscope.jsonable import json_ready
 
@@ -54,6 +63,9 @@ def characterize(
     only: OnlyOpt = None,
     slo: SloOpt = None,
     full: FullOpt = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -66,8 +78,9 @@ def characterize(
 
     options = _options(slo)
     trace = open_store(home).trace(name)
+    eng = make_engine(engine, spark_master, spark_conf)
     with progress(not as_json and err.is_terminal) as say:
-        profile = run(trace, only=_only(only), options=options, progress=say)
+        profile = run(trace, only=_only(only), options=options, progress=say, engine=eng)
     emit(as_json, profile.to_dict, lambda: _print_profile(profile, full))
 
 
@@ -116,6 +129,9 @@ def report(
     formats: FormatsOpt = None,
     scale: ScaleOpt = 2.0,
     slo: SloOpt = None,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -126,8 +142,9 @@ def report(
     fmts = _formats(formats, png)
     options = _options(slo)
     trace = open_store(home).trace(name)
+    eng = make_engine(engine, spark_master, spark_conf)
     with progress(not as_json and err.is_terminal) as say:
-        profile = run(trace, only=_only(only), options=options, progress=say)
+        profile = run(trace, only=_only(only), options=options, progress=say, engine=eng)
         files = write_report(profile, out_dir, manifest=trace.manifest, formats=fmts, scale=scale, progress=say)
     emit(as_json, files.to_dict, lambda: _print_files(files))
 
@@ -142,6 +159,9 @@ def compare(
     formats: FormatsOpt = None,
     scale: ScaleOpt = 2.0,
     slo: SloOpt = None,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
     home: Home = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -155,9 +175,11 @@ def compare(
     store = open_store(home)
     options = _options(slo)
     ta, tb = store.trace(a), store.trace(b)
+    eng_a = make_engine(engine, spark_master, spark_conf)
+    eng_b = make_engine(engine, spark_master, spark_conf)  # the same shared Spark session
     with progress(not as_json and err.is_terminal) as say:
-        pa = run(ta, only=_only(only), options=options, progress=say)
-        pb = run(tb, only=_only(only), options=options, progress=say)
+        pa = run(ta, only=_only(only), options=options, progress=say, engine=eng_a)
+        pb = run(tb, only=_only(only), options=options, progress=say, engine=eng_b)
         files = write_compare(pa, pb, out_dir, formats=fmts, scale=scale, progress=say)
     # Two load-generator results: latency quantiles side by side (B - A, B / A) and both CDFs.
     lat = (compare_latency(pa.results["latency"], pb.results["latency"], a, b)

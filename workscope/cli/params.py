@@ -52,3 +52,27 @@ def parse_ints(text: str, option: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UsageError(f"{option} expects integers, got {text!r}") from None
+
+
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="Query engine: duckdb (default, this machine) or spark (a Spark cluster or local[*]).")]
+SparkMasterOpt = Annotated[str, typer.Option(
+    "--spark-master", help="Spark master with --engine spark: local[*], local[2], spark://host:7077, yarn...")]
+SparkConfOpt = Annotated[list[str] | None, typer.Option(
+    "--spark-conf", help="A Spark setting with --engine spark, key=value (repeat the option for more).",
+    show_default=False)]
+
+
+def make_engine(engine: str, master: str, conf: list[str] | None) -> object | None:
+    """The engine named by ``--engine`` (None: DuckDB, each command's own), checked before
+    any work; ``--spark-*`` options without ``--engine spark`` are a usage error."""
+    name = engine.strip().lower()
+    if name == "duckdb":
+        if conf or master != "local[*]":
+            raise UsageError("--spark-master and --spark-conf need --engine spark")
+        return None
+    if name != "spark":
+        raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
+    from workscope.spark import SparkEngine, parse_conf
+
+    return SparkEngine(master, parse_conf(conf))

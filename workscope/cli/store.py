@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workscope.cli.params import Home, JsonFlag, MarkdownRef, open_store, parse_options
+from workscope.cli.params import (
+    EngineOpt,
+    Home,
+    JsonFlag,
+    MarkdownRef,
+    SparkConfOpt,
+    SparkMasterOpt,
+    make_engine,
+    open_store,
+    parse_options,
+)
 from workscope.cli.render import emit, emit_json, emit_raw, err, handle_errors, out, progress, rows_table
 from workscope.errors import UsageError
 from workscope.limits import MAX_REJECT_SHARE, MAX_REJECTS
@@ -239,15 +249,20 @@ def sql(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the result to a Parquet file.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table view.")] = 50,
     read_only: Annotated[bool, typer.Option("--read-only", help="Run only SELECT/EXPLAIN and read no file but the store's traces (no COPY, ATTACH, INSTALL, read_csv).")] = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
-    """Run an SQL query over the store's traces (with DuckDB's full powers unless --read-only)."""
+    """Run an SQL query over the store's traces (with DuckDB's full powers unless --read-only).
+
+    With --engine spark the DuckDB SQL is transpiled to Spark SQL (sqlglot) and runs on Spark."""
     from workscope.engine import DuckDBEngine
     from workscope.errors import QueryError, StoreError
 
     store = open_store(home)
     if trace is not None:
         store.trace(trace).close()  # a clear error for an unknown name
-    eng = DuckDBEngine()
+    eng: Any = make_engine(engine, spark_master, spark_conf) or DuckDBEngine()
     skipped = eng.register_store(store, default=trace)
     if read_only:
         eng.read_only()

@@ -2,7 +2,7 @@
 -- trace (a leading window in arrival order) the exact LRU simulation can take.
 SELECT CAST(floor(CAST({t} AS DOUBLE) / $bin_s) AS BIGINT) AS tbin,
        count(*) AS requests,
-       sum(len({hash_ids})) AS blocks,
+       sum(array_length({hash_ids})) AS blocks,
        min(CAST({t} AS DOUBLE)) AS t_min,
        max(CAST({t} AS DOUBLE)) AS t_max
 FROM {table}

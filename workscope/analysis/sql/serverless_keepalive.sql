@@ -50,7 +50,7 @@ b AS (
 ),
 per_f AS (
     -- bucket per function first, so the memory join runs on a few rows per function
-    SELECT kind, f, len(list_filter($windows_s, lambda k: k < b.gap)) AS bucket,
+    SELECT kind, f, array_length(list_filter($windows_s, lambda k: k < b.gap)) AS bucket,
            count(*) AS events, sum(b.gap) AS gap_s
     FROM b
     GROUP BY 1, 2, 3
@@ -66,7 +66,8 @@ totals AS (
     SELECT count(DISTINCT f) AS functions, sum(n) AS invocations, count(*) AS events FROM g
 ),
 wins AS (
-    SELECT unnest($windows_s) AS k, generate_subscripts($windows_s, 1) - 1 AS i
+    -- (the i-th element by position, not generate_subscripts: the form Spark also runs)
+    SELECT $windows_s[i + 1] AS k, i FROM (SELECT unnest(range(array_length($windows_s))) AS i)
 )
 SELECT wins.k AS window_s,
        (SELECT functions FROM totals) AS functions,
