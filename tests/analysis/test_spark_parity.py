@@ -129,7 +129,7 @@ def test_latency_agrees_on_spark(results_store: workscope.Store, spark: Any, nam
     assert not diff, "\n".join(diff[:20])
 
 
-@pytest.mark.parametrize("name", ["arrivals_fano", "serverless_function_cdf", "llm_sessions"])
+@pytest.mark.parametrize("name", ["arrivals_fano", "serverless_function_cdf"])
 def test_spark_forms_give_the_originals_results_on_duckdb(real_store: workscope.Store, name: str) -> None:
     """A Spark form is DuckDB SQL too: on DuckDB it must return what the original does."""
     spark_dir = Path(workscope.__file__).parent / "analysis" / "sql" / "spark"
@@ -137,7 +137,7 @@ def test_spark_forms_give_the_originals_results_on_duckdb(real_store: workscope.
     assert sql_text(name, "spark") != sql_text(name)
     # the parity tests above run the Spark forms on Spark; here the two texts meet on DuckDB
     trace = {"arrivals_fano": "azure_llm_conv", "serverless_function_cdf": "azf2019",
-             "llm_sessions": "qwen"}[name]
+             }[name]
     ctx = Context(real_store.trace(trace), WHOLE)
     original, spark_form = _capture(ctx, name)
     out: list[str] = []

@@ -63,22 +63,39 @@ stat AS (
            (SELECT max(gap) FROM gaps) AS gap_max
     FROM per
 )
+-- Every part lists the stat columns (NULL outside the stat part) in the order SELECT * gives
+-- them: a plain UNION ALL, which Spark runs too (Spark SQL has no BY NAME union).
 SELECT 'stat' AS part, *, NULL::BIGINT AS lo, NULL::BIGINT AS hi, NULL::BIGINT AS bin, NULL::BIGINT AS n
 FROM stat
-UNION ALL BY NAME
-SELECT 'turns' AS part, lo, hi, NULL::BIGINT AS bin, count(*) AS n
+UNION ALL
+SELECT 'turns' AS part,
+       NULL AS requests_total, NULL AS requests_with_id, NULL AS requests_with_session,
+       NULL AS requests_in_sessions, NULL AS sessions, NULL AS multi_turn_sessions,
+       NULL AS turns_mean, NULL AS turns_q, NULL AS turns_max, NULL AS dur_mean, NULL AS dur_q,
+       NULL AS dur_max, NULL AS gaps, NULL AS gap_mean, NULL AS gap_q, NULL AS gap_max,
+       lo, hi, NULL::BIGINT AS bin, count(*) AS n
 FROM (SELECT CASE WHEN turns <= 64 THEN turns
                   ELSE CAST(pow(2, ceil(log2(turns)) - 1) AS BIGINT) + 1 END AS lo,
              CASE WHEN turns <= 64 THEN turns
                   ELSE CAST(pow(2, ceil(log2(turns))) AS BIGINT) END AS hi
       FROM per)
 GROUP BY lo, hi
-UNION ALL BY NAME
-SELECT 'gap' AS part, NULL::BIGINT AS lo, NULL::BIGINT AS hi, bin, count(*) AS n
+UNION ALL
+SELECT 'gap' AS part,
+       NULL AS requests_total, NULL AS requests_with_id, NULL AS requests_with_session,
+       NULL AS requests_in_sessions, NULL AS sessions, NULL AS multi_turn_sessions,
+       NULL AS turns_mean, NULL AS turns_q, NULL AS turns_max, NULL AS dur_mean, NULL AS dur_q,
+       NULL AS dur_max, NULL AS gaps, NULL AS gap_mean, NULL AS gap_q, NULL AS gap_max,
+       NULL::BIGINT AS lo, NULL::BIGINT AS hi, bin, count(*) AS n
 FROM (SELECT CASE WHEN gap > 0 THEN CAST(ceil(log2(gap) * $per_octave) AS BIGINT) END AS bin FROM gaps)
 GROUP BY bin
-UNION ALL BY NAME
-SELECT 'duration' AS part, NULL::BIGINT AS lo, NULL::BIGINT AS hi, bin, count(*) AS n
+UNION ALL
+SELECT 'duration' AS part,
+       NULL AS requests_total, NULL AS requests_with_id, NULL AS requests_with_session,
+       NULL AS requests_in_sessions, NULL AS sessions, NULL AS multi_turn_sessions,
+       NULL AS turns_mean, NULL AS turns_q, NULL AS turns_max, NULL AS dur_mean, NULL AS dur_q,
+       NULL AS dur_max, NULL AS gaps, NULL AS gap_mean, NULL AS gap_q, NULL AS gap_max,
+       NULL::BIGINT AS lo, NULL::BIGINT AS hi, bin, count(*) AS n
 FROM (SELECT CASE WHEN dur > 0 THEN CAST(ceil(log2(dur) * $per_octave) AS BIGINT) END AS bin
       FROM per WHERE turns >= 2)
 GROUP BY bin
