@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/predictors.py
 	$(BIN)/python bench/results.py
+	$(BIN)/python bench/spark.py
 
 notebooks: $(STAMP)
 	$(BIN)/python examples/execute.py

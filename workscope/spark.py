@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import threading
 from collections.abc import Mapping
@@ -273,7 +272,9 @@ class SparkEngine:
 
         try:
             for table in [*trace.tables, "rejects"]:
-                files = [os.path.abspath(f) for f in trace.files(table)]
+                # file:// URIs: a bare path would be read from the cluster's default file
+                # system (HDFS on many clusters), not from the mounted store
+                files = [Path(f).resolve().as_uri() for f in trace.files(table)]
                 if not files:
                     continue
                 df = self._frame(files)

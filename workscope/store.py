@@ -58,6 +58,7 @@ from workscope.errors import (
     TraceExistsError,
     TraceNotFoundError,
     UnknownTableError,
+    UsageError,
     WorkscopeError,
 )
 from workscope.pathglob import glob_escape
@@ -82,7 +83,25 @@ _STAGING_RE = re.compile(r"^(?P<name>.+)\.(?P<kind>new|old|rm)-(?P<tag>.+)$")
 
 def default_home() -> Path:
     """``$WORKSCOPE_HOME`` if set, else ``./workscope-data``."""
-    return Path(os.environ.get("WORKSCOPE_HOME") or "workscope-data")
+    return home_path(os.environ.get("WORKSCOPE_HOME") or "workscope-data")
+
+
+def home_path(home: str | Path) -> Path:
+    """A store's directory from a path or a ``file://`` URI (the form Spark and fsspec take:
+    ``file:///data/store``). Other schemes are refused with what to do: the store writes
+    through the file system, so remote storage must be mounted (s3fs, a cluster's shared
+    file system) and given by its path."""
+    text = str(home)
+    if "://" not in text:
+        return Path(home)
+    from urllib.parse import unquote, urlsplit
+
+    url = urlsplit(text)
+    if url.scheme != "file" or url.netloc not in ("", "localhost"):
+        raise UsageError(f"store {text!r}: a store is a local or mounted directory (a path or a file:// URI); "
+                         f"mount {url.scheme}:// storage (e.g. with s3fs or the cluster's shared file system) "
+                         "and give its path")
+    return Path(unquote(url.path))
 
 
 def check_name(name: str) -> str:
@@ -454,7 +473,7 @@ class Store:
     """A directory of ingested traces."""
 
     def __init__(self, home: str | Path | None = None) -> None:
-        self.home = Path(home) if home is not None else default_home()
+        self.home = home_path(home) if home is not None else default_home()
         self.traces_dir = self.home / "traces"
         self.staging_dir = self.home / ".staging"
         self._recover()

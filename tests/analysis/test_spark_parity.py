@@ -225,3 +225,16 @@ def test_cli_engine_spark(real_store: workscope.Store, spark: Any) -> None:
         assert r.exit_code == 2 and text in r.stderr, (args, r.stderr)
     r = runner.invoke(app, ["sql", query, "--home", home, "--engine", "spark", "--read-only"])
     assert r.exit_code == 2 and "--read-only needs the DuckDB engine" in r.stderr
+
+
+def test_store_given_as_a_file_uri(real_store: workscope.Store, spark: Any) -> None:
+    """The store as a file:// URI (how a cluster names a mounted store): same results, and the
+    Spark views read the files by file:// URI, not from the cluster's default file system."""
+    store = workscope.open(real_store.home.resolve().as_uri())
+    ran, diff = differences(store.trace("nasa_ipsc"), spark)
+    assert ran > 0 and not diff, diff[:10]
+    eng = SparkEngine(session=spark)
+    eng.register_trace(store.trace("nasa_ipsc"), default=True)
+    files = eng.spark.sql("SELECT DISTINCT input_file_name() AS f FROM jobs").toPandas()["f"].tolist()
+    assert files and all(f.startswith("file:///") for f in files)
+    eng.close()

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from workscope import Store
 
 Home = Annotated[
-    Path | None,
-    typer.Option("--home", help="Store directory (default: $WORKSCOPE_HOME, else ./workscope-data).",
+    str | None,  # not Path: a file:// URI must reach the store as written
+    typer.Option("--home", help="Store directory or file:// URI (default: $WORKSCOPE_HOME, else ./workscope-data).",
                  show_default=False),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
@@ -23,7 +23,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on s
                                                           "with --json or when stderr is not a terminal).")]
 
 
-def open_store(home: Path | None) -> Store:
+def open_store(home: str | Path | None) -> Store:
     """The store at ``--home`` (imported here so that ``--help`` stays fast)."""
     import workscope
 

@@ -128,7 +128,7 @@ def ls_(home: Home = None, as_json: JsonFlag = False) -> None:
         err.print(_no_traces(store, home), highlight=False)  # stdout holds only the JSON document
 
 
-def _no_traces(store: Store, home: Path | None) -> str:
+def _no_traces(store: Store, home: str | None) -> str:
     """What an empty listing says: the store directory looked in, and how it was chosen (an
     empty list from the wrong directory is the usual surprise)."""
     where = store.home.absolute()
@@ -142,7 +142,7 @@ def _no_traces(store: Store, home: Path | None) -> str:
     return f"no traces in {where}{missing} ({chosen}); add one with `workscope ingest PATH`"
 
 
-def _print_catalog(cat: pl.DataFrame, store: Store, home: Path | None) -> None:
+def _print_catalog(cat: pl.DataFrame, store: Store, home: str | None) -> None:
     if cat.height == 0:
         out.print(_no_traces(store, home), highlight=False)
         return
