@@ -20,6 +20,7 @@ import logging
 import math
 import re
 import threading
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,7 +78,9 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     except ImportError:
         raise UsageError("the Spark engine needs pyspark: pip install 'workscope[spark]' "
                          "(and Java 17)") from None
-    settings = {**BASE_CONF, **dict(conf or {})}
+    log4j = Path(__file__).with_name("spark_log4j2.properties")
+    quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log4j.as_uri()}"}
+    settings = {**BASE_CONF, **quiet, **dict(conf or {})}
     key = (master, tuple(sorted(settings.items())))
     with _SESSION_LOCK:
         session = _SESSIONS.get(key)
@@ -86,7 +89,10 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
         builder = SparkSession.builder.master(master).appName("workscope")
         for k, v in settings.items():
             builder = builder.config(k, v)
-        session = builder.getOrCreate()
+        with warnings.catch_warnings():
+            # pyspark warns about the pandas release on start; workscope passes Arrow, not pandas
+            warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+            session = builder.getOrCreate()
         session.sparkContext.setLogLevel("OFF")
         # pyspark logs every failed query as a JSON error; it comes back as a QueryError
         logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
