@@ -43,7 +43,7 @@ NESTED_TYPES = frozenset({"struct", "list", "array", "map"})
 """Nested DuckDB types: text in a table or CSV, JSON values in a JSON document."""
 
 
-_SQL_TYPES = {"Float64": "DOUBLE", "Int64": "BIGINT", "String": "VARCHAR", "Boolean": "BOOLEAN",
+SQL_TYPES = {"Float64": "DOUBLE", "Int64": "BIGINT", "String": "VARCHAR", "Boolean": "BOOLEAN",
               "List(Int64)": "BIGINT[]"}
 
 
@@ -57,7 +57,7 @@ def _missing_columns(con: duckdb.DuckDBPyConnection, source: str, table: str) ->
             f"DESCRIBE SELECT * FROM read_parquet({source}, union_by_name = true)").fetchall()}
     except duckdb.Error:
         return ""  # a damaged file: the view reports it when queried
-    return "".join(f", CAST(NULL AS {_SQL_TYPES[dtype_name(c.dtype)]}) AS {quote_ident(c.name)}"
+    return "".join(f", CAST(NULL AS {SQL_TYPES[dtype_name(c.dtype)]}) AS {quote_ident(c.name)}"
                    for c in TABLES[table].columns if c.name not in have)
 
 

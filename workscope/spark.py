@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,8 +37,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MASTER = "local[*]"
 """Spark master used when none is given: every core of this machine."""
 
-_SESSION_LOCK = threading.Lock()
-_SESSIONS: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
 # Spark settings that make results comparable with DuckDB's: UTC timestamps; ANSI mode off
 # (Spark 4 turns it on: 1/0 and overflow raise, where DuckDB's division gives NULL); Arrow
@@ -71,8 +68,8 @@ def parse_conf(items: list[str] | None) -> dict[str, str]:
 
 
 def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> Any:
-    """A Spark session for ``master`` with ``conf`` (plus :data:`BASE_CONF`), shared by every
-    engine of this process that asks for the same settings (starting one costs seconds)."""
+    """A Spark session for ``master`` with ``conf`` (plus :data:`BASE_CONF`). Spark keeps one
+    per process: a later call gets the running one (starting one costs seconds)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -81,23 +78,17 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     log4j = Path(__file__).with_name("spark_log4j2.properties")
     quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log4j.as_uri()}"}
     settings = {**BASE_CONF, **quiet, **dict(conf or {})}
-    key = (master, tuple(sorted(settings.items())))
-    with _SESSION_LOCK:
-        session = _SESSIONS.get(key)
-        if session is not None and not session.sparkContext._jsc.sc().isStopped():
-            return session
-        builder = SparkSession.builder.master(master).appName("workscope")
-        for k, v in settings.items():
-            builder = builder.config(k, v)
-        with warnings.catch_warnings():
-            # pyspark warns about the pandas release on start; workscope passes Arrow, not pandas
-            warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
-            session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("OFF")
-        # pyspark logs every failed query as a JSON error; it comes back as a QueryError
-        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
-        _SESSIONS[key] = session
-        return session
+    builder = SparkSession.builder.master(master).appName("workscope")
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    with warnings.catch_warnings():
+        # pyspark warns about the pandas release on start; workscope passes Arrow, not pandas
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        session = builder.getOrCreate()  # the running session when there is one
+    session.sparkContext.setLogLevel("OFF")
+    # pyspark logs every failed query as a JSON error; it comes back as a QueryError
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    return session
 
 
 def _literal(value: Any) -> Any:
@@ -145,10 +136,6 @@ def transpile(query: str, params: Mapping[str, Any] | None = None,
                 if node.name not in params:
                     raise QueryError(f"query parameter ${node.name} was not given")
                 return _literal(params[node.name])
-            if isinstance(node, exp.Parameter):
-                name = node.this.name if isinstance(node.this, exp.Expression) else str(node.this)
-                if name in params:
-                    return _literal(params[name])
             if isinstance(node, exp.Table) and node.db and schemas and node.db in schemas:
                 return exp.Table(this=exp.to_identifier(f"{node.db}__{node.name}"), alias=node.args.get("alias"))
             return node
@@ -405,10 +392,14 @@ def _spark_errors() -> tuple[type[BaseException], ...]:
 
 
 def _spark_type(dtype: Any) -> str:
+    """The Spark SQL type of a canonical column's dtype: DuckDB's (engine.SQL_TYPES) as sqlglot
+    writes it for Spark."""
+    from sqlglot import exp
+
+    from workscope.engine import SQL_TYPES
     from workscope.schemas import dtype_name
 
-    return {"Float64": "double", "Int64": "bigint", "String": "string", "Boolean": "boolean",
-            "List(Int64)": "array<bigint>"}.get(dtype_name(dtype), "string")
+    return exp.DataType.build(SQL_TYPES[dtype_name(dtype)], dialect="duckdb").sql("spark")
 
 
 def _to_arrow(df: Any) -> pa.Table:

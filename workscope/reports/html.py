@@ -182,11 +182,11 @@ def _bundle() -> str:
     return vl_convert.javascript_bundle().replace("</script", "<\\/script")
 
 
-def _image(chart: Any, path: Path, scale: float) -> Path:
-    """``chart`` drawn to ``path`` (PNG at ``scale`` times its size, SVG, or PDF), offline."""
+def _image(spec: str, path: Path, scale: float) -> Path:
+    """A Vega-Lite spec (JSON) drawn to ``path`` (PNG at ``scale`` times its size, SVG, or
+    PDF), offline."""
     import vl_convert
 
-    spec = chart.to_json()
     fmt = path.suffix.lstrip(".")
     data = (vl_convert.vegalite_to_png(spec, scale=scale) if fmt == "png" else
             vl_convert.vegalite_to_svg(spec).encode() if fmt == "svg" else vl_convert.vegalite_to_pdf(spec))
@@ -200,7 +200,8 @@ def _images(charts: list[tuple[str, Any]], folder: Path, stem: str, formats: Seq
     out = []
     for name, chart in charts:
         say(f"{stem}-{name}")
-        out += [_image(chart, folder / f"{stem}-{name}.{fmt}", scale) for fmt in formats]
+        spec = chart.to_json()  # once per chart, whatever the number of formats
+        out += [_image(spec, folder / f"{stem}-{name}.{fmt}", scale) for fmt in formats]
     return out
 
 
