@@ -24,7 +24,7 @@ LAYER_NAMES = {CORE: "core", INGEST: "ingest", MIDDLE: "analysis/replay/predicto
 PART_LAYER = {"ingest": INGEST, "analysis": MIDDLE, "replay": MIDDLE, "predictors": MIDDLE,
               "reports": REPORTS, "cli": TOP, "samples": TOP, "notebook": TOP, "__main__": TOP}
 # Modules of a format package that are shared machinery, not formats.
-INGEST_SHARED = {"reader", "files", "parse", "pipeline", "registry", "timefmt"}
+INGEST_SHARED = {"reader", "files", "parse", "pipeline", "registry", "timefmt", "remote", "cluster"}
 EXPORTER_SHARED = {"base", "registry"}
 
 

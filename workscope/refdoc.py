@@ -30,6 +30,8 @@ def reference_markdown(title: str, command: str, kind: str, items: Sequence[tupl
         out += ["", f"## {i.name}", "", f"{kind}: {', '.join(i.tables)}{version}"]
         if i.doc_url:
             out.append(f"· reference: <{i.doc_url}>")
+        if getattr(i, "split", False):
+            out.append("· `ingest --engine spark` reads each file in its own Spark task")
         out += ["", inspect.cleandoc(module.__doc__ or i.description)]
         if i.options:
             out += ["", *options_markdown(i.options)]

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,6 +77,10 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     except ImportError:
         raise UsageError("the Spark engine needs pyspark: pip install 'workscope[spark]' "
                          "(and Java 17)") from None
+    if master.startswith("local"):
+        # Local executors run on this machine: give them this interpreter, where workscope is
+        # installed (pyspark's default is whatever `python3` is on PATH).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     log4j = Path(__file__).with_name("spark_log4j2.properties")
     quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log4j.as_uri()}"}
     settings = {**BASE_CONF, **quiet, **dict(conf or {})}

@@ -87,16 +87,23 @@ def ingest(
     home: Home = None,
     as_json: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
-    """Ingest trace files (local, or downloaded from a URL) into the store as canonical Parquet tables."""
+    """Ingest trace files (local, or downloaded from a URL) into the store as canonical Parquet tables.
+
+    With --engine spark the files are read in Spark tasks (one per file where the format
+    allows); the store and the files must be at paths every executor mounts."""
     store = open_store(home)
     from workscope.schemas import parse_bound
 
     bounds = dict(parse_bound(b) for b in bound or [])
+    eng = make_engine(engine, spark_master, spark_conf)
     with progress(not quiet and not as_json and err.is_terminal) as say:
         result = store.ingest(paths, format=format, name=name, options=parse_options(option),
                               bounds=bounds, max_rejects=max_rejects or None,
-                              max_reject_share=max_reject_share, force=force, progress=say)
+                              max_reject_share=max_reject_share, force=force, progress=say, engine=eng)
     emit(as_json, result.to_dict, lambda: _print_ingest(result, store.traces_dir / result.name))
 
 

@@ -69,7 +69,8 @@ def task_rows(
     latest: Sequence[str],
     counts: dict[str, Sequence[int]],
 ) -> pl.LazyFrame:
-    """One row per (``_job``, ``_task``) from parsed event rows, as a lazy streaming group_by.
+    """One row per (``_job``, ``_task``) from parsed event rows, as a lazy streaming group_by,
+    in the order of each task's first event.
 
     ``events`` holds ``_job``, ``_task``, ``_t`` (seconds, null = after the trace), ``_type``,
     ``_seq`` (source order, breaks ties at equal times: see :func:`seq`), ``_missing`` and the
@@ -97,7 +98,9 @@ def task_rows(
         *(ty.is_in(list(codes)).sum().alias(f"_n_{name}") for name, codes in counts.items()),
         *(pl.col(c).sort_by(order, nulls_last=True).drop_nulls().last().alias(c) for c in latest),
     )
-    return agg.with_columns(
+    # A group_by's output order is arbitrary: order tasks by their first event, so that two
+    # ingests of one trace (here or on Spark) write the same rows in the same order.
+    return agg.sort("_first_seq").with_columns(
         pl.when(pl.col("_last_type").is_in(list(terminal))).then(pl.col("_last_t")).alias("_end"),
         pl.col("_last_type").replace_strict(status_map, default=None, return_dtype=pl.String)
         .alias("_status"),

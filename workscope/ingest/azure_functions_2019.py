@@ -277,16 +277,18 @@ class AzureFunctions2019Reader(Reader):
                     _strip("HashOwner").alias("owner_id"), _strip("HashApp").alias("app_id"),
                     _strip("HashFunction").alias("function_id"),
                     pl.when(_strip("Trigger") != "").then(_strip("Trigger")).alias("trigger"),
-                ).unique(subset=["owner_id", "app_id", "function_id"], keep="any")
+                ).unique(subset=["owner_id", "app_id", "function_id"], keep="first", maintain_order=True)
                 # nulls_equal: an empty HashOwner is the same unknown owner in all three files
+                # maintain_order: the same rows in the same order on every ingest
                 frame = frame.join(triggers, on=["owner_id", "app_id", "function_id"], how="left",
-                                   coalesce=True, nulls_equal=True)
+                                   coalesce=True, nulls_equal=True, maintain_order="left")
             mem_cols = ["memory_avg_mb", *(c for c in MEM_PCTS.values() if c),
                         "_mem_p5", "_mem_p95", "_mem_samples"]
             if mem_frame is not None:
                 good = (mem_frame.filter(pl.col(REASON).is_null())
-                        .select(*join_keys, *mem_cols).unique(subset=join_keys, keep="any"))
-                frame = frame.join(good, on=join_keys, how="left", coalesce=True, nulls_equal=True)
+                        .select(*join_keys, *mem_cols).unique(subset=join_keys, keep="first", maintain_order=True))
+                frame = frame.join(good, on=join_keys, how="left", coalesce=True, nulls_equal=True,
+                                   maintain_order="left")
             else:
                 frame = frame.with_columns(*(pl.lit(None, pl.Float64).alias(c) for c in mem_cols))
             frame = frame.with_columns(attrs_json({
@@ -308,7 +310,7 @@ class AzureFunctions2019Reader(Reader):
                 keys = dur_frame.filter(pl.col(REASON).is_null()).select(join_keys).unique()
                 bad = mem_frame.filter(pl.col(REASON).is_not_null())
                 orphans = (mem_frame.filter(pl.col(REASON).is_null())
-                           .join(keys, on=join_keys, how="anti", nulls_equal=True)
+                           .join(keys, on=join_keys, how="anti", nulls_equal=True, maintain_order="left")
                            .with_columns(orphan_reason.alias(REASON)))
                 left = pl.concat([bad, orphans], how="vertical_relaxed")
             else:

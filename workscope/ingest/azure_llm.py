@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -78,7 +79,9 @@ class AzureLLMReader(Reader):
         cols = [c.strip() for c in head[0].split(",")]
         return cols in HEADERS
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
         # Files named explicitly are read (a wrong one fails loudly); files found by walking a
         # directory are read only if their header is this format's (LICENSE, README, ...).
         files: list[Path] = []
@@ -89,6 +92,15 @@ class AzureLLMReader(Reader):
                     (files if self.sniff(f) else skipped).append(f)
             else:
                 files.append(p)
+        return files, skipped
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
+        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
+        return {"origin_ns": min(origins) if origins else None,
+                "assumed_utc": any(m["origin_assumed_utc"] for m in metas)}
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        files, skipped = self.select(paths)
         if not files:
             raise SourceError(paths[0], "no trace files found (expected .csv or .csv.gz files)",
                               hint="pass the Azure LLM CSV files or a directory holding them")
@@ -112,6 +124,10 @@ class AzureLLMReader(Reader):
                 origins.append(origin)
             parts.append((f, lf, names, ts))
 
+        if "origin_ns" in ctx.shared:  # one file of many: the trace's origin, from all of them
+            given = ctx.shared["origin_ns"]
+            origins = [] if given is None else [given]
+            zoned = [not ctx.shared["assumed_utc"]]
         origin_ns = min(origins) if origins else 0
         out = []
         for f, lf, names, ts in parts:

@@ -83,9 +83,14 @@ class BurstGPTReader(Reader):
         # The two published layouts, or any order of the same names (columns are read by name).
         return cols in (V1, V3) or (set(REQUIRED) <= set(cols) and set(cols) <= set(V3))
 
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+        return [f for f in iter_files(paths)
+                if not f.name.lower().endswith(_SKIP) and not f.name.upper().startswith("LICENSE")], []
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths)
-                 if not f.name.lower().endswith(_SKIP) and not f.name.upper().startswith("LICENSE")]
+        files, _ = self.select(paths)
         staged = []
         for f in files:
             plain = plain_file(f, ctx)

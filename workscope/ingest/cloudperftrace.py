@@ -164,7 +164,9 @@ def _origin(matrices: list[pl.LazyFrame]) -> float:
 def _metric_rows(cells: pl.LazyFrame, col: str, origin: float) -> pl.LazyFrame:
     """``usage`` rows of one matrix: each value cell at its row's timestamp (column 0)."""
     ts = cells.filter(pl.col("j") == 0).select(FILE, LINE, "entity_id", "r", pl.col("v").alias("ts"))
-    vals = cells.filter(pl.col("j") > 0).join(ts, on=[FILE, LINE, "entity_id", "r"], how="left")
+    # maintain_order: the same rows in the same order on every ingest
+    vals = cells.filter(pl.col("j") > 0).join(ts, on=[FILE, LINE, "entity_id", "r"], how="left",
+                                              maintain_order="left")
     return vals.select(
         FILE, LINE,
         (pl.col("ts") - origin).alias("t_s"), "entity_id",
@@ -187,7 +189,7 @@ def _label_rows(s: _Staged, width: int, origin: float) -> pl.LazyFrame:
         fields["workload"] = pl.col("workload").cast(pl.Float64, strict=False)
     frame = s.frame.select(FILE, LINE, "entity_id", pl.col(TARGET).cast(pl.Float64, strict=False)
                            .alias("value"), *[e.alias(k) for k, e in fields.items()]
-                           ).join(last, on=[FILE, LINE, "entity_id"], how="left")
+                           ).join(last, on=[FILE, LINE, "entity_id"], how="left", maintain_order="left")
     return frame.select(
         FILE, LINE, (pl.col("ts") - origin).alias("t_s"), "entity_id",
         pl.lit(TARGET).alias("metric"), "value",

@@ -79,8 +79,13 @@ class MooncakeReader(Reader):
         return sniff_json_keys(path, must=("timestamp", "input_length", "output_length"),
                                never=("chat_id", "parent_chat_id"), late=("hash_ids",))
 
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+        return source_files(paths), []
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = source_files(paths)
+        files, _ = self.select(paths)
         staged = []
         for f in files:
             plain = plain_file(f, ctx)

@@ -227,6 +227,7 @@ def ingest(
     max_reject_share: float | None = MAX_REJECT_SHARE,
     force: bool = False,
     progress: ProgressFn | None = None,
+    engine: Any = None,
 ) -> IngestResult:
     """Ingest source files into ``store`` as a trace called ``name`` (default: from the first path).
 
@@ -243,14 +244,19 @@ def ingest(
     they come from a file or a URL; other sources under an existing name need ``force``.
     Raises a WorkscopeError subclass, with nothing written, if a source cannot be read or
     downloaded (:class:`~workscope.ingest.remote.RemoteSourceError`).
+
+    ``engine``: None or ``"duckdb"`` reads the sources here; ``"spark"`` or a
+    :class:`~workscope.spark.SparkEngine` reads them in Spark tasks, one per file for readers
+    that read files one by one (:mod:`workscope.ingest.cluster`): the same trace either way.
     """
     t0 = time.perf_counter()
+    builder = _builder(engine)
     items = source_paths(paths)
     say = progress or (lambda msg, done, total: None)
 
     def run(fetched: remote.Fetched, work: Path | None) -> IngestResult:
         return _ingest(store, fetched, work, format=format, name=name, options=options, bounds=bounds,
-                       caps=(max_rejects, max_reject_share), force=force, say=say, t0=t0)
+                       caps=(max_rejects, max_reject_share), force=force, say=say, t0=t0, builder=builder)
 
     if not any(isinstance(i, str) for i in items):
         return run(remote.Fetched([Path(i) for i in items]), None)
@@ -269,7 +275,8 @@ def ingest(
 
 def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format: str | None,
             name: str | None, options: dict[str, Any] | None, bounds: dict[str, Any] | None,
-            caps: tuple[int | None, float | None], force: bool, say: ProgressFn, t0: float) -> IngestResult:
+            caps: tuple[int | None, float | None], force: bool, say: ProgressFn, t0: float,
+            builder: Builder | None = None) -> IngestResult:
     """:func:`ingest` once every source is local (``work``: the staging directory the
     downloads are in, to build in too; None: open one)."""
     try:
@@ -287,13 +294,14 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
             return _unchanged(store, name, content_key(reader, opts, hasher.result(), limits), t0)
         # Otherwise the sources are hashed in a thread while the tables are written: the hashes
         # are needed only in the Parquet footers and the manifest, written last.
-        hasher.start()
+        if builder is None:  # the cluster's tasks hash the files they read
+            hasher.start()
         try:
             with contextlib.nullcontext(work) if work is not None else store.staging(name) as w:
                 build, scratch = w / "trace", w / "scratch"
                 scratch.mkdir(parents=True)
-                manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped,
-                                       limits, caps_, fetched)
+                manifest = (builder or build_trace)(reader, opts, plist, hasher, name, build, scratch, say,
+                                                    dropped, limits, caps_, fetched)
                 for copies in (scratch, w / DOWNLOADS):  # decompressed and downloaded: free the disk first
                     shutil.rmtree(copies, ignore_errors=True)
                 try:
@@ -308,6 +316,19 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
         fetched.relabel_error(exc)  # the user knows the URL, not the staging copy
         raise
     return IngestResult(name, status, manifest, time.perf_counter() - t0)
+
+
+Builder = Callable[..., dict[str, Any]]
+"""How a trace's tables are built: :func:`build_trace` here, or the cluster ingest's."""
+
+
+def _builder(engine: Any) -> Builder | None:
+    """The builder for ``engine`` (None: :func:`build_trace`), checked before any work."""
+    if engine is None or (isinstance(engine, str) and engine.strip().lower() == "duckdb"):
+        return None
+    from workscope.ingest import cluster
+
+    return cluster.builder(engine)
 
 
 def _unchanged(store: Store, name: str, key: str, t0: float) -> IngestResult:
@@ -349,6 +370,61 @@ def build_trace(
     labels = fetched.by_text
     say(f"scanning with {reader.name}", 0, 1)
     result = scan_with(reader, paths, ScanContext(options=opts, staging=scratch))
+    provenance = trace_provenance(name, reader, opts, result.meta, bounds)
+    parts = checked_parts(result, bounds={**result.bounds, **(bounds or {})})
+    if not parts:
+        raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
+    (build / REJECTS).mkdir(parents=True)
+    write_parts(parts, build, FooterMetadata(provenance, hasher), caps, labels, say)
+    return finish_trace(build, reader, opts, provenance, result, hasher, paths[0], dropped, bounds, fetched, say)
+
+
+def trace_provenance(name: str, reader: Reader, opts: dict[str, Any], meta: dict[str, Any],
+                     bounds: dict[str, Bound] | None) -> dict[str, Any]:
+    """What the manifest and every Parquet footer of a trace say about how it was made."""
+    provenance = {
+        "trace": name,
+        "workscope_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "reader": {"name": reader.name, "version": reader.version},
+        "options": opts,
+        "origin_utc": meta.get("origin_utc"),
+    }
+    if bounds:
+        # JSON has no infinity: an open side is null.
+        provenance["bounds"] = {c: [v if math.isfinite(v) else None for v in b]
+                                for c, b in bounds.items()}
+    return provenance
+
+
+def write_parts(parts: list[tuple[str, int, TablePart, pl.LazyFrame]], build: Path,
+                kv: Callable[[Any], dict[str, str]], caps: RejectLimits, labels: Mapping[str, str],
+                say: ProgressFn, stem: Callable[[str, int], str] = lambda table, i: f"{i:05d}") -> int:
+    """Sink checked parts into ``build`` (good rows to ``<table>/part-<stem>.parquet``, rejects
+    to ``_rejects/<table>-<stem>.parquet``), each reject's text exact from its file; returns
+    the rows rejected. DataError as soon as the rejects pass ``caps``."""
+    rejected = 0
+    for n, (table, i, part, frame) in enumerate(parts):
+        say(f"{table} ← {labels.get(part.file, part.file)}", n, len(parts))
+        (build / table).mkdir(parents=True, exist_ok=True)
+        left = None if caps.count is None else caps.count - rejected
+        ok_path = build / table / f"part-{stem(table, i)}.parquet"
+        rej_path = build / REJECTS / f"{table}-{stem(table, i)}.parquet"
+        sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left, labels=labels)
+        bad = _check_rejects(part, ok_path, rej_path, caps, rejected)
+        rejected += bad
+        if bad:  # the source is reread only for a part that has rejects
+            exact_raw(rej_path, kv, trust_lines=part.source_lines,
+                      files={url: Path(local) for local, url in labels.items()})
+    return rejected
+
+
+def finish_trace(build: Path, reader: Reader, opts: dict[str, Any], provenance: dict[str, Any],
+                 result: ScanResult, hasher: SourceHasher, first: Path, dropped: list[str] | None,
+                 bounds: dict[str, Bound] | None, fetched: remote.Fetched, say: ProgressFn) -> dict[str, Any]:
+    """Count the tables written into ``build`` and write its manifest; returns the manifest.
+
+    ``result``: the scan's tables (only their names are used here), files and meta."""
     if dropped:
         result.meta["duplicate_sources"] = dropped
     unread = fetched.relabel(unread_files(hasher.files, result.files))
@@ -358,39 +434,10 @@ def build_trace(
         log.warning("the %s reader read %d file(s) and skipped %d (listed in the manifest's "
                     "meta.skipped_files): %s", reader.name, len(result.files), len(unread),
                     ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else ""))
-    provenance = {
-        "trace": name,
-        "workscope_version": __version__,
-        "schema_version": SCHEMA_VERSION,
-        "reader": {"name": reader.name, "version": reader.version},
-        "options": opts,
-        "origin_utc": result.meta.get("origin_utc"),
-    }
-    if bounds:
-        # JSON has no infinity: an open side is null.
-        provenance["bounds"] = {c: [v if math.isfinite(v) else None for v in b]
-                                for c, b in bounds.items()}
-    parts = checked_parts(result, bounds={**result.bounds, **(bounds or {})})
-    if not parts:
-        raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
     rejects_dir = build / REJECTS
-    rejects_dir.mkdir(parents=True)
-    kv = FooterMetadata(provenance, hasher)
-    rejected = 0
-    for n, (table, i, part, frame) in enumerate(parts):
-        say(f"{table} ← {labels.get(part.file, part.file)}", n, len(parts))
-        (build / table).mkdir(parents=True, exist_ok=True)
-        left = None if caps.count is None else caps.count - rejected
-        ok_path, rej_path = build / table / f"part-{i:05d}.parquet", rejects_dir / f"{table}-{i:05d}.parquet"
-        sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left, labels=labels)
-        bad = _check_rejects(part, ok_path, rej_path, caps, rejected)
-        rejected += bad
-        if bad:  # the source is reread only for a part that has rejects
-            exact_raw(rej_path, kv, trust_lines=part.source_lines,
-                      files={url: Path(local) for local, url in labels.items()})
-    say("counting", len(parts), len(parts))
+    say("counting", 1, 1)
     tables_meta = {t: table_stats(build, t) for t in result.tables}
-    _require_good_rows(paths[0], tables_meta, rejects_dir)
+    _require_good_rows(first, tables_meta, rejects_dir)
     sources = hasher.result()
     hasher.check_unchanged()
     manifest = {
@@ -620,6 +667,18 @@ class SourceHasher:
         self._thread: threading.Thread | None = None
         self._result: list[dict[str, Any]] | None = None
         self._error: BaseException | None = None
+        self._given: dict[Path, str] = {}
+
+    def use_digests(self, digests: Mapping[str, str]) -> None:
+        """Take the sha256 of these files (path -> hex digest) as computed elsewhere: the
+        cluster ingest's tasks hash the files they read; the rest are hashed here."""
+        self._given.update({Path(f): d for f, d in digests.items()})
+
+    def label(self, f: Path) -> str:
+        """The name the manifest gives a source file: its URL, else its path under the source
+        folder given, else its name."""
+        return self.labels.get(f) or next((str(f.relative_to(r)) for r in self.roots if f.is_relative_to(r)),
+                                          f.name)
 
     def start(self) -> None:
         """Hash in a daemon thread (hashlib releases the GIL while it digests)."""
@@ -656,15 +715,19 @@ class SourceHasher:
             self._error = exc
 
     def _one(self, f: Path) -> dict[str, Any]:
-        rel = self.labels.get(f) or next((str(f.relative_to(r)) for r in self.roots if f.is_relative_to(r)),
-                                         f.name)
-        h = hashlib.sha256()
-        with open(f, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                if self._stop.is_set():
-                    raise StoreError("ingest cancelled")
-                h.update(chunk)
-        return {"path": rel, "bytes": self.stamps[f][0], "sha256": h.hexdigest()}
+        digest = self._given.get(f) or file_sha256(f, self._stop)
+        return {"path": self.label(f), "bytes": self.stamps[f][0], "sha256": digest}
+
+
+def file_sha256(f: Path, stop: threading.Event | None = None) -> str:
+    """The sha256 of a file, read in 1 MiB chunks (StoreError when ``stop`` is set meanwhile)."""
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if stop is not None and stop.is_set():
+                raise StoreError("ingest cancelled")
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _stamp(f: Path) -> tuple[int, int]:

@@ -80,8 +80,20 @@ class QwenBailianReader(Reader):
     def sniff(self, path: Path) -> bool:
         return sniff_json_keys(path, must=("chat_id", "parent_chat_id", "timestamp"), late=("hash_ids",))
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
         files = source_files(paths)
+        # Checked here, on the names, so that an ingest reading each file alone refuses it too.
+        blocks = {block_tokens(f) for f in files}
+        if len(blocks) > 1:
+            raise SourceError(files[0], f"files mix hash block sizes {sorted(blocks)} (from their "
+                              "names); hash_ids of different block sizes cannot share a trace",
+                              hint="ingest each block size as its own trace")
+        return files, []
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        files, _ = self.select(paths)
         staged = []
         for f in files:
             plain = plain_file(f, ctx)
@@ -90,10 +102,6 @@ class QwenBailianReader(Reader):
             staged.append((f, plain, record))
 
         blocks = {block_tokens(f) for f in files}
-        if len(blocks) > 1:
-            raise SourceError(files[0], f"files mix hash block sizes {sorted(blocks)} (from their "
-                              "names); hash_ids of different block sizes cannot share a trace",
-                              hint="ingest each block size as its own trace")
 
         parts = []
         for f, plain, record in staged:

@@ -78,6 +78,10 @@ class ScanContext:
 
     options: dict[str, Any]
     staging: Path
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Facts about the whole trace (:meth:`Reader.shared_facts`), given when this scan covers
+    some of its files (the cluster ingest reads each file in its own task): the reader uses
+    them instead of deriving its own from the files it sees."""
     _counter: int = 0
 
     def temp_path(self, stem: str) -> Path:
@@ -105,6 +109,25 @@ class Reader:
         """Return lazy parts for every table this reader fills."""
         raise NotImplementedError
 
+    split: ClassVar[bool] = False
+    """True when a scan of many files is the scans of its files one by one, in the order of
+    :meth:`select` (given :meth:`shared_facts`): the cluster ingest then reads each file in its
+    own task. A reader that joins files (a job's events across shards) keeps False and is read
+    whole, in one task. ``tests/ingest/test_cluster_ingest.py`` ingests every reader's test
+    sources both ways and compares the traces."""
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+        """The files under ``paths`` that a scan reads, in its order, and those it lists in its
+        ``meta.skipped_files`` (for split readers; their scan selects through this, so the two
+        agree); cheap: names and first bytes only."""
+        raise NotImplementedError(f"the {self.name} reader reads its sources whole")
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The facts a scan of one file needs about the whole trace (such as the origin, the
+        earliest of the files' own), from the ``meta`` of each file's scan alone, in
+        :meth:`select` order; None (the default) when a file's rows need nothing beyond it."""
+        return None
+
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Check ``given`` against the declared options, convert types, add defaults."""
         return resolve_options(f"format {self.name!r}", self.options, given)
@@ -118,4 +141,5 @@ class Reader:
             "tables": list(self.tables),
             "options": describe_options(self.options),
             "doc_url": self.doc_url,
+            "split": self.split,
         }

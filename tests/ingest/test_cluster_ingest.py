@@ -1,0 +1,206 @@
+"""Ingest on Spark (local[2]) builds the same trace as an ingest on this machine.
+
+The contract of :mod:`workscope.ingest.cluster`: same rows in the same order in every table,
+same rejects (with their exact source lines), same manifest but for its creation time and
+the number of Parquet files; errors raised in a task come back as the same exception, with
+nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import workscope
+from workscope.cli import app
+from workscope.errors import DataError, EmptySourceError, MissingColumnError, SourceError
+from workscope.ingest import cluster, registry
+from workscope.ingest.pipeline import ingest
+from workscope.samples import SAMPLES
+from workscope.spark import SparkEngine
+from workscope.store import REJECTS
+
+pytest.importorskip("pyspark")
+
+DATA = Path(__file__).parent.parent / "data"
+
+# (format, path under tests/data, options): every reader, split or not, on multi-file sources
+# where there are some.
+CASES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("azure_llm", "azure_llm_2023", None),
+    ("azure_llm", "azure_llm_fixtures", None),
+    ("burstgpt", "burstgpt", None),
+    ("mooncake", "mooncake", None),
+    ("qwen_bailian", "qwen_bailian", None),
+    ("alibaba_genai", "alibaba_genai_2026", None),
+    ("alibaba_genai", "alibaba_genai_2026_pods", None),
+    ("azure_functions_2019", "azure_functions_2019/fixture", None),
+    ("azure_functions_2021", "azure_functions_2021", None),
+    ("huawei_2023", "huawei_2023/private_dataset", None),
+    ("huawei_2025", "huawei_2025/cold_start_dataset", None),
+    ("swf", "swf", None),
+    ("alibaba_openb", "alibaba_openb", None),
+    ("alibaba_dlrm", "alibaba_dlrm", None),
+    ("alibaba_pai", "alibaba_pai", None),
+    ("alibaba_2018", "alibaba_2018", None),
+    ("google_2011", "google_2011", None),
+    ("google_2019", "google_2019", None),
+    ("planetlab", "planetlab/20110303", None),
+    ("azure_vm_noise", "azure_vm_noise", None),
+    ("azure_vm", "azure_vm", None),
+    ("philly", "philly/trace-data", None),
+    ("cloudperftrace", "cloudperftrace", None),
+    ("datacenter_aggregates", "datacenter_aggregates", None),
+    ("workscope_workload", "workscope_workload", None),
+    ("aiperf_results", "bench_results/aiperf/replay", None),
+    ("guidellm_results", "bench_results/guidellm/concurrent", None),
+    ("vllm_results", "bench_results/vllm", None),
+    ("sglang_results", "bench_results/sglang", None),
+    ("mapped", "mapped/requests.csv", {"mapping": str(DATA / "mapped/requests_csv.toml")}),
+    ("burstgpt", "bad/burstgpt/bad_values.csv", None),
+    ("mooncake", "bad/mooncake/bad_lines.jsonl", None),
+    ("azure_llm", "bad/azure_llm/bad_numbers.csv", None),
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> SparkEngine:
+    """One Spark engine (local[2]) for the module."""
+    return SparkEngine("local[2]")
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[workscope.Store, workscope.Store]:
+    """A store ingested here and one ingested on Spark."""
+    root = tmp_path_factory.mktemp("cluster")
+    return workscope.open(root / "here"), workscope.open(root / "spark")
+
+
+def _same_trace(here: workscope.Trace, there: workscope.Trace) -> None:
+    """Every table and the rejects, row for row; the manifest but for its time and file counts."""
+    a, b = dict(here.manifest), dict(there.manifest)
+    for m in (a, b):
+        m.pop("created_utc")
+        for t in m["tables"].values():
+            t.pop("files")
+    assert json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+    assert here.tables == there.tables
+    for table in here.tables:
+        assert here.scan(table).collect().equals(there.scan(table).collect()), table
+    rej_a, rej_b = (pl.read_parquet(sorted((t.path / REJECTS).glob("*.parquet"))) for t in (here, there))
+    assert rej_a.equals(rej_b)
+
+
+@pytest.mark.parametrize(("fmt", "rel", "options"), CASES, ids=[f"{f}-{r}" for f, r, _ in CASES])
+def test_the_same_trace_either_way(engine: SparkEngine, stores: tuple[workscope.Store, workscope.Store],
+                                   fmt: str, rel: str, options: dict[str, Any] | None) -> None:
+    here, there = stores
+    name = re.sub(r"\W", "_", rel)
+    a = ingest(here, DATA / rel, format=fmt, name=name, options=options)
+    b = ingest(there, DATA / rel, format=fmt, name=name, options=options, engine=engine)
+    assert (a.status, b.status) == ("created", "created")
+    _same_trace(here.trace(name), there.trace(name))
+    assert not list((there.traces_dir / name).rglob(cluster.UNITS))
+
+
+def test_samples_the_same_either_way(engine: SparkEngine, tmp_path: Path) -> None:
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    for s in SAMPLES:
+        ingest(here, s.paths(), format=s.format, name=s.name, options=s.options)
+        ingest(there, s.paths(), format=s.format, name=s.name, options=s.options, engine=engine)
+        _same_trace(here.trace(s.name), there.trace(s.name))
+
+
+def test_split_readers_read_each_file_in_its_own_task() -> None:
+    units, _ = cluster.units_of(registry.get("azure_llm"), [DATA / "azure_llm_2023"])
+    assert [[p.name for p in u] for u in units] == [["AzureLLMInferenceTrace_code.csv"],
+                                                    ["AzureLLMInferenceTrace_conv.csv"]]
+    # a reader that joins its files reads them whole, in one task
+    units, _ = cluster.units_of(registry.get("google_2019"), [DATA / "google_2019"])
+    assert units == [[DATA / "google_2019"]]
+
+
+def test_the_origin_is_shared_across_tasks(engine: SparkEngine, tmp_path: Path) -> None:
+    """Each file's task counts time from the earliest of all files' origins (here the code
+    trace starts 77 s after the conversation trace, and does not start at 0)."""
+    store = workscope.open(tmp_path / "s")
+    ingest(store, DATA / "azure_llm_2023", format="azure_llm", name="llm", engine=engine)
+    m = store.trace("llm").manifest
+    assert m["meta"]["origin_utc"] == "2023-11-16T18:15:46.680590+00:00"
+    firsts = store.trace("llm").sql("SELECT kind, min(arrival_s) AS t FROM requests GROUP BY kind ORDER BY kind")
+    assert firsts["kind"].to_list() == ["code", "conv"]
+    assert firsts["t"][0] == pytest.approx(77.29937, abs=1e-6) and firsts["t"][1] == 0.0
+
+
+def _two_files(tmp_path: Path, second: str) -> Path:
+    """A folder of one good BurstGPT file and ``second`` (a file of tests/data/bad/burstgpt)."""
+    d = tmp_path / "src"
+    d.mkdir()
+    shutil.copy(DATA / "burstgpt/BurstGPT_3.csv", d / "a.csv")
+    shutil.copy(DATA / "bad/burstgpt" / second, d / "b.csv")
+    return d
+
+
+@pytest.mark.parametrize(("bad", "error", "text"), [
+    ("missing_column.csv", MissingColumnError, "b.csv"),
+    ("header_only.csv", EmptySourceError, "b.csv"),
+])
+def test_a_task_error_is_raised_as_itself_and_nothing_is_written(
+        engine: SparkEngine, tmp_path: Path, bad: str, error: type[Exception], text: str) -> None:
+    src = _two_files(tmp_path, bad)
+    store = workscope.open(tmp_path / "s")
+    with pytest.raises(error) as here:
+        ingest(store, src, format="burstgpt", name="t")
+    with pytest.raises(error) as there:
+        ingest(store, src, format="burstgpt", name="t", engine=engine)
+    assert str(there.value) == str(here.value) and text in str(there.value)
+    assert isinstance(there.value, SourceError) and there.value.path == here.value.path
+    assert store.names() == []
+    assert not [p for p in store.home.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+
+
+def test_the_reject_cap_counts_over_all_tasks(engine: SparkEngine, tmp_path: Path) -> None:
+    """Each of two files has fewer rejects than the cap; together they pass it."""
+    d = tmp_path / "src"
+    d.mkdir()
+    for n in ("a", "b"):
+        shutil.copy(DATA / "bad/burstgpt/bad_values.csv", d / f"{n}.csv")
+    rejects = workscope.open(tmp_path / "probe").ingest(d / "a.csv", format="burstgpt", name="p")
+    per_file = rejects.manifest["rejects"]["rows"]
+    assert per_file >= 2
+    store = workscope.open(tmp_path / "s")
+    with pytest.raises(DataError, match="more than .* rows rejected"):
+        ingest(store, d, format="burstgpt", name="t", max_rejects=per_file, max_reject_share=None,
+               engine=engine)
+    assert store.names() == []
+    ok = ingest(store, d, format="burstgpt", name="t", max_rejects=2 * per_file, max_reject_share=None,
+                engine=engine)
+    assert ok.manifest["rejects"]["rows"] == 2 * per_file
+
+
+def test_reingest_is_a_no_op_and_force_replaces(engine: SparkEngine, tmp_path: Path) -> None:
+    store = workscope.open(tmp_path / "s")
+    first = ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine=engine)
+    again = ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine=engine)
+    assert (first.status, again.status) == ("created", "unchanged")
+    assert ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine=engine, force=True).status == "replaced"
+    assert store.trace("b").check().problems == []
+
+
+def test_cli_ingest_on_spark(tmp_path: Path) -> None:
+    runner = CliRunner()
+    home = str(tmp_path / "s")
+    res = runner.invoke(app, ["ingest", str(DATA / "azure_llm_2023"), "--format", "azure_llm", "--name", "llm",
+                              "--engine", "spark", "--spark-master", "local[2]", "--home", home, "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "created" and doc["manifest"]["tables"]["requests"]["rows_ok"] == 28_185
+    res = runner.invoke(app, ["ingest", str(DATA / "burstgpt"), "--spark-conf", "a=b", "--home", home])
+    assert res.exit_code == 2 and "--engine spark" in res.output

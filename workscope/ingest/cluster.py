@@ -1,0 +1,294 @@
+"""Ingest on a Spark cluster: the one pipeline, with the sources read in Spark tasks.
+
+``workscope ingest --engine spark`` and ``ingest(..., engine=SparkEngine(...))`` build the
+same trace as an ingest on this machine (same rows in the same order, same rejects, same
+manifest but for its creation time and the number of Parquet files): only
+:func:`~workscope.ingest.pipeline.build_trace` is replaced, by :func:`builder`'s.
+
+- A reader that reads files one by one (``Reader.split``) gets one task per source file,
+  given by ``mapInArrow`` over the list of files. If the reader derives a fact from all the
+  files (the origin: the earliest of the files' own), a first, light job scans each file
+  for its ``meta`` and the driver derives the facts (``Reader.shared_facts``) that every
+  task of the second job then uses.
+- Any other reader (one that joins files: a job's events across shards) is read whole, in
+  one task.
+
+Each task scans its files with the reader, checks every row (the same
+:func:`~workscope.ingest.pipeline.checked_parts`), sinks good rows and rejects as Parquet
+into a directory of its own under the build directory (its task attempt's: a retried or
+speculative attempt never writes over another), puts each reject's exact source line in,
+hashes its files, and returns a small JSON document: its parts, row counts, the scan's meta
+and the files' digests. The driver then moves the parts into the store's layout in file
+order, counts, writes the manifest and commits the build atomically, as a local ingest
+does; any error of a task (a SourceError naming the file and line, too many rejects) is
+raised on the driver as the same exception, and nothing is written.
+
+Spark's own DataFrame writer is not used for the tables: it names files its own way,
+cannot carry workscope's Parquet footer, and has no unsigned integer types. The build
+directory is therefore written by the tasks through the file system, so on a cluster the
+store (and the sources) must be at a path that every executor mounts (NFS, a cluster file
+system's FUSE mount such as ``/dbfs``); in ``local[*]`` mode that is any path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import tempfile
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from workscope.errors import DataError, InternalError, UsageError, WorkscopeError
+from workscope.ingest import registry
+from workscope.ingest.files import iter_files
+from workscope.ingest.reader import Reader, ScanContext, ScanResult
+from workscope.schemas import Bound
+from workscope.store import REJECTS
+
+UNITS = "_units"
+"""The folder of the build directory that the tasks write into before the driver moves
+their parts into place."""
+
+RESULT_SCHEMA = "unit long, result string"
+
+
+def builder(engine: Any) -> Callable[..., dict[str, Any]]:
+    """A replacement for :func:`~workscope.ingest.pipeline.build_trace` that reads the sources
+    in Spark tasks of ``engine`` (a SparkEngine, or ``"spark"`` for ``local[*]``)."""
+    from workscope.spark import SparkEngine
+
+    if isinstance(engine, str):
+        if engine.strip().lower() != "spark":
+            raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
+        engine = SparkEngine()
+    if not isinstance(engine, SparkEngine):
+        raise UsageError(f"engine must be 'duckdb', 'spark' or a SparkEngine, got {type(engine).__name__}")
+    spark = engine.spark
+
+    def build(reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: Any, name: str,
+              build: Path, scratch: Path, say: Callable[[str, int, int], None],
+              dropped: list[str] | None = None, bounds: dict[str, Bound] | None = None,
+              caps: Any = None, fetched: Any = None) -> dict[str, Any]:
+        return build_on_spark(spark, reader, opts, paths, hasher, name, build, say, dropped, bounds,
+                              caps, fetched)
+
+    return build
+
+
+def units_of(reader: Reader, paths: list[Path]) -> tuple[list[list[Path]], list[Path]]:
+    """What each task reads (one file each for a split reader, else all the sources at once),
+    and the files that a scan of all of them lists as skipped in its meta."""
+    if not reader.split:
+        return [list(paths)], []
+    files, skipped = reader.select(paths)
+    if len(files) < 2:  # none: the reader's scan says why
+        return [list(paths)], []
+    return [[f] for f in files], skipped
+
+
+def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: Any,
+                   name: str, build: Path, say: Callable[[str, int, int], None],
+                   dropped: list[str] | None, bounds: dict[str, Bound] | None, caps: Any,
+                   fetched: Any) -> dict[str, Any]:
+    """:func:`~workscope.ingest.pipeline.build_trace` with the scans and writes in Spark tasks."""
+    from workscope.ingest import pipeline, remote
+
+    fetched = fetched or remote.Fetched(list(paths))
+    caps = caps or pipeline.RejectLimits()
+    units, skipped = units_of(reader, paths)
+    spec: dict[str, Any] = {
+        "reader": reader.name, "options": opts,
+        "bounds": {c: list(b) for c, b in (bounds or {}).items()},
+        "caps": [caps.count, caps.share], "labels": fetched.by_text,
+        "names": {str(f): hasher.label(f) for f in hasher.files},
+        "units": [[str(p) for p in u] for u in units],
+    }
+    shared = None
+    if len(units) > 1 and type(reader).shared_facts is not Reader.shared_facts:
+        say(f"reading what the {len(units)} files share", 0, 1)
+        metas = [r["meta"] for r in _run_job(spark, {**spec, "phase": "facts"})]
+        shared = reader.shared_facts(metas)
+    say(f"reading {len(units)} unit(s) in Spark tasks", 0, 1)
+    # The footers name the trace's provenance; its origin is known once the scans ran, so the
+    # driver gives the tasks the one a scan of all files gets (shared facts, else the tasks').
+    spec.update(phase="write", shared=shared, build=str(build), trace=name)
+    results = _run_job(spark, spec)
+    meta = merge_meta(reader, [r["meta"] for r in results])
+    if skipped:
+        meta["skipped_files"] = [str(f) for f in skipped]
+    provenance = pipeline.trace_provenance(name, reader, opts, meta, bounds)
+    rejected = sum(r["rejected"] for r in results)
+    if caps.count is not None and rejected > caps.count:
+        first = next(r["first_reject"] for r in results if r["rejected"])
+        raise DataError(f"{first['file']}: more than {caps.count:,} rows rejected over the trace "
+                        f"(first reason at line {first['line']}: {first['reason']}); this is not a file "
+                        f"of the format read, or it is damaged; check the files and --format, or raise "
+                        f"--max-rejects (now {caps.count:,}); nothing was written")
+    tables = _place_parts(build, results)
+    if not tables:
+        raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
+    hasher.use_digests({f: d for r in results for f, d in r["digests"].items()})
+    result = ScanResult({t: [] for t in tables}, [Path(f) for r in results for f in r["files"]], meta)
+    return pipeline.finish_trace(build, reader, opts, provenance, result, hasher, paths[0], dropped,
+                                 bounds, fetched, say)
+
+
+def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The trace's ``meta`` from its tasks' (in file order): each key must be the same in all
+    of them, but for the files a folder's scan skipped, which are listed once. A difference
+    means the reader is not split as it claims: an InternalError, before anything is written."""
+    merged: dict[str, Any] = {}
+    for m in metas:
+        for key, value in m.items():
+            if key == "skipped_files":
+                merged[key] = sorted({*merged.get(key, []), *map(str, value)})
+            elif key not in merged:
+                merged[key] = value
+            elif merged[key] != value:
+                raise InternalError(f"the {reader.name} reader's files disagree on meta {key!r} "
+                                    f"({merged[key]!r} and {value!r}); ingest without --engine spark "
+                                    "and report this")
+    return merged
+
+
+def _run_job(spark: Any, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run every unit of ``spec`` in its own Spark task; each task's JSON result, in unit
+    order. A task's WorkscopeError is raised here as the same exception."""
+    n = len(spec["units"])
+    text = json.dumps(spec, default=str)
+    # spark.range with n slices puts exactly one unit in each task.
+    with warnings.catch_warnings():
+        # pyspark warns about the pandas release; mapInArrow passes Arrow, not pandas
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        rows = spark.range(0, n, 1, n).mapInArrow(_task(text), RESULT_SCHEMA).collect()
+    results = sorted(((r["unit"], json.loads(r["result"])) for r in rows), key=lambda x: x[0])
+    for _, res in results:
+        if "error" in res:
+            _raise(res["error"])
+    return [res for _, res in results]
+
+
+def _task(spec_text: str) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """The function each task runs over its batch of unit numbers (a closure over the job's
+    JSON spec, which Spark ships to the executors)."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        spec = json.loads(spec_text)
+        for batch in batches:
+            for unit in batch.column(0).to_pylist():
+                out = run_unit(spec, unit)
+                yield pa.RecordBatch.from_pydict({"unit": [unit], "result": [json.dumps(out, default=str)]})
+
+    return run
+
+
+def run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
+    """Read one unit of ``spec`` (on an executor): its scan's meta, or, in the write phase,
+    its parts written under the build directory's :data:`UNITS` folder; a WorkscopeError is
+    returned as data, for the driver to raise."""
+    try:
+        return _run_unit(spec, unit)
+    except WorkscopeError as exc:
+        return {"error": {"module": type(exc).__module__, "class": type(exc).__name__,
+                          "message": str(exc), "attrs": _jsonable(vars(exc))}}
+    except Exception as exc:  # noqa: BLE001 - a fault of ours: the driver raises it as InternalError
+        where = "".join(traceback.format_exception(exc)[-3:]).strip().replace("\n", " | ")
+        return {"error": {"module": "workscope.errors", "class": "InternalError",
+                          "message": f"a Spark task failed on {spec['units'][unit][0]}: "
+                                     f"{type(exc).__name__}: {exc} ({where[-400:]})", "attrs": {}}}
+
+
+def _run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
+    from workscope.ingest import pipeline
+
+    reader = registry.get(spec["reader"])
+    paths = [Path(p) for p in spec["units"][unit]]
+    with tempfile.TemporaryDirectory(prefix="workscope-task-") as tmp:
+        ctx = ScanContext(options=spec["options"], staging=Path(tmp), shared=spec.get("shared") or {})
+        result = pipeline.scan_with(reader, paths, ctx)
+        if spec["phase"] == "facts":
+            return {"meta": result.meta}
+        bounds = {c: (float(lo), float(hi)) for c, (lo, hi) in spec["bounds"].items()}
+        parts = pipeline.checked_parts(result, bounds={**result.bounds, **bounds})
+        out = Path(spec["build"]) / UNITS / f"{unit:05d}-{_attempt()}"
+        (out / REJECTS).mkdir(parents=True)
+        files = list(iter_files(paths))
+        digests = {str(f): pipeline.file_sha256(f) for f in files}
+        sources = [{"path": spec["names"].get(str(f), f.name), "bytes": f.stat().st_size,
+                    "sha256": digests[str(f)]} for f in files]
+        provenance = pipeline.trace_provenance(spec["trace"], reader, spec["options"], result.meta,
+                                               bounds or None)
+        text = json.dumps({**provenance, "sources": sources}, sort_keys=True, default=str)
+        caps = pipeline.RejectLimits(*spec["caps"])
+        rejected = pipeline.write_parts(parts, out, lambda _ctx: {"workscope": text}, caps, spec["labels"],
+                                        lambda *_: None)
+        first = None
+        if rejected:
+            first = pipeline.top_reasons(out / REJECTS, 1)[0]
+            first["file"] = str(paths[0])
+            first["line"] = first.pop("first_line")
+        return {"meta": result.meta, "files": [str(f) for f in result.files],
+                "parts": [[t, i] for t, i, _, _ in parts], "dir": str(out), "rejected": rejected,
+                "first_reject": first, "digests": digests}
+
+
+def _attempt() -> int:
+    """This task attempt's id (0 outside Spark)."""
+    try:
+        from pyspark import TaskContext
+    except ImportError:  # pragma: no cover - the task runs under pyspark
+        return 0
+    ctx = TaskContext.get()
+    return ctx.taskAttemptId() if ctx is not None else 0
+
+
+def _place_parts(build: Path, results: list[dict[str, Any]]) -> list[str]:
+    """Move each task's parts to ``<table>/part-NNNNN.parquet`` and its rejects to
+    ``_rejects/<table>-NNNNN.parquet``, numbered per table in file order (the order a local
+    ingest writes them in); returns the tables, in the order first met."""
+    count: dict[str, int] = {}
+    (build / REJECTS).mkdir(parents=True, exist_ok=True)
+    for res in results:
+        src = Path(res["dir"])
+        for table, i in res["parts"]:
+            n = count.get(table, 0)
+            count[table] = n + 1
+            (build / table).mkdir(exist_ok=True)
+            (src / table / f"part-{i:05d}.parquet").rename(build / table / f"part-{n:05d}.parquet")
+            (src / REJECTS / f"{table}-{i:05d}.parquet").rename(build / REJECTS / f"{table}-{n:05d}.parquet")
+    shutil.rmtree(build / UNITS, ignore_errors=True)
+    return list(count)
+
+
+def _raise(err: dict[str, Any]) -> None:
+    """Raise a task's error on the driver as the exception the task raised."""
+    cls: type[BaseException] = InternalError
+    try:
+        found = getattr(importlib.import_module(err["module"]), err["class"])
+        if isinstance(found, type) and issubclass(found, WorkscopeError) and err["module"].startswith("workscope."):
+            cls = found
+    except (ImportError, AttributeError):
+        pass
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, err["message"])
+    exc.__dict__.update(err["attrs"])
+    raise exc
+
+
+def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:
+    """An exception's attributes that survive JSON (paths as text)."""
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, (str, int, float, bool, type(None))):
+            out[k] = v
+        elif isinstance(v, Path):
+            out[k] = str(v)
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float)) for x in v):
+            out[k] = list(v)
+    return out
