@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from workscope.engine import quote_ident
 from workscope.errors import QueryError, StoreError, UsageError
 
 if TYPE_CHECKING:
@@ -56,6 +57,23 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.parquet.mergeSchema": "true",
     "spark.sql.legacy.allowNegativeScaleOfDecimal": "false",
 }
+
+
+def spark_engine(engine: Any) -> SparkEngine | None:
+    """The engine an ``engine=`` argument names: None for None or ``"duckdb"`` (this machine),
+    a SparkEngine on ``local[*]`` for ``"spark"``, a SparkEngine as given; UsageError else."""
+    if engine is None:
+        return None
+    if isinstance(engine, str):
+        name = engine.strip().lower()
+        if name == "duckdb":
+            return None
+        if name == "spark":
+            return SparkEngine()
+        raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
+    if isinstance(engine, SparkEngine):
+        return engine
+    raise UsageError(f"engine must be 'duckdb', 'spark' or a SparkEngine, got {type(engine).__name__}")
 
 
 def parse_conf(items: list[str] | None) -> dict[str, str]:
@@ -267,24 +285,11 @@ class SparkEngine:
     def register_trace(self, trace: Trace, default: bool = False) -> None:
         """Register a trace's tables (and rejects) as ``<trace>.<table>``; unqualified too if
         default. Columns of the canonical schema that the files lack read as NULL."""
-        from workscope.schemas import TABLES
-
         try:
             for table in [*trace.tables, "rejects"]:
-                # file:// URIs: a bare path would be read from the cluster's default file
-                # system (HDFS on many clusters), not from the mounted store
-                files = [Path(f).resolve().as_uri() for f in trace.files(table)]
-                if not files:
+                df = self._table_frame(trace, table)
+                if df is None:
                     continue
-                df = self._frame(files)
-                spec = TABLES.get(table)
-                if spec is not None:
-                    have = set(df.columns)
-                    for c in spec.columns:
-                        if c.name not in have:
-                            from pyspark.sql import functions as F
-
-                            df = df.withColumn(c.name, F.lit(None).cast(_spark_type(c.dtype)))
                 df.createOrReplaceTempView(f"{trace.name}__{table}")
                 self.views.append(f"{trace.name}.{table}")
                 if default:
@@ -295,6 +300,52 @@ class SparkEngine:
                              f"{_first_line(exc)}; see `workscope check {trace.name}`") from None
         self._schemas[trace.name] = trace.name
         self._traces.append(trace)
+
+    def _table_frame(self, trace: Trace, table: str) -> Any:
+        """A Spark DataFrame of a trace's table (None when it has no files); columns of the
+        canonical schema that the files lack read as NULL."""
+        from workscope.schemas import TABLES
+
+        # file:// URIs: a bare path would be read from the cluster's default file system
+        # (HDFS on many clusters), not from the mounted store
+        files = [Path(f).resolve().as_uri() for f in trace.files(table)]
+        if not files:
+            return None
+        df = self._frame(files)
+        spec = TABLES.get(table)
+        if spec is not None:
+            from pyspark.sql import functions as F
+
+            have = set(df.columns)
+            for c in spec.columns:
+                if c.name not in have:
+                    df = df.withColumn(c.name, F.lit(None).cast(_spark_type(c.dtype)))
+        return df
+
+    def ordered_rows(self, trace: Trace, table: str, where: str, time_column: str) -> pl.DataFrame:
+        """The rows of ``trace``'s ``table`` that satisfy ``where`` (DuckDB SQL over its
+        columns, transpiled), sorted by ``time_column`` (nulls first) with ties in the
+        store's order (file, then row): what a stable sort of the whole table keeps of them.
+        For a replay export, whose selection (filters, window) runs on the cluster."""
+        from pyspark.sql import functions as F
+
+        try:
+            df = self._table_frame(trace, table)
+            if df is None:
+                raise QueryError(f"trace {trace.name!r} has no {table} rows")
+            view = "workscope__ordered_rows"
+            df.select("*", F.col("_metadata.file_path").alias("workscope__file"),
+                      F.col("_metadata.row_index").alias("workscope__row")).createOrReplaceTempView(view)
+            text = transpile(f"SELECT * FROM {view} WHERE {where} ORDER BY {quote_ident(time_column)} "
+                             "ASC NULLS FIRST, workscope__file, workscope__row", None, {})
+            rows = self.spark.sql(text).drop("workscope__file", "workscope__row")
+            out = pl.from_arrow(_to_arrow(rows))
+            self.spark.catalog.dropTempView(view)
+        except _spark_errors() as exc:
+            raise QueryError(f"selecting {trace.name}.{table} rows failed on Spark: {_first_line(exc)}") from None
+        if not isinstance(out, pl.DataFrame):
+            raise QueryError("the selection returned no table")
+        return out
 
     def register_store(self, store: Store, default: str | None = None, *,
                        only_intact: bool = True) -> dict[str, str]:

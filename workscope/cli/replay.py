@@ -8,7 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workscope.cli.params import Home, JsonFlag, MarkdownRef, open_store, parse_ints, parse_options
+from workscope.cli.params import (
+    EngineOpt,
+    Home,
+    JsonFlag,
+    MarkdownRef,
+    SparkConfOpt,
+    SparkMasterOpt,
+    make_engine,
+    open_store,
+    parse_ints,
+    parse_options,
+)
 from workscope.cli.render import cell, emit, emit_json, emit_raw, handle_errors, out, rows_table
 from workscope.errors import UsageError
 
@@ -99,15 +110,22 @@ def replay_export(
     print_command: Annotated[bool, typer.Option("--print-command", help="Print only the command that runs the target.")] = False,
     home: Home = None,
     as_json: JsonFlag = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
-    """Export a trace (optionally transformed) in the format a target system reads."""
+    """Export a trace (optionally transformed) in the format a target system reads.
+
+    With --engine spark the selection (--filter, then --window or --busiest) runs on Spark and
+    only the rows selected come to this machine; the file written is the same."""
     from workscope.replay.pipeline import TransformSpec, export
 
+    eng = make_engine(engine, spark_master, spark_conf)
     spec = TransformSpec(filters=parse_filters(filter_), window=parse_window(window), busiest_min=busiest,
                          sample_sessions=sample_sessions, sample_jobs=sample_jobs, rate_scale=rate_scale,
                          target_rate_per_s=target_rate, speed=speed, compress_idle_s=compress_idle, seed=seed)
     result, report = export(open_store(home).trace(name), to, out_path, spec=spec,
-                            options=parse_options(option), fidelity=fidelity, table=table)
+                            options=parse_options(option), fidelity=fidelity, table=table, engine=eng)
     if as_json:
         emit_json({**result.to_dict(), "fidelity": report.to_dict() if report else None})
     elif print_command:

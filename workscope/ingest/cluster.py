@@ -59,15 +59,12 @@ RESULT_SCHEMA = "unit long, result string"
 def builder(engine: Any) -> Callable[..., dict[str, Any]]:
     """A replacement for :func:`~workscope.ingest.pipeline.build_trace` that reads the sources
     in Spark tasks of ``engine`` (a SparkEngine, or ``"spark"`` for ``local[*]``)."""
-    from workscope.spark import SparkEngine
+    from workscope.spark import spark_engine
 
-    if isinstance(engine, str):
-        if engine.strip().lower() != "spark":
-            raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
-        engine = SparkEngine()
-    if not isinstance(engine, SparkEngine):
-        raise UsageError(f"engine must be 'duckdb', 'spark' or a SparkEngine, got {type(engine).__name__}")
-    spark = engine.spark
+    eng = spark_engine(engine)
+    if eng is None:
+        raise UsageError("the cluster ingest needs a Spark engine")
+    spark = eng.spark
 
     def build(reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: Any, name: str,
               build: Path, scratch: Path, say: Callable[[str, int, int], None],

@@ -325,7 +325,7 @@ Builder = Callable[..., dict[str, Any]]
 def _builder(engine: Any) -> Builder | None:
     """The builder for ``engine`` (None: :func:`build_trace`), checked before any work."""
     if engine is None or (isinstance(engine, str) and engine.strip().lower() == "duckdb"):
-        return None
+        return None  # without importing pyspark
     from workscope.ingest import cluster
 
     return cluster.builder(engine)

@@ -51,8 +51,9 @@ class TransformSpec:
         return all(getattr(self, f.name) in (None, ()) for f in fields(self) if f.name != "seed")
 
 
-def apply(wl: Workload, spec: TransformSpec) -> Workload:
-    """Apply ``spec`` to ``wl`` in the module's order."""
+def apply(wl: Workload, spec: TransformSpec, *, busiest_counts: pl.DataFrame | None = None) -> Workload:
+    """Apply ``spec`` to ``wl`` in the module's order (``busiest_counts``: the events per
+    minute after the filters, when an engine counted them: see :mod:`.pushdown`)."""
     for column, values in spec.filters:
         wl = tf.filter(wl, column, list(values))
     if spec.window is not None and spec.busiest_min is not None:
@@ -60,7 +61,7 @@ def apply(wl: Workload, spec: TransformSpec) -> Workload:
     if spec.window is not None:
         wl = tf.window(wl, spec.window[0], spec.window[1])
     if spec.busiest_min is not None:
-        wl = tf.busiest(wl, spec.busiest_min)
+        wl = tf.busiest(wl, spec.busiest_min, counts=busiest_counts)
     if spec.sample_sessions is not None:
         wl = sample_sessions(wl, fraction=spec.sample_sessions, seed=spec.seed)
     if spec.sample_jobs is not None:
@@ -85,21 +86,34 @@ def export(
     options: dict[str, Any] | None = None,
     fidelity: bool = False,
     table: str | None = None,
+    engine: Any = None,
 ) -> tuple[ExportResult, FidelityReport | None]:
     """Transform a trace's (or a workload's) rows and write them for ``target``.
 
     With ``fidelity``, the emitted workload is compared with the source as it was before any
     transform: the trace's rows, or, for a workload transformed before the call, the workload
     its first transform was applied to (:func:`~workscope.replay.fidelity.compare_with_source`).
+    ``engine`` (a SparkEngine): the selection of a trace's rows (filters, then ``window`` or
+    ``busiest``) runs there, and only the rows selected come here (:mod:`.pushdown`); the
+    file written is the same.
     """
     exporter = registry.get(target)
+    spec = spec or TransformSpec()
     base = source if isinstance(source, Workload) else Workload.from_trace(source, table)
     if exporter.tables and base.table not in exporter.tables:
         raise UsageError(f"target {target!r} takes {', '.join(exporter.tables)} workloads, "
                          f"not {base.table}; pick another --table or target")
     out = Path(out)
     check_out(out, target)
-    wl = apply(base, spec or TransformSpec())
+    counts = None
+    if engine is not None and not isinstance(source, Workload):
+        from workscope.replay.pushdown import select_on
+        from workscope.spark import spark_engine
+
+        eng = spark_engine(engine)
+        if eng is not None:
+            base, counts = select_on(eng, source, base, spec)
+    wl = apply(base, spec, busiest_counts=counts)
     resolved = exporter.resolve_options(options)
     check_representable(wl)
     try:

@@ -201,6 +201,13 @@ def counts_per_bin(wl: Workload, bin_s: float = 60.0) -> pl.DataFrame:
     bin_s = _positive("bin_s", bin_s)
     sparse = (wl.frame.select(bin_index(pl.col(t), bin_s).alias("bin"))
               .group_by("bin").agg(pl.len().cast(pl.Int64).alias("count")).collect())
+    return dense_counts(sparse, bin_s)
+
+
+def dense_counts(sparse: pl.DataFrame, bin_s: float) -> pl.DataFrame:
+    """Counts per occupied bin (``bin``, ``count``) made dense from the first to the last
+    occupied bin (empty bins count 0), sorted by bin."""
+    sparse = sparse.select(pl.col("bin").cast(pl.Int64), pl.col("count").cast(pl.Int64))
     if sparse.height == 0:
         return pl.DataFrame({"bin": [], "count": []}, schema={"bin": pl.Int64, "count": pl.Int64})
     lo, hi = sparse["bin"].min(), sparse["bin"].max()
@@ -210,16 +217,29 @@ def counts_per_bin(wl: Workload, bin_s: float = 60.0) -> pl.DataFrame:
             .sort("bin"))
 
 
-def busiest(wl: Workload, minutes: int, *, rebase: bool = True, bin_s: float = 60.0) -> Workload:
+def busiest(wl: Workload, minutes: int, *, rebase: bool = True, bin_s: float = 60.0,
+            counts: pl.DataFrame | None = None) -> Workload:
     """The ``minutes``-minute window (whole minutes since the origin) with the most events.
 
     Ties go to the earliest window. A workload shorter than the window keeps all of it,
-    starting at its first minute.
+    starting at its first minute. ``counts``: the workload's :func:`counts_per_bin`, when an
+    engine counted them over the whole trace and ``wl`` holds only rows that window can keep.
     """
     if int(minutes) != minutes or minutes < 1:
         raise UsageError(f"minutes must be a positive whole number, got {minutes!r}")
     minutes = int(minutes)
-    counts = counts_per_bin(wl, bin_s)
+    if counts is None:
+        counts = counts_per_bin(wl, bin_s)
+    start_s, end_s, events = busiest_window(counts, minutes, bin_s)
+    frame = _window_frame(wl, start_s, end_s, rebase)
+    return wl.with_frame(frame, {"name": "busiest", "minutes": minutes, "bin_s": bin_s,
+                                 "start_s": start_s, "end_s": end_s, "events": events,
+                                 "rebase": rebase})
+
+
+def busiest_window(counts: pl.DataFrame, minutes: int, bin_s: float = 60.0) -> tuple[float, float, int]:
+    """[start, end) in seconds of the run of ``minutes`` bins of :func:`counts_per_bin` with the
+    most events (the earliest of equals), and its events."""
     if counts.height == 0:
         raise UsageError("busiest: the workload is empty")
     c = counts["count"].to_numpy()
@@ -229,11 +249,7 @@ def busiest(wl: Workload, minutes: int, *, rebase: bool = True, bin_s: float = 6
     sums = cs[width:] - cs[:-width]
     best = int(np.argmax(sums))  # argmax returns the first maximum: the earliest window wins
     first_bin = int(counts["bin"][0]) + best
-    start_s, end_s = first_bin * bin_s, (first_bin + minutes) * bin_s
-    frame = _window_frame(wl, start_s, end_s, rebase)
-    return wl.with_frame(frame, {"name": "busiest", "minutes": minutes, "bin_s": bin_s,
-                                 "start_s": start_s, "end_s": end_s, "events": int(sums[best]),
-                                 "rebase": rebase})
+    return first_bin * bin_s, (first_bin + minutes) * bin_s, int(sums[best])
 
 
 def speed(wl: Workload, factor: float, *, scale_durations: bool = False) -> Workload:
