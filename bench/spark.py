@@ -1,14 +1,20 @@
-"""Characterization on Spark (local[2]) against DuckDB, same run, same store.
+"""Ingest and characterization on Spark (local[2]) against this machine's pipeline, same run.
 
-    .venv/bin/python bench/spark.py [--rows 10000000] [--master local[2]]
+    .venv/bin/python bench/spark.py [--rows 10000000] [--master local[2]] [--shards 8]
 
-Uses the Azure-LLM-shaped trace of bench/ingest.py (built and ingested once under
-bench/.cache) at a tenth of --rows and at --rows. Each engine runs ``characterize`` (every
-analysis that applies: arrivals, fits, token lengths) in its own subprocess; Spark's time
-includes starting its session, reported apart. Results are compared (the parity the tests
-assert) and the ratio Spark / DuckDB printed per size, with how Spark's time grows from the
-small size to the large one. On two cores Spark is expected to be slower: what it buys is a
-cluster, not speed here.
+Uses the Azure-LLM-shaped trace of bench/ingest.py (built once under bench/.cache) at a
+tenth of --rows and at --rows.
+
+- Ingest: the CSV cut into --shards files (each with the header; the reader reads files one
+  by one, so Spark runs one task per file) is ingested into a fresh store by the local
+  pipeline and by ``ingest --engine spark``; the two traces are compared row for row.
+- Characterize: each engine runs ``characterize`` (every analysis that applies: arrivals,
+  fits, token lengths) on the same store; results are compared (the parity the tests assert).
+
+Each run is its own subprocess; Spark's time includes starting its session, reported apart.
+The ratio Spark / local is printed per size, with how each time grows from the small size to
+the large one. On two cores Spark is expected to be slower: what it buys is a cluster, not
+speed here.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +39,58 @@ def store_for(rows: int) -> Path:
     home = _data.CACHE / f"store_{rows}"
     workscope.open(home).ingest(_data.azure_llm_csv(rows), format="azure_llm", name="bench")
     return home
+
+
+def shards_for(rows: int, shards: int) -> Path:
+    """The bench CSV of ``rows`` rows cut into ``shards`` files of whole lines (cached)."""
+    out = _data.CACHE / f"shards_{rows}_{shards}"
+    if out.is_dir():
+        return out
+    src = _data.azure_llm_csv(rows)
+    tmp = out.with_suffix(".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    per = -(-rows // shards)
+    with open(src, "rb") as fh:
+        header = fh.readline()
+        for i in range(shards):
+            with open(tmp / f"AzureLLMInferenceTrace_conv_{i:03d}.csv", "wb") as part:
+                part.write(header)
+                for _ in range(per):
+                    line = fh.readline()
+                    if not line:
+                        break
+                    part.write(line)
+    tmp.rename(out)
+    return out
+
+
+def ingest_child(engine: str, src: str, master: str) -> None:
+    """Ingest ``src`` into a fresh store on one engine; print one JSON line: times, where."""
+    import tempfile
+
+    import workscope
+
+    home = Path(tempfile.mkdtemp(prefix=f"bench-ingest-{engine}-", dir=_data.CACHE))
+    t0 = time.perf_counter()
+    eng = None
+    if engine == "spark":
+        from workscope.spark import SparkEngine
+
+        eng = SparkEngine(master)
+    start_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    res = workscope.open(home).ingest(src, format="azure_llm", name="bench", engine=eng)
+    wall = time.perf_counter() - t1
+    print(json.dumps({"wall_s": wall, "start_s": start_s, "home": str(home),
+                      "rows": res.manifest["tables"]["requests"]["rows_ok"]}))
+
+
+def same_trace(a: str, b: str) -> bool:
+    """Whether two stores' bench traces hold the same rows in the same order."""
+    import workscope
+
+    ta, tb = workscope.open(a).trace("bench"), workscope.open(b).trace("bench")
+    return ta.scan("requests").collect().equals(tb.scan("requests").collect())
 
 
 def child(engine: str, home: str, master: str) -> None:
@@ -54,8 +113,8 @@ def child(engine: str, home: str, master: str) -> None:
     print(json.dumps({"wall_s": wall, "start_s": start_s, "analyses": len(prof.results), "summaries": summaries}))
 
 
-def run(engine: str, home: Path, master: str) -> dict:
-    p = subprocess.run([sys.executable, __file__, "--child", engine, str(home), "--master", master],
+def run(engine: str, home: Path, master: str, flag: str = "--child") -> dict:
+    p = subprocess.run([sys.executable, __file__, flag, engine, str(home), "--master", master],
                        check=False, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"{engine} failed:\n{p.stderr[-3000:]}")
@@ -78,12 +137,37 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "HOME"), help=argparse.SUPPRESS)
+    ap.add_argument("--ingest-child", nargs=2, metavar=("ENGINE", "SRC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], args.child[1], args.master)
         return
+    if args.ingest_child:
+        ingest_child(args.ingest_child[0], args.ingest_child[1], args.master)
+        return
     sizes = [args.rows // 10, args.rows]
+    ing: dict[tuple[str, int], dict] = {}
+    for rows in sizes:
+        src = shards_for(rows, args.shards)
+        for engine in ("local", "spark"):
+            r = ing[(engine, rows)] = run(engine, src, args.master, "--ingest-child")
+            print(f"  ingest {rows:>11,} {engine:<7} {r['wall_s']:8.2f} s (+{r['start_s']:.1f} s start)",
+                  file=sys.stderr)
+    print(f"\ningest of {args.shards} CSV files (one Spark task per file)")
+    print(f"{'rows':>12} {'local s':>9} {'spark s':>9} {'spark/local':>12} {'same trace':>11}")
+    for rows in sizes:
+        lo, sp = ing[("local", rows)], ing[("spark", rows)]
+        same = lo["rows"] == sp["rows"] == rows and same_trace(lo["home"], sp["home"])
+        print(f"{rows:>12,} {lo['wall_s']:9.2f} {sp['wall_s']:9.2f} {sp['wall_s'] / lo['wall_s']:11.2f}x "
+              f"{'yes' if same else 'NO':>11}")
+        for r in (lo, sp):
+            shutil.rmtree(r["home"], ignore_errors=True)
+    small, big = sizes
+    print(f"Spark {args.master}: {ing[('spark', big)]['wall_s'] / ing[('spark', small)]['wall_s']:.2f}x the "
+          f"time for {big // small}x the rows; local: "
+          f"{ing[('local', big)]['wall_s'] / ing[('local', small)]['wall_s']:.2f}x\n")
     res: dict[tuple[str, int], dict] = {}
     for rows in sizes:
         home = store_for(rows)
@@ -91,7 +175,7 @@ def main() -> None:
             r = res[(engine, rows)] = run(engine, home, args.master)
             print(f"  {rows:>11,} {engine:<7} {r['wall_s']:8.2f} s (+{r['start_s']:.1f} s start), "
                   f"{r['analyses']} analyses", file=sys.stderr)
-    print(f"\n{'rows':>12} {'duckdb s':>9} {'spark s':>9} {'spark/duckdb':>13} {'parity':>8}")
+    print(f"\ncharacterize\n{'rows':>12} {'duckdb s':>9} {'spark s':>9} {'spark/duckdb':>13} {'parity':>8}")
     for rows in sizes:
         d, s = res[("duckdb", rows)], res[("spark", rows)]
         diff = differences(d["summaries"], s["summaries"])

@@ -122,9 +122,16 @@ def test_split_readers_read_each_file_in_its_own_task() -> None:
     units, _ = cluster.units_of(registry.get("azure_llm"), [DATA / "azure_llm_2023"])
     assert [[p.name for p in u] for u in units] == [["AzureLLMInferenceTrace_code.csv"],
                                                     ["AzureLLMInferenceTrace_conv.csv"]]
-    # a reader that joins its files reads them whole, in one task
-    units, _ = cluster.units_of(registry.get("google_2019"), [DATA / "google_2019"])
-    assert units == [[DATA / "google_2019"]]
+    # the jobs aggregate joins the event files: one task for them, one per usage or machine file
+    d = DATA / "google_2011"
+    units, skipped = cluster.units_of(registry.get("google_2011"), [d])
+    assert units == [[d / "task_events/part-00000-of-00500.csv.gz", d / "task_events/part-00001-of-00500.csv.gz"],
+                     [d / "task_usage/part-00000-of-00500.csv.gz"],
+                     [d / "machine_events/part-00000-of-00001.csv.gz"]]
+    assert skipped == []
+    # a reader whose files all join each other reads them whole, in one task
+    units, _ = cluster.units_of(registry.get("alibaba_pai"), [DATA / "alibaba_pai"])
+    assert units == [[DATA / "alibaba_pai"]]
 
 
 def test_the_origin_is_shared_across_tasks(engine: SparkEngine, tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ COLUMNS: dict[str, list[str]] = {
                        "cpu_avg", "cpu_max", "mem_avg", "mem_max"],
 }
 SUPPORTED = ("machine_meta", "machine_usage", "container_usage", "batch_task")
+TARS = (".tar.gz", ".tgz", ".tar")
 INVALID = ("-1", "101")
 # Metrics bounded to [0, 100] by the schema: the only ones where -1 / 101 mark invalid values.
 BOUNDED = {"cpu_util_percent", "mem_util_percent", "mem_gps", "net_in", "net_out", "disk_io_percent"}
@@ -159,33 +160,40 @@ class Alibaba2018Reader(Reader):
         fields = lines[0].split(",")
         return len(fields) == len(COLUMNS[kind]) and _looks_like_data(kind, fields)
 
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        # The table is told by the name: a tar named after a table read here is never opened
+        # (batch_instance.tar.gz is over 100 GB), one named otherwise is opened for its members.
+        files, skipped = [], []
+        for f in iter_files(paths):
+            kind = kind_of(f.name)
+            if f.name.endswith(TARS):
+                (skipped if kind is not None and kind not in SUPPORTED else files).append(f)
+                continue
+            if kind is None and any(str(p) == str(f) for p in paths):
+                raise SourceError(f, "cannot tell which Alibaba 2018 table this file holds",
+                                  hint="keep the published names: " + ", ".join(f"{k}.csv" for k in COLUMNS))
+            (files if kind in SUPPORTED else skipped).append(f)
+        return one_each(files), skipped
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         staged: list[tuple[str, str, Path]] = []  # (kind, display, plain path)
-        skipped: list[str] = []
-        files = list(iter_files(paths))
+        groups, left = self.select(paths)
+        files = flat(groups)
+        skipped = [str(f) for f in left]
         used: list[Path] = []
         for f in files:
-            if f.name.endswith((".tar.gz", ".tgz", ".tar")):
+            if f.name.endswith(TARS):
                 members = tar_members(f, ctx, lambda m: kind_of(m) in SUPPORTED)
+                if not members:
+                    raise SourceError(f, "this tar archive holds none of the Alibaba 2018 tables read "
+                                      "here (" + ", ".join(SUPPORTED) + ")",
+                                      hint="pass the published <table>.tar.gz files, or leave this one out")
                 for member, plain in members:
                     staged.append((kind_of(member) or "", f"{f}!{member}", plain))
-                if members:
-                    used.append(f)
-                else:
-                    skipped.append(str(f))
-                continue
-            kind = kind_of(f.name)
-            if kind is None:
-                if any(str(p) == str(f) for p in paths):
-                    raise SourceError(f, "cannot tell which Alibaba 2018 table this file holds",
-                                      hint="keep the published names: " + ", ".join(
-                                          f"{k}.csv" for k in COLUMNS))
-                skipped.append(str(f))
-                continue
-            if kind not in SUPPORTED:
-                skipped.append(str(f))
-                continue
-            staged.append((kind, str(f), plain_file(f, ctx)))
+            else:
+                staged.append((kind_of(f.name) or "", str(f), plain_file(f, ctx)))
             used.append(f)
         if not staged:
             raise SourceError(paths[0], "no Alibaba 2018 batch_task, machine_usage, container_usage "

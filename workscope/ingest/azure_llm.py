@@ -37,7 +37,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import head_min_ns, origin_meta, seconds_since
 
 HEADERS = (
@@ -81,7 +81,7 @@ class AzureLLMReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         # Files named explicitly are read (a wrong one fails loudly); files found by walking a
         # directory are read only if their header is this format's (LICENSE, README, ...).
         files: list[Path] = []
@@ -92,7 +92,7 @@ class AzureLLMReader(Reader):
                     (files if self.sniff(f) else skipped).append(f)
             else:
                 files.append(p)
-        return files, skipped
+        return one_each(files), skipped
 
     def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
         origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
@@ -100,7 +100,8 @@ class AzureLLMReader(Reader):
                 "assumed_utc": any(m["origin_assumed_utc"] for m in metas)}
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files, skipped = self.select(paths)
+        groups, skipped = self.select(paths)
+        files = flat(groups)
         if not files:
             raise SourceError(paths[0], "no trace files found (expected .csv or .csv.gz files)",
                               hint="pass the Azure LLM CSV files or a directory holding them")

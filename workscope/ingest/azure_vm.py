@@ -54,7 +54,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 
 VMTABLE = ["vmid", "subscriptionid", "deploymentid", "vmcreated", "vmdeleted", "maxcpu",
@@ -147,14 +147,21 @@ class AzureVMReader(Reader):
         shapes = {_shape(x) for x in lines}
         return len(shapes) == 1 and None not in shapes
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        used, skipped = [], []
-        jobs, usage = [], []
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        files, skipped = [], []
         for f in iter_files(paths):
+            (skipped if _kind(f) == "side" else files).append(f)
+        return one_each(files), skipped
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        groups, side = self.select(paths)
+        files = flat(groups)
+        used, skipped = [], [str(f) for f in side]
+        jobs, usage = [], []
+        for f in files:
             kind = _kind(f)
-            if kind == "side":
-                skipped.append(str(f))
-                continue
             plain = plain_file(f, ctx)
             kind = kind or _kind(f, plain)
             if kind is None:

@@ -49,7 +49,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 
 V1 = ["Timestamp", "Model", "Request tokens", "Response tokens", "Total tokens", "Log Type"]
@@ -85,12 +85,12 @@ class BurstGPTReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-        return [f for f in iter_files(paths)
-                if not f.name.lower().endswith(_SKIP) and not f.name.upper().startswith("LICENSE")], []
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        return one_each([f for f in iter_files(paths)
+                         if not f.name.lower().endswith(_SKIP) and not f.name.upper().startswith("LICENSE")]), []
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files, _ = self.select(paths)
+        files = flat(self.select(paths)[0])
         staged = []
         for f in files:
             plain = plain_file(f, ctx)

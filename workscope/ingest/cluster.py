@@ -77,14 +77,15 @@ def builder(engine: Any) -> Callable[..., dict[str, Any]]:
 
 
 def units_of(reader: Reader, paths: list[Path]) -> tuple[list[list[Path]], list[Path]]:
-    """What each task reads (one file each for a split reader, else all the sources at once),
-    and the files that a scan of all of them lists as skipped in its meta."""
+    """What each task reads (the groups of a split reader's ``select``: one file each, most
+    often; else all the sources at once), and the files that a scan of all of them lists as
+    skipped in its meta."""
     if not reader.split:
         return [list(paths)], []
-    files, skipped = reader.select(paths)
-    if len(files) < 2:  # none: the reader's scan says why
+    groups, skipped = reader.select(paths)
+    if len(groups) < 2:  # none: the reader's scan says why
         return [list(paths)], []
-    return [[f] for f in files], skipped
+    return groups, skipped
 
 
 def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: Any,

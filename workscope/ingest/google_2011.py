@@ -74,7 +74,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -160,22 +160,44 @@ class Google2011Reader(Reader):
         named = kind_of(path)
         return shape is not None and (named is None or named == shape)
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        staged: dict[str, list[tuple[str, Path]]] = {k: [] for k in SUPPORTED}
-        skipped: list[str] = []
-        used: list[Path] = []
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        # The jobs are aggregated over all task_events files (a task's events span files):
+        # those are one group; each task_usage and machine_events file is its own.
+        by_kind: dict[str, list[Path]] = {k: [] for k in SUPPORTED}
+        skipped: list[Path] = []
         for f in iter_files(paths):
             if f.name.endswith((".md", ".txt", ".pdf", ".sh")) or f.name.lower() == "schema.csv":
-                skipped.append(str(f))
+                skipped.append(f)
                 continue
             kind = kind_of(f)
             if kind in OTHER:
-                skipped.append(str(f))
+                skipped.append(f)
                 continue
+            if kind is None:
+                lines = head_text(f, 65536).splitlines()
+                kind = kind_from_fields(lines[0]) if lines else None
+                if kind is None:
+                    n = len(lines[0].split(",")) if lines else 0
+                    raise SourceError(f, "not a Google 2011 task_events, task_usage or machine_events file "
+                                      f"(line 1 has {n} fields)", line=1,
+                                      hint="keep the published folder names (task_events/...) or pass "
+                                           "another --format")
+            by_kind[kind].append(f)
+        events = by_kind["task_events"]
+        groups = ([events] if events else []) + one_each(by_kind["task_usage"] + by_kind["machine_events"])
+        return groups, skipped
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        staged: dict[str, list[tuple[str, Path]]] = {k: [] for k in SUPPORTED}
+        groups, left = self.select(paths)
+        skipped = [str(f) for f in left]
+        used = flat(groups)
+        for f in used:
             plain = plain_file(f, ctx)
             line = first_line(plain, f)
-            shape = kind_from_fields(line)
-            kind = kind or shape
+            kind = kind_of(f) or kind_from_fields(line)
             if kind is None:
                 raise SourceError(f, "not a Google 2011 task_events, task_usage or machine_events file "
                                   f"(line 1 has {len(line.split(','))} fields)", line=1,
@@ -187,7 +209,6 @@ class Google2011Reader(Reader):
                 raise SourceError(f, f"expected {want} comma-separated fields of {kind} (no header), "
                                   f"line 1 has {n}", line=1, hint="is this the right file?")
             staged[kind].append((str(f), plain))
-            used.append(f)
         if not used:
             raise SourceError(paths[0], "no task_events, task_usage or machine_events file found",
                               hint="pass the trace folder or its part-*.csv.gz files")

@@ -77,7 +77,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -182,37 +182,51 @@ class Google2019Reader(Reader):
         named = kind_of(path)
         return shape is not None and (named is None or named == shape)
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        staged: dict[str, list[tuple[str, pl.LazyFrame]]] = {k: [] for k in SUPPORTED}
-        skipped: list[str] = []
-        used: list[Path] = []
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        # The jobs are aggregated over all instance_events shards (a task's events span
+        # shards): those are one group; each usage and machine_events shard is its own.
+        by_kind: dict[str, list[Path]] = {k: [] for k in SUPPORTED}
+        skipped: list[Path] = []
         for f in iter_files(paths):
             if f.name.endswith((".md", ".txt", ".proto", ".ipynb")):
-                skipped.append(str(f))
+                skipped.append(f)
                 continue
             kind = kind_of(f)
-            if kind in OTHER:
-                skipped.append(str(f))
-                continue
-            plain = plain_file(f, ctx)
-            # One text column per line: \x1f never appears unescaped in valid JSON.
-            lf, _ = scan_text_csv(plain, str(f), columns=[JSON_COL], has_header=False,
-                                  separator="\x1f", quote_char=None)
             if kind is None:
-                first = [ln for ln in head_text(plain, 65536).splitlines() if ln.strip()]
+                first = [ln for ln in head_text(f, 65536).splitlines() if ln.strip()]
                 kind = kind_from_keys(first[0]) if first else None
-                if kind in OTHER:
-                    skipped.append(str(f))
-                    continue
                 if kind is None:
                     raise SourceError(f, "not a Google 2019 instance_events, instance_usage or "
                                       "machine_events JSON shard", line=1,
                                       hint="keep the published shard names (<table>-NNNNNNNNNNNN.json.gz) "
                                            "or pass another --format")
+            if kind in OTHER:
+                skipped.append(f)
+                continue
+            by_kind[kind].append(f)
+        events = by_kind["instance_events"]
+        groups = ([events] if events else []) + one_each(by_kind["instance_usage"] + by_kind["machine_events"])
+        return groups, skipped
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        staged: dict[str, list[tuple[str, pl.LazyFrame]]] = {k: [] for k in SUPPORTED}
+        groups, left = self.select(paths)
+        skipped = [str(f) for f in left]
+        used = flat(groups)
+        for f in used:
+            plain = plain_file(f, ctx)
+            # One text column per line: \x1f never appears unescaped in valid JSON.
+            lf, _ = scan_text_csv(plain, str(f), columns=[JSON_COL], has_header=False,
+                                  separator="\x1f", quote_char=None)
+            kind = kind_of(f)
+            if kind is None:
+                first = [ln for ln in head_text(plain, 65536).splitlines() if ln.strip()]
+                kind = kind_from_keys(first[0]) if first else None
             lf = lf.filter(src(JSON_COL).is_not_null() & (src(JSON_COL).str.strip_chars() != ""))
             lf = lf.with_columns(decode_lines(src(JSON_COL), DTYPES[kind]).alias("_obj"))
             staged[kind].append((str(f), lf))
-            used.append(f)
         if not used:
             raise SourceError(paths[0], "no instance_events, instance_usage or machine_events shard found",
                               hint="pass the exported <table>-*.json.gz shards")

@@ -48,7 +48,7 @@ from workscope.ingest._jsonl import (
 )
 from workscope.ingest.files import plain_file
 from workscope.ingest.parse import Parsed, build, parse_float, parse_int
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 from workscope.numeric import exact_div
 
@@ -81,11 +81,11 @@ class MooncakeReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-        return source_files(paths), []
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        return one_each(source_files(paths)), []
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files, _ = self.select(paths)
+        files = flat(self.select(paths)[0])
         staged = []
         for f in files:
             plain = plain_file(f, ctx)

@@ -51,7 +51,7 @@ from workscope.ingest._jsonl import (
 )
 from workscope.ingest.files import plain_file
 from workscope.ingest.parse import Parsed, build, parse_float, parse_int, parse_text
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 
 KEYS = ("chat_id", "parent_chat_id", "timestamp", "input_length", "output_length", "type", "turn",
@@ -82,7 +82,7 @@ class QwenBailianReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         files = source_files(paths)
         # Checked here, on the names, so that an ingest reading each file alone refuses it too.
         blocks = {block_tokens(f) for f in files}
@@ -90,10 +90,10 @@ class QwenBailianReader(Reader):
             raise SourceError(files[0], f"files mix hash block sizes {sorted(blocks)} (from their "
                               "names); hash_ids of different block sizes cannot share a trace",
                               hint="ingest each block size as its own trace")
-        return files, []
+        return one_each(files), []
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files, _ = self.select(paths)
+        files = flat(self.select(paths)[0])
         staged = []
         for f in files:
             plain = plain_file(f, ctx)

@@ -91,6 +91,16 @@ class ScanContext:
         return self.staging / f"{self._counter:05d}-{safe}"
 
 
+def one_each(files: list[Path]) -> list[list[Path]]:
+    """Files as groups of one (what most split readers' :meth:`Reader.select` returns)."""
+    return [[f] for f in files]
+
+
+def flat(groups: list[list[Path]]) -> list[Path]:
+    """The files of :meth:`Reader.select`'s groups, in order."""
+    return [f for g in groups for f in g]
+
+
 class Reader:
     """Base class of readers. Subclasses set the class attributes and implement scan."""
 
@@ -110,16 +120,17 @@ class Reader:
         raise NotImplementedError
 
     split: ClassVar[bool] = False
-    """True when a scan of many files is the scans of its files one by one, in the order of
-    :meth:`select` (given :meth:`shared_facts`): the cluster ingest then reads each file in its
-    own task. A reader that joins files (a job's events across shards) keeps False and is read
-    whole, in one task. ``tests/ingest/test_cluster_ingest.py`` ingests every reader's test
-    sources both ways and compares the traces."""
+    """True when a scan of many files is the scans of the groups of :meth:`select` one by one,
+    in its order (given :meth:`shared_facts`): the cluster ingest then reads each group (most
+    often one file) in its own task. A reader whose every file joins the others keeps False and
+    is read whole, in one task. ``tests/ingest/test_cluster_ingest.py`` ingests every reader's
+    test sources both ways and compares the traces."""
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-        """The files under ``paths`` that a scan reads, in its order, and those it lists in its
-        ``meta.skipped_files`` (for split readers; their scan selects through this, so the two
-        agree); cheap: names and first bytes only."""
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        """The files under ``paths`` that a scan reads, in its order, as groups that can be read
+        alone (one file each, but the shards that one aggregate joins), and the files the scan
+        lists in its ``meta.skipped_files`` (for split readers; their scan selects through
+        this, so the two agree). Cheap: names and first bytes only."""
         raise NotImplementedError(f"the {self.name} reader reads its sources whole")
 
     def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
