@@ -116,3 +116,23 @@ def test_unknown_file_is_an_error(store, tmp_path: Path) -> None:
     f.write_text("a,b\n")
     with pytest.raises(DataError, match="trace.csv"):
         store.ingest(f, format="alibaba_2018", name="bad")
+
+
+def test_a_tar_named_after_another_table_is_never_opened(store, tmp_path: Path, data_dir: Path) -> None:
+    """batch_instance.tar.gz is over 100 GB: its name says it holds no table read here."""
+    (tmp_path / "batch_instance.tar.gz").write_bytes(b"not a tar at all")  # would fail if opened
+    (tmp_path / "batch_task.csv").write_bytes((data_dir / DIR / "batch_task.csv").read_bytes())
+    m = store.ingest(tmp_path, format="alibaba_2018", name="skip").manifest
+    assert m["meta"]["skipped_files"] == [str(tmp_path / "batch_instance.tar.gz")]
+
+
+def test_a_tar_holding_none_of_the_tables_is_an_error(store, tmp_path: Path, data_dir: Path) -> None:
+    readme = tmp_path / "README"
+    readme.write_text("nothing here\n")
+    with tarfile.open(tmp_path / "extra.tar.gz", "w:gz") as tf:
+        tf.add(readme, arcname="README")
+    readme.unlink()
+    (tmp_path / "batch_task.csv").write_bytes((data_dir / DIR / "batch_task.csv").read_bytes())
+    with pytest.raises(DataError, match=r"extra\.tar\.gz: this tar archive holds none of the Alibaba 2018"):
+        store.ingest(tmp_path, format="alibaba_2018", name="bad")
+    assert store.names() == []
