@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import workscope
 from workscope.cli import app
-from workscope.errors import DataError, EmptySourceError, MissingColumnError, SourceError
+from workscope.errors import DataError, EmptySourceError, InternalError, MissingColumnError, SourceError
 from workscope.ingest import cluster, registry
 from workscope.ingest.pipeline import ingest
 from workscope.samples import SAMPLES
@@ -211,3 +211,16 @@ def test_cli_ingest_on_spark(tmp_path: Path) -> None:
     assert doc["status"] == "created" and doc["manifest"]["tables"]["requests"]["rows_ok"] == 28_185
     res = runner.invoke(app, ["ingest", str(DATA / "burstgpt"), "--spark-conf", "a=b", "--home", home])
     assert res.exit_code == 2 and "--engine spark" in res.output
+
+
+def test_task_metas_merge_or_refuse() -> None:
+    huawei = registry.get("huawei_2025")
+    merged = cluster.merge_meta(huawei, [
+        {"file_kinds": {"series": 2}, "cpu_unit": "millicores", "skipped_files": ["b"]},
+        {"file_kinds": {"cold_start": 1, "series": 1}, "cpu_unit": "millicores", "skipped_files": ["a"]},
+    ])
+    assert merged == {"file_kinds": {"series": 3, "cold_start": 1}, "cpu_unit": "millicores",
+                      "skipped_files": ["a", "b"]}
+    # a key that is not a count must agree: else the reader is not split as it claims
+    with pytest.raises(InternalError, match="disagree on meta 'cpu_unit'"):
+        cluster.merge_meta(huawei, [{"cpu_unit": "millicores"}, {"cpu_unit": "cores"}])

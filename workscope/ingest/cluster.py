@@ -136,9 +136,10 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
 
 
 def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
-    """The trace's ``meta`` from its tasks' (in file order): each key must be the same in all
-    of them, but for the files a folder's scan skipped, which are listed once. A difference
-    means the reader is not split as it claims: an InternalError, before anything is written."""
+    """The trace's ``meta`` from its tasks' (in file order): the reader's counts
+    (``Reader.meta_counts``) added up, the files a folder's scan skipped listed once, and
+    every other key the same in all of them. A difference means the reader is not split as it
+    claims: an InternalError, before anything is written."""
     merged: dict[str, Any] = {}
     for m in metas:
         for key, value in m.items():
@@ -146,11 +147,20 @@ def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
                 merged[key] = sorted({*merged.get(key, []), *map(str, value)})
             elif key not in merged:
                 merged[key] = value
+            elif key in reader.meta_counts:
+                merged[key] = _add(merged[key], value)
             elif merged[key] != value:
                 raise InternalError(f"the {reader.name} reader's files disagree on meta {key!r} "
                                     f"({merged[key]!r} and {value!r}); ingest without --engine spark "
                                     "and report this")
     return merged
+
+
+def _add(a: Any, b: Any) -> Any:
+    """The sum of two counts: numbers, or mappings of numbers (keys in order of first use)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: a.get(k, 0) + b.get(k, 0) for k in [*a, *(k for k in b if k not in a)]}
+    return a + b
 
 
 def _run_job(spark: Any, spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -67,7 +67,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
 
@@ -149,13 +149,19 @@ class Huawei2025Reader(Reader):
         heads = hw.sample_headers(path)
         return bool(heads) and all(_sniff_header(h) for h in heads)
 
+    split = True
+    meta_counts = ("file_kinds",)
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        return one_each(list(hw.walk(paths))), []
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         given = str(ctx.options.get("metric", "") or "")
         if given and _metric_unit(given) is None:
             raise OptionError(f"huawei_2025: option metric {given!r} is not a 2025 time-series folder "
                               "name such as requests, num_pods, num_cold_starts, totalCost_quantile_050 "
                               "or cpu_usage_avg")
-        members = hw.expand(paths, ctx)
+        members = hw.expand(flat(self.select(paths)[0]), ctx)
         out: dict[str, list[TablePart]] = {}
         kinds: dict[str, int] = {}
         for m in members:
