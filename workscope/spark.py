@@ -295,9 +295,9 @@ class SparkEngine:
                 if default:
                     df.createOrReplaceTempView(table)
                     self.views.append(table)
-        except _spark_errors() as exc:  # a damaged or unreadable file
+        except spark_errors() as exc:  # a damaged or unreadable file
             raise StoreError(f"{trace.path}: trace {trace.name!r} cannot be read by Spark: "
-                             f"{_first_line(exc)}; see `workscope check {trace.name}`") from None
+                             f"{spark_message(exc)}; see `workscope check {trace.name}`") from None
         self._schemas[trace.name] = trace.name
         self._traces.append(trace)
 
@@ -341,8 +341,8 @@ class SparkEngine:
             rows = self.spark.sql(text).drop("workscope__file", "workscope__row")
             out = pl.from_arrow(_to_arrow(rows))
             self.spark.catalog.dropTempView(view)
-        except _spark_errors() as exc:
-            raise QueryError(f"selecting {trace.name}.{table} rows failed on Spark: {_first_line(exc)}") from None
+        except spark_errors() as exc:
+            raise QueryError(f"selecting {trace.name}.{table} rows failed on Spark: {spark_message(exc)}") from None
         if not isinstance(out, pl.DataFrame):
             raise QueryError("the selection returned no table")
         return out
@@ -373,8 +373,8 @@ class SparkEngine:
         text = transpile(query, params, self._schemas)
         try:
             return _to_arrow(self.spark.sql(text))
-        except _spark_errors() as exc:
-            raise QueryError(f"{label} failed on Spark: {_first_line(exc)}") from None
+        except spark_errors() as exc:
+            raise QueryError(f"{label} failed on Spark: {spark_message(exc)}") from None
 
     def portable(self, query: str, *, nested: str = "text") -> tuple[pa.Table, dict[str, str]]:
         """As :meth:`DuckDBEngine.portable`: the result with nested columns (arrays, structs,
@@ -401,8 +401,8 @@ class SparkEngine:
                 else:
                     cols.append(F.col(f"`{f.name}`"))
             return _to_arrow(df.select(*cols) if notes else df), notes
-        except _spark_errors() as exc:
-            raise QueryError(f"query failed on Spark: {_first_line(exc)}") from None
+        except spark_errors() as exc:
+            raise QueryError(f"query failed on Spark: {spark_message(exc)}") from None
 
     def to_parquet(self, query: str, path: str | Path) -> tuple[int, list[str]]:
         """Write the result of SQL to one Parquet file (zstd), atomically; returns its row
@@ -439,7 +439,7 @@ class SparkEngine:
         self.views.clear()
 
 
-def _spark_errors() -> tuple[type[BaseException], ...]:
+def spark_errors() -> tuple[type[BaseException], ...]:
     """What pyspark raises for a failed query or read: its own exceptions (analysis, parse)
     and Java errors that py4j passes through."""
     from py4j.protocol import Py4JError
@@ -465,7 +465,8 @@ def _to_arrow(df: Any) -> pa.Table:
     return pa.Table.from_pandas(df.toPandas(), preserve_index=False)
 
 
-def _first_line(exc: BaseException) -> str:
+def spark_message(exc: BaseException) -> str:
+    """The first paragraph of a Spark error, without the JVM stack trace, on one line."""
     text = str(exc).strip()
     text = re.sub(r"\s+", " ", text.split("\n\nJVM stacktrace")[0])
     return text[:600]

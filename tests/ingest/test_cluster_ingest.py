@@ -224,3 +224,22 @@ def test_task_metas_merge_or_refuse() -> None:
     # a key that is not a count must agree: else the reader is not split as it claims
     with pytest.raises(InternalError, match="disagree on meta 'cpu_unit'"):
         cluster.merge_meta(huawei, [{"cpu_unit": "millicores"}, {"cpu_unit": "cores"}])
+
+
+def test_a_failed_spark_job_is_a_data_error(engine: SparkEngine, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job that Spark itself fails (a worker that dies, or cannot import workscope) is one
+    clear DataError, and nothing is written."""
+
+    def broken(_spec: str) -> Any:
+        def run(batches: Any) -> Any:
+            raise RuntimeError("worker lost")
+            yield from batches
+
+        return run
+
+    monkeypatch.setattr(cluster, "_task", broken)
+    store = workscope.open(tmp_path / "s")
+    with pytest.raises(DataError, match="the Spark job reading .* failed: .*nothing was written"):
+        ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine=engine)
+    assert store.names() == []

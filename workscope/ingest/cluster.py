@@ -169,10 +169,18 @@ def _run_job(spark: Any, spec: dict[str, Any]) -> list[dict[str, Any]]:
     n = len(spec["units"])
     text = json.dumps(spec, default=str)
     # spark.range with n slices puts exactly one unit in each task.
-    with warnings.catch_warnings():
-        # pyspark warns about the pandas release; mapInArrow passes Arrow, not pandas
-        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
-        rows = spark.range(0, n, 1, n).mapInArrow(_task(text), RESULT_SCHEMA).collect()
+    from workscope.spark import spark_errors, spark_message
+
+    try:
+        with warnings.catch_warnings():
+            # pyspark warns about the pandas release; mapInArrow passes Arrow, not pandas
+            warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+            rows = spark.range(0, n, 1, n).mapInArrow(_task(text), RESULT_SCHEMA).collect()
+    except spark_errors() as exc:  # an executor lost, a worker that cannot import workscope
+        raise DataError(f"the Spark job reading {spec['units'][0][0]} (and {n - 1} more) failed: "
+                        f"{spark_message(exc)}; check that every executor has workscope installed "
+                        "and mounts the sources and the store at the same paths; nothing was written"
+                        ) from None
     results = sorted(((r["unit"], json.loads(r["result"])) for r in rows), key=lambda x: x[0])
     for _, res in results:
         if "error" in res:
