@@ -64,6 +64,17 @@ def shards_for(rows: int, shards: int) -> Path:
     return out
 
 
+def started(engine: str, master: str) -> tuple[object, float]:
+    """The engine to pass (None: this machine's pipeline) and the seconds it took to start."""
+    t0 = time.perf_counter()
+    eng = None
+    if engine == "spark":
+        from workscope.spark import SparkEngine
+
+        eng = SparkEngine(master)
+    return eng, time.perf_counter() - t0
+
+
 def ingest_child(engine: str, src: str, master: str) -> None:
     """Ingest ``src`` into a fresh store on one engine; print one JSON line: times, where."""
     import tempfile
@@ -71,13 +82,7 @@ def ingest_child(engine: str, src: str, master: str) -> None:
     import workscope
 
     home = Path(tempfile.mkdtemp(prefix=f"bench-ingest-{engine}-", dir=_data.CACHE))
-    t0 = time.perf_counter()
-    eng = None
-    if engine == "spark":
-        from workscope.spark import SparkEngine
-
-        eng = SparkEngine(master)
-    start_s = time.perf_counter() - t0
+    eng, start_s = started(engine, master)
     t1 = time.perf_counter()
     res = workscope.open(home).ingest(src, format="azure_llm", name="bench", engine=eng)
     wall = time.perf_counter() - t1
@@ -99,13 +104,7 @@ def child(engine: str, home: str, master: str) -> None:
     from workscope.analysis import characterize
 
     trace = workscope.open(home).trace("bench")
-    t0 = time.perf_counter()
-    eng = None
-    if engine == "spark":
-        from workscope.spark import SparkEngine
-
-        eng = SparkEngine(master)
-    start_s = time.perf_counter() - t0
+    eng, start_s = started(engine, master)
     t1 = time.perf_counter()
     prof = characterize(trace, engine=eng)
     wall = time.perf_counter() - t1
