@@ -374,3 +374,25 @@ def test_an_unknown_scheme_is_a_usage_error(store: workscope.Store) -> None:
     pytest.importorskip("fsspec")
     with pytest.raises(UsageError, match="unknown URL scheme 'htps'"):
         store.ingest("htps://host/trace.csv")
+
+
+def test_a_url_ingests_on_spark_as_here(served: tuple[str, Path], tmp_path: Path) -> None:
+    """The download lands in the build's staging folder, which the Spark tasks read: the
+    trace, its manifest (sources named by URL) and its rejects are the same as here."""
+    pytest.importorskip("pyspark")
+    import polars as pl
+
+    from workscope.spark import SparkEngine
+
+    base, _ = served
+    url = f"{base}/bad_AzureLLMInferenceTrace_code.csv"
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    a = here.ingest(url, format="azure_llm", name="u").manifest
+    b = there.ingest(url, format="azure_llm", name="u", engine=SparkEngine("local[2]")).manifest
+    for m in (a, b):
+        m.pop("created_utc")
+    assert a == b and a["sources"][0]["path"] == url and a["rejects"]["rows"] == 1
+    rej = [pl.read_parquet(s.trace("u").files("rejects")) for s in (here, there)]
+    assert rej[0].equals(rej[1]) and rej[1]["file"].to_list() == [url]
+    assert here.trace("u").scan("requests").collect().equals(there.trace("u").scan("requests").collect())
+    assert _left_in(tmp_path / "b") == ["u"]
