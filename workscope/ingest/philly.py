@@ -54,6 +54,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -82,9 +83,11 @@ from workscope.ingest.parse import (
     src,
     strptime_ns,
 )
-from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import earliest_ns, epoch_ns, origin_meta, seconds_since
 from workscope.options import Option
+
+TARS = (".tar.gz", ".tgz", ".tar")
 
 log = logging.getLogger(__name__)
 
@@ -184,35 +187,49 @@ class PhillyReader(Reader):
         named = kind_of(path)
         return shape is not None and (named is None or named == shape)
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        zone = str(ctx.options.get("time_zone") or "America/Los_Angeles")
-        staged: list[tuple[str, str, Path]] = []  # (kind, display, plain path)
-        used: list[Path] = []
-        skipped: list[str] = []
+    split = True
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        files, skipped = [], []
         for f in iter_files(paths):
             if f.name.endswith((".md", ".txt", ".ipynb", ".py")):
-                skipped.append(str(f))
-                continue
-            if f.name.endswith((".tar.gz", ".tgz", ".tar")):
-                members = tar_members(f, ctx, lambda m: kind_of(m) is not None, max_line=None)
-                staged += [(kind_of(m) or "", f"{f}!{m}", p) for m, p in members]
-                (used if members else skipped).append(f)
-                continue
-            plain = plain_file(f, ctx, max_line=None)
-            kind = kind_from_head(head_text(plain, 65536)) or kind_of(f)
-            if kind is None:
-                if plain.stat().st_size == 0:
-                    raise EmptySourceError(f, "file is empty", line=1,
-                                           hint="check that the download completed")
+                skipped.append(f)
+            elif f.name.endswith(TARS) or kind_from_head(head_text(f, 65536)) or kind_of(f):
+                files.append(f)
+            elif f.stat().st_size == 0:
+                raise EmptySourceError(f, "file is empty", line=1, hint="check that the download completed")
+            else:
                 raise SourceError(f, "not a Philly trace file (expected the cluster_job_log JSON "
                                   "array or a util / machine-list CSV with its header)", line=1,
                                   hint="keep the published names (cluster_gpu_util ...) or pass "
                                        "another --format")
-            staged.append((kind, str(f), plain))
-            used.append(f)
+        return one_each(files), skipped
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
+        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
+        return {"origin_ns": min(origins) if origins else None}
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        zone = str(ctx.options.get("time_zone") or "America/Los_Angeles")
+        staged: list[tuple[str, str, Path]] = []  # (kind, display, plain path)
+        groups, left = self.select(paths)
+        used = flat(groups)
+        skipped = [str(f) for f in left]
+        for f in used:
+            if f.name.endswith(TARS):
+                members = tar_members(f, ctx, lambda m: kind_of(m) is not None, max_line=None)
+                if not members:
+                    raise SourceError(f, "this tar archive holds no Philly trace file",
+                                      hint="pass trace-data.tar.gz, or leave this archive out")
+                staged += [(kind_of(m) or "", f"{f}!{m}", p) for m, p in members]
+                continue
+            plain = plain_file(f, ctx, max_line=None)
+            kind = kind_from_head(head_text(plain, 65536)) or kind_of(f)
+            staged.append((kind or "", str(f), plain))
         if not staged:
             raise SourceError(paths[0], "no Philly trace file found",
                               hint="pass trace-data.tar.gz, its trace-data folder or its files")
+        given = "origin_ns" in ctx.shared  # one file of many: the trace's origin, from all of them
 
         frames: list[tuple[str, str, pl.LazyFrame, list[str]]] = []
         origins: list[int] = []
@@ -220,18 +237,18 @@ class PhillyReader(Reader):
             if kind == "cluster_job_log":
                 lf = _read_job_log(plain, display)
                 t = local_time(pl.col("_job").struct.field("submitted_time"), "submitted_time", zone)
-                first = lf.select(earliest_ns(epoch_ns(t.value))).collect().item()
+                first = None if given else lf.select(earliest_ns(epoch_ns(t.value))).collect().item()
                 frames.append((kind, display, lf, []))
             else:
                 lf, names = _read_csv(kind, plain, display)
                 first = None
-                if kind != "cluster_machine_list":
+                if kind != "cluster_machine_list" and not given:
                     t = util_time(src("time"), "time")
                     first = lf.head(10_000).select(earliest_ns(epoch_ns(t.value))).collect().item()
                 frames.append((kind, display, lf, names))
             if first is not None:
                 origins.append(first)
-        origin_ns = min(origins) if origins else None
+        origin_ns = ctx.shared["origin_ns"] if given else (min(origins) if origins else None)
 
         tables: dict[str, list[TablePart]] = {}
         for kind, display, lf, names in frames:
