@@ -40,7 +40,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workscope.errors import DataError, InternalError, UsageError, WorkscopeError
 from workscope.ingest import registry
@@ -48,6 +48,10 @@ from workscope.ingest.files import iter_files
 from workscope.ingest.reader import Reader, ScanContext, ScanResult
 from workscope.schemas import Bound
 from workscope.store import REJECTS
+
+if TYPE_CHECKING:
+    from workscope.ingest.pipeline import RejectLimits, SourceHasher
+    from workscope.ingest.remote import Fetched
 
 UNITS = "_units"
 """The folder of the build directory that the tasks write into before the driver moves
@@ -66,10 +70,10 @@ def builder(engine: Any) -> Callable[..., dict[str, Any]]:
         raise UsageError("the cluster ingest needs a Spark engine")
     spark = eng.spark
 
-    def build(reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: Any, name: str,
+    def build(reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher, name: str,
               build: Path, scratch: Path, say: Callable[[str, int, int], None],
               dropped: list[str] | None = None, bounds: dict[str, Bound] | None = None,
-              caps: Any = None, fetched: Any = None) -> dict[str, Any]:
+              caps: RejectLimits | None = None, fetched: Fetched | None = None) -> dict[str, Any]:
         return build_on_spark(spark, reader, opts, paths, hasher, name, build, say, dropped, bounds,
                               caps, fetched)
 
@@ -88,10 +92,10 @@ def units_of(reader: Reader, paths: list[Path]) -> tuple[list[list[Path]], list[
     return groups, skipped
 
 
-def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: Any,
-                   name: str, build: Path, say: Callable[[str, int, int], None],
-                   dropped: list[str] | None, bounds: dict[str, Bound] | None, caps: Any,
-                   fetched: Any) -> dict[str, Any]:
+def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list[Path],
+                   hasher: SourceHasher, name: str, build: Path, say: Callable[[str, int, int], None],
+                   dropped: list[str] | None, bounds: dict[str, Bound] | None, caps: RejectLimits | None,
+                   fetched: Fetched | None) -> dict[str, Any]:
     """:func:`~workscope.ingest.pipeline.build_trace` with the scans and writes in Spark tasks."""
     from workscope.ingest import pipeline, remote
 
@@ -111,8 +115,6 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
         metas = [r["meta"] for r in _run_job(spark, {**spec, "phase": "facts"})]
         shared = reader.shared_facts(metas)
     say(f"reading {len(units)} unit(s) in Spark tasks", 0, 1)
-    # The footers name the trace's provenance; its origin is known once the scans ran, so the
-    # driver gives the tasks the one a scan of all files gets (shared facts, else the tasks').
     spec.update(phase="write", shared=shared, build=str(build), trace=name)
     results = _run_job(spark, spec)
     meta = merge_meta(reader, [r["meta"] for r in results])
@@ -247,7 +249,7 @@ def _run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
         first = None
         if rejected:
             first = pipeline.top_reasons(out / REJECTS, 1)[0]
-            first["file"] = str(paths[0])
+            first["file"] = spec["labels"].get(str(paths[0]), str(paths[0]))  # a download: its URL
             first["line"] = first.pop("first_line")
         return {"meta": result.meta, "files": [str(f) for f in result.files],
                 "parts": [[t, i] for t, i, _, _ in parts], "dir": str(out), "rejected": rejected,
