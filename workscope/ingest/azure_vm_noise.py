@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -49,7 +50,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import earliest_ns, epoch_ns, origin_meta, seconds_since
 
 HEADER = ["value", "runtime", "starttime", "VM_id"]
@@ -100,9 +101,18 @@ class AzureVMNoiseReader(Reader):
         head = head_text(path, 4096).lstrip("\ufeff").splitlines()
         return bool(head) and [c.strip() for c in head[0].split(",")] == HEADER
 
+    split = True
+    meta_counts = ("partitions",)
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        return one_each([f for f in iter_files(paths) if f.name.lower().endswith((".csv", ".csv.gz"))]), []
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
+        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
+        return {"origin_ns": min(origins) if origins else None}
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = [f for f in iter_files(paths)
-                 if f.name.lower().endswith((".csv", ".csv.gz"))]
+        files = flat(self.select(paths)[0])
         if not files:
             raise SourceError(paths[0], "no unit=<unit>.csv files found",
                               hint="pass the vm-noise-data directory or a partition inside it")
@@ -126,9 +136,12 @@ class AzureVMNoiseReader(Reader):
         start = parse_datetime(src("starttime"), "starttime", TIME_FMT, required=True)
         # Files are ordered by VM, not by time, so the head of a file does not give the origin:
         # one streaming pass over the starttime column of every file does.
-        mins = pl.concat([lf.select(earliest_ns(epoch_ns(start.value)).alias("t"))
-                          for _, _, lf, _ in staged])
-        origin_ns = mins.select(earliest_ns(pl.col("t"))).collect(engine="streaming").item()
+        if "origin_ns" in ctx.shared:  # one file of many: the trace's origin, from all of them
+            origin_ns = ctx.shared["origin_ns"]
+        else:
+            mins = pl.concat([lf.select(earliest_ns(epoch_ns(start.value)).alias("t"))
+                              for _, _, lf, _ in staged])
+            origin_ns = mins.select(earliest_ns(pl.col("t"))).collect(engine="streaming").item()
 
         parts = []
         for f, keys, lf, names in staged:
