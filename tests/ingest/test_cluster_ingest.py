@@ -243,3 +243,19 @@ def test_a_failed_spark_job_is_a_data_error(engine: SparkEngine, tmp_path: Path,
     with pytest.raises(DataError, match="the Spark job reading .* failed: .*nothing was written"):
         ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine=engine)
     assert store.names() == []
+
+
+def test_planetlab_days_the_same_either_way(engine: SparkEngine, tmp_path: Path) -> None:
+    """One task per day directory; each counts time from midnight of the first day of all."""
+    src = tmp_path / "planetlab"
+    for day in ("20110303", "20110305"):
+        shutil.copytree(DATA / "planetlab/20110303", src / day)
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    units, _ = cluster.units_of(registry.get("planetlab"), [src])
+    assert len(units) == 2
+    ingest(here, src, format="planetlab", name="p")
+    ingest(there, src, format="planetlab", name="p", engine=engine)
+    _same_trace(here.trace("p"), there.trace("p"))
+    m = there.trace("p").manifest
+    assert m["meta"]["days"] == ["2011-03-03", "2011-03-05"]
+    assert m["tables"]["usage"]["time"]["min_s"] == 0.0 and m["tables"]["usage"]["time"]["max_s"] >= 2 * 86400

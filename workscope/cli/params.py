@@ -55,7 +55,7 @@ def parse_ints(text: str, option: str) -> list[int]:
 
 
 EngineOpt = Annotated[str, typer.Option(
-    "--engine", help="Query engine: duckdb (default, this machine) or spark (a Spark cluster or local[*]).")]
+    "--engine", help="Where the work runs: duckdb (default: this machine) or spark (a Spark cluster, or local[*]).")]
 SparkMasterOpt = Annotated[str, typer.Option(
     "--spark-master", help="Spark master with --engine spark: local[*], local[2], spark://host:7077, yarn...")]
 SparkConfOpt = Annotated[list[str] | None, typer.Option(

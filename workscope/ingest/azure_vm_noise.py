@@ -102,7 +102,7 @@ class AzureVMNoiseReader(Reader):
         return bool(head) and [c.strip() for c in head[0].split(",")] == HEADER
 
     split = True
-    meta_counts = ("partitions",)
+    meta_merged = ("partitions",)
 
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         return one_each([f for f in iter_files(paths) if f.name.lower().endswith((".csv", ".csv.gz"))]), []

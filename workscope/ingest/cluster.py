@@ -138,8 +138,8 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
 
 
 def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
-    """The trace's ``meta`` from its tasks' (in file order): the reader's counts
-    (``Reader.meta_counts``) added up, the files a folder's scan skipped listed once, and
+    """The trace's ``meta`` from its tasks' (in file order): the keys that add up
+    (``Reader.meta_merged``) added up, the files a folder's scan skipped listed once, and
     every other key the same in all of them. A difference means the reader is not split as it
     claims: an InternalError, before anything is written."""
     merged: dict[str, Any] = {}
@@ -149,7 +149,7 @@ def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
                 merged[key] = sorted({*merged.get(key, []), *map(str, value)})
             elif key not in merged:
                 merged[key] = value
-            elif key in reader.meta_counts:
+            elif key in reader.meta_merged:
                 merged[key] = _add(merged[key], value)
             elif merged[key] != value:
                 raise InternalError(f"the {reader.name} reader's files disagree on meta {key!r} "
@@ -159,9 +159,12 @@ def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _add(a: Any, b: Any) -> Any:
-    """The sum of two counts: numbers, or mappings of numbers (keys in order of first use)."""
+    """Two groups' values of a key that adds up: numbers summed, mappings of numbers summed
+    per key (in order of first use), lists joined (sorted, each item once)."""
     if isinstance(a, dict) and isinstance(b, dict):
         return {k: a.get(k, 0) + b.get(k, 0) for k in [*a, *(k for k in b if k not in a)]}
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted({*a, *b})
     return a + b
 
 

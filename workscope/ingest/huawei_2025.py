@@ -150,7 +150,7 @@ class Huawei2025Reader(Reader):
         return bool(heads) and all(_sniff_header(h) for h in heads)
 
     split = True
-    meta_counts = ("file_kinds",)
+    meta_merged = ("file_kinds",)
 
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         return one_each(list(hw.walk(paths))), []

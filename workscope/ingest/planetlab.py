@@ -27,13 +27,14 @@ import datetime as _dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from workscope.errors import EmptySourceError, SourceError
 from workscope.ingest.files import head_bytes, iter_files
 from workscope.ingest.parse import build, parse_float, src
-from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, Reader, ScanContext, ScanResult, TablePart, flat
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
 
@@ -90,11 +91,11 @@ class PlanetLabReader(Reader):
             return bool(sample) and all(_looks_like_readings(f) for f in sample)
         return _looks_like_readings(path)
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        interval = float(ctx.options.get("interval_s", 300.0))
-        if not interval > 0:
-            raise SourceError(paths[0], f"interval_s must be positive, got {interval}",
-                              hint="pass a positive --option interval_s=...")
+    split = True
+    meta_merged = ("vm_files", "days")
+
+    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+        # One group per day directory: a day is one part, its VM files side by side.
         files = [f for f in iter_files(paths) if not SIDE_FILES.search(f.name)]
         if not files:
             raise SourceError(paths[0], "no PlanetLab VM files found",
@@ -109,11 +110,25 @@ class PlanetLabReader(Reader):
             loose = groups[None][0]
             raise SourceError(loose, "is not in a YYYYMMDD day directory while other files are",
                               hint="pass either day directories or loose VM files, not both")
+        return [groups[d] for d in sorted(groups, key=lambda d: d or _dt.date.min)], []
 
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
+        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
+        return {"origin_ns": min(origins) if origins else None}
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        interval = float(ctx.options.get("interval_s", 300.0))
+        if not interval > 0:
+            raise SourceError(paths[0], f"interval_s must be positive, got {interval}",
+                              hint="pass a positive --option interval_s=...")
+        day_groups, _ = self.select(paths)
+        files = flat(day_groups)
+        groups = {_day(g[0]): g for g in day_groups}
         first_day = min((d for d in groups if d is not None), default=None)
+        if ctx.shared.get("origin_ns") is not None:  # one day of many: the first day of all
+            first_day = _dt.datetime.fromtimestamp(ctx.shared["origin_ns"] // 1_000_000_000, _dt.UTC).date()
         parts = []
-        for day in sorted(groups, key=lambda d: d or _dt.date.min):
-            day_files = groups[day]
+        for day, day_files in groups.items():
             offset = 0.0 if day is None or first_day is None else (day - first_day).days * 86400.0
             display = str(day_files[0].parent)
             parts.append(TablePart(self._frame(day_files, offset, interval), raw_line(), display))

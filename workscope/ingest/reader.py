@@ -133,10 +133,11 @@ class Reader:
         this, so the two agree). Cheap: names and first bytes only."""
         raise NotImplementedError(f"the {self.name} reader reads its sources whole")
 
-    meta_counts: ClassVar[tuple[str, ...]] = ()
-    """Keys of ``meta`` that count something over the files read (a number, or a mapping of
-    numbers): a split ingest adds up its groups' counts. Every other key must be the same in
-    every group's ``meta``, but ``skipped_files``, which lists each group's once."""
+    meta_merged: ClassVar[tuple[str, ...]] = ()
+    """Keys of ``meta`` that add up over the files read: a split ingest sums its groups'
+    numbers (and mappings of numbers) and joins their lists (sorted, each item once). Every
+    other key must be the same in every group's ``meta``, but ``skipped_files``, which lists
+    each group's once."""
 
     def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The facts a scan of one file needs about the whole trace (such as the origin, the
