@@ -9,6 +9,7 @@ sample size above every trace's row count, so the sample is the whole table on b
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -238,3 +239,18 @@ def test_store_given_as_a_file_uri(real_store: workscope.Store, spark: Any) -> N
     files = eng.spark.sql("SELECT DISTINCT input_file_name() AS f FROM jobs").toPandas()["f"].tolist()
     assert files and all(f.startswith("file:///") for f in files)
     eng.close()
+
+
+def test_the_cli_stderr_holds_no_spark_start_chatter(tmp_path: Path) -> None:
+    """The CLI owns stderr: a fresh process starting Spark prints no log-level notice and no
+    Spark log lines (the JVM's own one-line module warning is not Spark's to silence)."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "workscope", "sql", "SELECT 1 AS x", "--engine", "spark",
+                        "--spark-master", "local[1]", "--home", str(tmp_path / "s"), "--json"],
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["rows"] == [{"x": 1}]
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and "incubator modules" not in ln]
+    assert lines == []
