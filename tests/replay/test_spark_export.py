@@ -21,7 +21,7 @@ from workscope.replay.workload import Workload
 from workscope.samples import ingest_samples
 
 pytest.importorskip("pyspark")
-from workscope.spark import SparkEngine  # noqa: E402 - after the skip
+from workscope.spark import SparkEngine  # after the skip: pyspark may be absent
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -71,6 +71,10 @@ def test_the_same_export_either_way(engine: SparkEngine, store: workscope.Store,
     a, fa = export(trace, target, here, spec=ts, fidelity=True)
     b, fb = export(trace, target, there, spec=ts, fidelity=True, engine=engine)
     assert a.rows == b.rows
+    pushed = ts.window is not None or ts.busiest_min is not None
+    assert b.notes == a.notes + ([] if pushed else [
+        ("--engine spark: no --window or --busiest to select with, so the rows were read here "
+         "(Spark runs the selection only)")])
     files_a, files_b = _read(here), _read(there)
     assert list(files_a) == list(files_b)
     for f in files_a:
@@ -85,7 +89,8 @@ def test_only_the_selected_rows_come_back(engine: SparkEngine, store: workscope.
     trace = store.trace("llm")
     base = Workload.from_trace(trace)
     spec = TransformSpec(busiest_min=5)
-    selected, counts = select_on(engine, trace, base, spec)
+    selected, counts, here = select_on(engine, trace, base, spec)
+    assert here is None
     assert counts is not None and counts["count"].sum() == trace.manifest["tables"]["requests"]["rows_ok"]
     assert counts.equals(tf.counts_per_bin(base))
     local = tf.busiest(base, 5).frame.collect()
@@ -93,16 +98,16 @@ def test_only_the_selected_rows_come_back(engine: SparkEngine, store: workscope.
     assert came.height == local.height < base.frame.collect().height / 5
     assert selected.untransformed() is base  # fidelity still compares with the whole trace
     # nothing to push down without a window
-    same, none = select_on(engine, trace, base, TransformSpec(rate_scale=2.0))
-    assert same is base and none is None
+    same, none, why = select_on(engine, trace, base, TransformSpec(rate_scale=2.0))
+    assert same is base and none is None and why == "no --window or --busiest to select with"
 
 
 def test_a_filter_sql_cannot_state_is_left_here(engine: SparkEngine, store: workscope.Store) -> None:
     trace = store.trace("llm")
     base = Workload.from_trace(trace)
-    kept, counts = select_on(engine, trace, base, TransformSpec(filters=(("input_tokens", ("x",)),),
-                                                                busiest_min=1))
-    assert kept is base and counts is None
+    kept, counts, why = select_on(engine, trace, base, TransformSpec(filters=(("input_tokens", ("x",)),),
+                                                                     busiest_min=1))
+    assert kept is base and counts is None and why == "--filter input_tokens=... cannot be stated exactly in SQL"
 
 
 def test_cli_export_on_spark(store: workscope.Store, tmp_path: Path) -> None:

@@ -105,14 +105,14 @@ def export(
                          f"not {base.table}; pick another --table or target")
     out = Path(out)
     check_out(out, target)
-    counts = None
+    counts, here = None, None
     if engine is not None and not isinstance(source, Workload):
         from workscope.replay.pushdown import select_on
         from workscope.spark import spark_engine
 
         eng = spark_engine(engine)
         if eng is not None:
-            base, counts = select_on(eng, source, base, spec)
+            base, counts, here = select_on(eng, source, base, spec)
     wl = apply(base, spec, busiest_counts=counts)
     resolved = exporter.resolve_options(options)
     check_representable(wl)
@@ -124,6 +124,9 @@ def export(
         raise (write_error(exc, where) or DataError(
             f"{where}: cannot write the {target} export ({exc.strerror or exc}); "
             "check the --out path, its permissions and free space")) from None
+    if here is not None:
+        result.notes.append(f"--engine spark: {here}, so the rows were read here "
+                            "(Spark runs the selection only)")
     # against the source before any transform: ``base`` itself may be a transformed workload
     # (API callers transform first), and comparing with it would hide those steps
     report = compare_with_source(wl) if fidelity else None

@@ -28,30 +28,34 @@ if TYPE_CHECKING:
     from workscope.store import Trace
 
 
-def select_on(engine: Any, trace: Trace, base: Workload, spec: TransformSpec
-              ) -> tuple[Workload, pl.DataFrame | None]:
+Pushed = tuple[Workload, pl.DataFrame | None, str | None]
+"""What :func:`select_on` gives: the workload, the busiest-window counts, and why nothing was
+pushed down (None when the selection ran on the engine)."""
+
+
+def select_on(engine: Any, trace: Trace, base: Workload, spec: TransformSpec) -> Pushed:
     """``base`` (the trace's workload) holding only the rows the spec's selection can keep,
     read by ``engine``, and the busiest-window counts the engine made (None without
-    ``busiest``). ``base`` itself when nothing can be pushed down; either way the workload
-    remembers the whole trace as its source, for fidelity."""
+    ``busiest``). ``base`` itself, and the reason, when nothing can be pushed down; either way
+    the workload remembers the whole trace as its source, for fidelity."""
     if spec.window is None and spec.busiest_min is None:
-        return base, None
+        return base, None, "no --window or --busiest to select with"
     t = base.time
     schema = base.frame.collect_schema()
     conds = []
     for column, values in spec.filters:
         cond = _filter_sql(column, values, schema)
         if cond is None:  # a filter SQL cannot state exactly: select here, as without an engine
-            return base, None
+            return base, None, f"--filter {column}=... cannot be stated exactly in SQL"
         conds.append(cond)
     engine.register_trace(trace)  # as <trace>.<table>
     counts = None
     if spec.busiest_min is not None:
         counts = busiest_counts(engine, trace, base.table, t, conds)
         if counts.height == 0:
-            return base, None  # the busiest transform says the workload is empty
+            return base, None, "nothing to select"  # the busiest transform says it is empty
         if int(spec.busiest_min) != spec.busiest_min or spec.busiest_min < 1:
-            return base, None  # the busiest transform refuses it, with its message
+            return base, None, "--busiest is not a whole number of minutes"  # refused below
         start, end, _ = tf.busiest_window(counts, int(spec.busiest_min))
     else:
         start, end = spec.window  # type: ignore[misc]
@@ -59,11 +63,11 @@ def select_on(engine: Any, trace: Trace, base: Workload, spec: TransformSpec
     for bound, op in ((start, ">="), (end, "<")):
         if bound is not None:
             if not math.isfinite(float(bound)):
-                return base, None  # the window transform refuses it, with its message
+                return base, None, "the window is not finite"  # the window transform refuses it
             conds.append(f"{ct} {op} {float(bound)!r}")
     rows = engine.ordered_rows(trace, base.table, " AND ".join(conds) or "TRUE", t)
     frame = rows.select(list(schema)).cast(dict(schema))
-    return dataclasses.replace(base, frame=frame.lazy(), original=base), counts
+    return dataclasses.replace(base, frame=frame.lazy(), original=base), counts, None
 
 
 def busiest_counts(engine: Any, trace: Trace, table: str, t: str, conds: list[str]) -> pl.DataFrame:
