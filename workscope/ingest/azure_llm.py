@@ -94,9 +94,11 @@ class AzureLLMReader(Reader):
                 files.append(p)
         return one_each(files), skipped
 
+    shares_origin = True
+
     def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
-        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
-        return {"origin_ns": min(origins) if origins else None,
+        # one file without a zone makes the whole trace's origin an assumption
+        return {**(super().shared_facts(metas) or {}),
                 "assumed_utc": any(m["origin_assumed_utc"] for m in metas)}
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -102,14 +101,11 @@ class AzureVMNoiseReader(Reader):
         return bool(head) and [c.strip() for c in head[0].split(",")] == HEADER
 
     split = True
+    shares_origin = True
     meta_merged = ("partitions",)
 
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         return one_each([f for f in iter_files(paths) if f.name.lower().endswith((".csv", ".csv.gz"))]), []
-
-    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
-        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
-        return {"origin_ns": min(origins) if origins else None}
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         files = flat(self.select(paths)[0])

@@ -54,7 +54,6 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -188,6 +187,7 @@ class PhillyReader(Reader):
         return shape is not None and (named is None or named == shape)
 
     split = True
+    shares_origin = True
 
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         files, skipped = [], []
@@ -204,10 +204,6 @@ class PhillyReader(Reader):
                                   hint="keep the published names (cluster_gpu_util ...) or pass "
                                        "another --format")
         return one_each(files), skipped
-
-    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
-        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
-        return {"origin_ns": min(origins) if origins else None}
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         zone = str(ctx.options.get("time_zone") or "America/Los_Angeles")

@@ -27,7 +27,6 @@ import datetime as _dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -92,6 +91,7 @@ class PlanetLabReader(Reader):
         return _looks_like_readings(path)
 
     split = True
+    shares_origin = True
     meta_merged = ("vm_files", "days")
 
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
@@ -111,10 +111,6 @@ class PlanetLabReader(Reader):
             raise SourceError(loose, "is not in a YYYYMMDD day directory while other files are",
                               hint="pass either day directories or loose VM files, not both")
         return [groups[d] for d in sorted(groups, key=lambda d: d or _dt.date.min)], []
-
-    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
-        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
-        return {"origin_ns": min(origins) if origins else None}
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         interval = float(ctx.options.get("interval_s", 300.0))

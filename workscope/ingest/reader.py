@@ -139,11 +139,19 @@ class Reader:
     other key must be the same in every group's ``meta``, but ``skipped_files``, which lists
     each group's once."""
 
+    shares_origin: ClassVar[bool] = False
+    """True when the trace's origin is the earliest of its files' own (``meta.origin_epoch_ns``
+    of each file's scan): :meth:`shared_facts` then gives it as ``origin_ns``."""
+
     def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The facts a scan of one file needs about the whole trace (such as the origin, the
-        earliest of the files' own), from the ``meta`` of each file's scan alone, in
-        :meth:`select` order; None (the default) when a file's rows need nothing beyond it."""
-        return None
+        """The facts a scan of one file needs about the whole trace, from the ``meta`` of each
+        file's scan alone, in :meth:`select` order (the scan finds them in ``ctx.shared``); by
+        default the origin when :attr:`shares_origin`, else None: a file's rows need nothing
+        beyond it."""
+        if not self.shares_origin:
+            return None
+        origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
+        return {"origin_ns": min(origins) if origins else None}
 
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Check ``given`` against the declared options, convert types, add defaults."""
