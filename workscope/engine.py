@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workscope.atomic import atomic_path
-from workscope.errors import QueryError, StoreError, write_error
+from workscope.errors import QueryError, StoreError, UsageError, write_error
 from workscope.pathglob import glob_escape
 from workscope.schemas import TABLES, dtype_name
 
@@ -41,6 +41,18 @@ TEXT_TYPES = frozenset({"interval", "union", "bit", "blob", "time_tz", "varint",
 """DuckDB types that polars cannot hold or CSV cannot write: converted to text."""
 NESTED_TYPES = frozenset({"struct", "list", "array", "map"})
 """Nested DuckDB types: text in a table or CSV, JSON values in a JSON document."""
+
+
+ENGINES = ("duckdb", "spark")
+"""The engines workscope runs on: DuckDB on this machine (the default), Apache Spark."""
+
+
+def engine_name(name: str) -> str:
+    """An engine's name as given to ``--engine`` or ``engine=``, checked and lower-cased."""
+    key = name.strip().lower()
+    if key not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}: choose {' or '.join(ENGINES)}")
+    return key
 
 
 SQL_TYPES = {"Float64": "DOUBLE", "Int64": "BIGINT", "String": "VARCHAR", "Boolean": "BOOLEAN",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from workscope.engine import quote_ident
+from workscope.engine import engine_name, quote_ident
 from workscope.errors import QueryError, StoreError, UsageError
 
 if TYPE_CHECKING:
@@ -60,17 +60,13 @@ BASE_CONF: dict[str, str] = {
 
 
 def spark_engine(engine: Any) -> SparkEngine | None:
-    """The engine an ``engine=`` argument names: None for None or ``"duckdb"`` (this machine),
-    a SparkEngine on ``local[*]`` for ``"spark"``, a SparkEngine as given; UsageError else."""
+    """The engine an ``engine=`` argument names: None for None or ``"duckdb"`` (this machine;
+    pyspark is not imported), a SparkEngine on ``local[*]`` for ``"spark"``, a SparkEngine
+    as given; UsageError else."""
     if engine is None:
         return None
     if isinstance(engine, str):
-        name = engine.strip().lower()
-        if name == "duckdb":
-            return None
-        if name == "spark":
-            return SparkEngine()
-        raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
+        return SparkEngine() if engine_name(engine) == "spark" else None
     if isinstance(engine, SparkEngine):
         return engine
     raise UsageError(f"engine must be 'duckdb', 'spark' or a SparkEngine, got {type(engine).__name__}")

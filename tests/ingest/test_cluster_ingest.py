@@ -259,3 +259,20 @@ def test_planetlab_days_the_same_either_way(engine: SparkEngine, tmp_path: Path)
     m = there.trace("p").manifest
     assert m["meta"]["days"] == ["2011-03-03", "2011-03-05"]
     assert m["tables"]["usage"]["time"]["min_s"] == 0.0 and m["tables"]["usage"]["time"]["max_s"] >= 2 * 86400
+
+
+def test_an_unknown_engine_is_refused_the_same_everywhere(tmp_path: Path) -> None:
+    from workscope.analysis import characterize
+    from workscope.errors import UsageError
+    from workscope.replay.pipeline import export
+
+    store = workscope.open(tmp_path / "s")
+    msg = "unknown engine 'sparky': choose duckdb or spark"
+    with pytest.raises(UsageError, match=msg):
+        ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine="sparky")
+    assert store.names() == []
+    ingest(store, DATA / "burstgpt", format="burstgpt", name="b", engine="duckdb")
+    with pytest.raises(UsageError, match=msg):
+        characterize(store.trace("b"), engine="sparky")
+    with pytest.raises(UsageError, match=msg):
+        export(store.trace("b"), "vllm_timed", tmp_path / "w.jsonl", engine="sparky")

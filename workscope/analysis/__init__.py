@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workscope.analysis.base import Analysis, Context, Options, Result
-from workscope.errors import UnknownNameError, UsageError
+from workscope.errors import UnknownNameError
 from workscope.jsonable import json_ready
 
 if TYPE_CHECKING:
@@ -123,14 +123,12 @@ def characterize(
 
 def _engine_for(trace: Trace, engine: Any) -> Any:
     """The engine ``characterize`` runs on (None: the Context's own DuckDB engine)."""
-    if engine is None or engine == "duckdb":
-        return None
-    if engine == "spark":
-        from workscope.spark import SparkEngine
+    if isinstance(engine, str):
+        from workscope.spark import spark_engine
 
-        engine = SparkEngine()
-    elif isinstance(engine, str):
-        raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
+        engine = spark_engine(engine)
+    if engine is None:
+        return None
     engine.register_trace(trace, default=True)
     return engine
 

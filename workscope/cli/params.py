@@ -66,13 +66,12 @@ SparkConfOpt = Annotated[list[str] | None, typer.Option(
 def make_engine(engine: str, master: str, conf: list[str] | None) -> object | None:
     """The engine named by ``--engine`` (None: DuckDB, each command's own), checked before
     any work; ``--spark-*`` options without ``--engine spark`` are a usage error."""
-    name = engine.strip().lower()
-    if name == "duckdb":
+    from workscope.engine import engine_name
+
+    if engine_name(engine) == "duckdb":
         if conf or master != "local[*]":
             raise UsageError("--spark-master and --spark-conf need --engine spark")
         return None
-    if name != "spark":
-        raise UsageError(f"unknown engine {engine!r}: choose duckdb or spark")
     from workscope.spark import SparkEngine, parse_conf
 
     return SparkEngine(master, parse_conf(conf))

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workscope.errors import DataError, InternalError, UsageError, WorkscopeError
+from workscope.errors import DataError, InternalError, WorkscopeError
 from workscope.ingest import registry
 from workscope.ingest.files import iter_files
 from workscope.ingest.reader import Reader, ScanContext, ScanResult
@@ -52,6 +52,7 @@ from workscope.store import REJECTS
 if TYPE_CHECKING:
     from workscope.ingest.pipeline import RejectLimits, SourceHasher
     from workscope.ingest.remote import Fetched
+    from workscope.spark import SparkEngine
 
 UNITS = "_units"
 """The folder of the build directory that the tasks write into before the driver moves
@@ -60,15 +61,10 @@ their parts into place."""
 RESULT_SCHEMA = "unit long, result string"
 
 
-def builder(engine: Any) -> Callable[..., dict[str, Any]]:
+def builder(engine: SparkEngine) -> Callable[..., dict[str, Any]]:
     """A replacement for :func:`~workscope.ingest.pipeline.build_trace` that reads the sources
-    in Spark tasks of ``engine`` (a SparkEngine, or ``"spark"`` for ``local[*]``)."""
-    from workscope.spark import spark_engine
-
-    eng = spark_engine(engine)
-    if eng is None:
-        raise UsageError("the cluster ingest needs a Spark engine")
-    spark = eng.spark
+    in Spark tasks of ``engine``."""
+    spark = engine.spark
 
     def build(reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher, name: str,
               build: Path, scratch: Path, say: Callable[[str, int, int], None],

@@ -324,11 +324,14 @@ Builder = Callable[..., dict[str, Any]]
 
 def _builder(engine: Any) -> Builder | None:
     """The builder for ``engine`` (None: :func:`build_trace`), checked before any work."""
-    if engine is None or (isinstance(engine, str) and engine.strip().lower() == "duckdb"):
-        return None  # without importing pyspark
+    from workscope.spark import spark_engine
+
+    eng = spark_engine(engine)
+    if eng is None:
+        return None
     from workscope.ingest import cluster
 
-    return cluster.builder(engine)
+    return cluster.builder(eng)
 
 
 def _unchanged(store: Store, name: str, key: str, t0: float) -> IngestResult:
