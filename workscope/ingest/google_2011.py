@@ -74,7 +74,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, one_each
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,14 @@ class Google2011Reader(Reader):
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         # The jobs are aggregated over all task_events files (a task's events span files):
         # those are one group; each task_usage and machine_events file is its own.
+        by_kind, skipped = self._classify(paths)
+        events = by_kind["task_events"]
+        return ([events] if events else []) + one_each(by_kind["task_usage"] + by_kind["machine_events"]), skipped
+
+    @staticmethod
+    def _classify(paths: Sequence[Path]) -> tuple[dict[str, list[Path]], list[Path]]:
+        """The files under ``paths`` by table (from the folder name, else line 1's field
+        count) in :data:`SUPPORTED` order, and the files skipped."""
         by_kind: dict[str, list[Path]] = {k: [] for k in SUPPORTED}
         skipped: list[Path] = []
         for f in iter_files(paths):
@@ -185,24 +193,17 @@ class Google2011Reader(Reader):
                                       hint="keep the published folder names (task_events/...) or pass "
                                            "another --format")
             by_kind[kind].append(f)
-        events = by_kind["task_events"]
-        groups = ([events] if events else []) + one_each(by_kind["task_usage"] + by_kind["machine_events"])
-        return groups, skipped
+        return by_kind, skipped
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         staged: dict[str, list[tuple[str, Path]]] = {k: [] for k in SUPPORTED}
-        groups, left = self.select(paths)
+        by_kind, left = self._classify(paths)
         skipped = [str(f) for f in left]
-        used = flat(groups)
-        for f in used:
+        pairs = [(k, f) for k in SUPPORTED for f in by_kind[k]]  # the order of select's groups
+        used = [f for _, f in pairs]
+        for kind, f in pairs:
             plain = plain_file(f, ctx)
             line = first_line(plain, f)
-            kind = kind_of(f) or kind_from_fields(line)
-            if kind is None:
-                raise SourceError(f, "not a Google 2011 task_events, task_usage or machine_events file "
-                                  f"(line 1 has {len(line.split(','))} fields)", line=1,
-                                  hint="keep the published folder names (task_events/...) or pass "
-                                       "another --format")
             n = len(line.split(","))
             want = len(COLUMNS[kind])
             if not (n == want or (kind == "task_usage" and n == 19)):

@@ -77,7 +77,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, flat, one_each
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, one_each
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,14 @@ class Google2019Reader(Reader):
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
         # The jobs are aggregated over all instance_events shards (a task's events span
         # shards): those are one group; each usage and machine_events shard is its own.
+        by_kind, skipped = self._classify(paths)
+        events = by_kind["instance_events"]
+        return ([events] if events else []) + one_each(by_kind["instance_usage"] + by_kind["machine_events"]), skipped
+
+    @staticmethod
+    def _classify(paths: Sequence[Path]) -> tuple[dict[str, list[Path]], list[Path]]:
+        """The shards under ``paths`` by table (from the name, else the first JSON line's keys)
+        in :data:`SUPPORTED` order, and the files skipped."""
         by_kind: dict[str, list[Path]] = {k: [] for k in SUPPORTED}
         skipped: list[Path] = []
         for f in iter_files(paths):
@@ -206,24 +214,19 @@ class Google2019Reader(Reader):
                 skipped.append(f)
                 continue
             by_kind[kind].append(f)
-        events = by_kind["instance_events"]
-        groups = ([events] if events else []) + one_each(by_kind["instance_usage"] + by_kind["machine_events"])
-        return groups, skipped
+        return by_kind, skipped
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         staged: dict[str, list[tuple[str, pl.LazyFrame]]] = {k: [] for k in SUPPORTED}
-        groups, left = self.select(paths)
+        by_kind, left = self._classify(paths)
         skipped = [str(f) for f in left]
-        used = flat(groups)
-        for f in used:
+        pairs = [(k, f) for k in SUPPORTED for f in by_kind[k]]  # the order of select's groups
+        used = [f for _, f in pairs]
+        for kind, f in pairs:
             plain = plain_file(f, ctx)
             # One text column per line: \x1f never appears unescaped in valid JSON.
             lf, _ = scan_text_csv(plain, str(f), columns=[JSON_COL], has_header=False,
                                   separator="\x1f", quote_char=None)
-            kind = kind_of(f)
-            if kind is None:
-                first = [ln for ln in head_text(plain, 65536).splitlines() if ln.strip()]
-                kind = kind_from_keys(first[0]) if first else None
             lf = lf.filter(src(JSON_COL).is_not_null() & (src(JSON_COL).str.strip_chars() != ""))
             lf = lf.with_columns(decode_lines(src(JSON_COL), DTYPES[kind]).alias("_obj"))
             staged[kind].append((str(f), lf))

@@ -82,7 +82,7 @@ from workscope.ingest.parse import (
     src,
     strptime_ns,
 )
-from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart, flat, one_each
+from workscope.ingest.reader import FILE, LINE, Reader, ScanContext, ScanResult, TablePart, one_each
 from workscope.ingest.timefmt import earliest_ns, epoch_ns, origin_meta, seconds_since
 from workscope.options import Option
 
@@ -190,12 +190,21 @@ class PhillyReader(Reader):
     shares_origin = True
 
     def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
-        files, skipped = [], []
+        kinds, skipped = self._classify(paths)
+        return one_each([f for f, _ in kinds]), skipped
+
+    @staticmethod
+    def _classify(paths: Sequence[Path]) -> tuple[list[tuple[Path, str | None]], list[Path]]:
+        """Each file under ``paths`` with its kind (from its header, else its name; None for a
+        tar archive, whose members tell theirs), and the files skipped."""
+        kinds, skipped = [], []
         for f in iter_files(paths):
             if f.name.endswith((".md", ".txt", ".ipynb", ".py")):
                 skipped.append(f)
-            elif f.name.endswith(TARS) or kind_from_head(head_text(f, 65536)) or kind_of(f):
-                files.append(f)
+            elif f.name.endswith(TARS):
+                kinds.append((f, None))
+            elif kind := kind_from_head(head_text(f, 65536)) or kind_of(f):
+                kinds.append((f, kind))
             elif f.stat().st_size == 0:
                 raise EmptySourceError(f, "file is empty", line=1, hint="check that the download completed")
             else:
@@ -203,25 +212,23 @@ class PhillyReader(Reader):
                                   "array or a util / machine-list CSV with its header)", line=1,
                                   hint="keep the published names (cluster_gpu_util ...) or pass "
                                        "another --format")
-        return one_each(files), skipped
+        return kinds, skipped
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         zone = str(ctx.options.get("time_zone") or "America/Los_Angeles")
         staged: list[tuple[str, str, Path]] = []  # (kind, display, plain path)
-        groups, left = self.select(paths)
-        used = flat(groups)
+        kinds, left = self._classify(paths)
+        used = [f for f, _ in kinds]
         skipped = [str(f) for f in left]
-        for f in used:
-            if f.name.endswith(TARS):
+        for f, kind in kinds:
+            if kind is None:  # a tar archive
                 members = tar_members(f, ctx, lambda m: kind_of(m) is not None, max_line=None)
                 if not members:
                     raise SourceError(f, "this tar archive holds no Philly trace file",
                                       hint="pass trace-data.tar.gz, or leave this archive out")
                 staged += [(kind_of(m) or "", f"{f}!{m}", p) for m, p in members]
-                continue
-            plain = plain_file(f, ctx, max_line=None)
-            kind = kind_from_head(head_text(plain, 65536)) or kind_of(f)
-            staged.append((kind or "", str(f), plain))
+            else:
+                staged.append((kind, str(f), plain_file(f, ctx, max_line=None)))
         if not staged:
             raise SourceError(paths[0], "no Philly trace file found",
                               hint="pass trace-data.tar.gz, its trace-data folder or its files")
