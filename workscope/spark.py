@@ -325,20 +325,20 @@ class SparkEngine:
         For a replay export, whose selection (filters, window) runs on the cluster."""
         from pyspark.sql import functions as F
 
+        view = "workscope__ordered_rows"
         try:
             df = self._table_frame(trace, table)
             if df is None:
                 raise QueryError(f"trace {trace.name!r} has no {table} rows")
-            view = "workscope__ordered_rows"
             df.select("*", F.col("_metadata.file_path").alias("workscope__file"),
                       F.col("_metadata.row_index").alias("workscope__row")).createOrReplaceTempView(view)
             text = transpile(f"SELECT * FROM {view} WHERE {where} ORDER BY {quote_ident(time_column)} "
                              "ASC NULLS FIRST, workscope__file, workscope__row", None, {})
-            rows = self.spark.sql(text).drop("workscope__file", "workscope__row")
-            out = pl.from_arrow(_to_arrow(rows))
-            self.spark.catalog.dropTempView(view)
+            out = pl.from_arrow(_to_arrow(self.spark.sql(text).drop("workscope__file", "workscope__row")))
         except spark_errors() as exc:
             raise QueryError(f"selecting {trace.name}.{table} rows failed on Spark: {spark_message(exc)}") from None
+        finally:
+            self.spark.catalog.dropTempView(view)
         if not isinstance(out, pl.DataFrame):
             raise QueryError("the selection returned no table")
         return out

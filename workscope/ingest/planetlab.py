@@ -121,7 +121,7 @@ class PlanetLabReader(Reader):
         files = flat(day_groups)
         groups = {_day(g[0]): g for g in day_groups}
         first_day = min((d for d in groups if d is not None), default=None)
-        if ctx.shared.get("origin_ns") is not None:  # one day of many: the first day of all
+        if "origin_ns" in ctx.shared:  # one day of many: the first day of all (never None: days split)
             first_day = _dt.datetime.fromtimestamp(ctx.shared["origin_ns"] // 1_000_000_000, _dt.UTC).date()
         parts = []
         for day, day_files in groups.items():
