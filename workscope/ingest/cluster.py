@@ -3,7 +3,7 @@
 ``workscope ingest --engine spark`` and ``ingest(..., engine=SparkEngine(...))`` build the
 same trace as an ingest on this machine (same rows in the same order, same rejects, same
 manifest but for its creation time and the number of Parquet files): only
-:func:`~workscope.ingest.pipeline.build_trace` is replaced, by :func:`builder`'s.
+:func:`~workscope.ingest.pipeline.build_trace` is replaced, by :class:`SparkBuilder`.
 
 - A reader that reads files one by one (``Reader.split``) gets one task per source file,
   given by ``mapInArrow`` over the list of files. If the reader derives a fact from all the
@@ -61,19 +61,27 @@ their parts into place."""
 RESULT_SCHEMA = "unit long, result string"
 
 
-def builder(engine: SparkEngine) -> Callable[..., dict[str, Any]]:
-    """A replacement for :func:`~workscope.ingest.pipeline.build_trace` that reads the sources
-    in Spark tasks of ``engine``."""
-    spark = engine.spark
+class SparkBuilder:
+    """What the ingest pipeline calls instead of :func:`~workscope.ingest.pipeline.build_trace`
+    (and instead of hashing the sources here) to do its reading in Spark tasks of ``engine``."""
 
-    def build(reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher, name: str,
-              build: Path, scratch: Path, say: Callable[[str, int, int], None],
-              dropped: list[str] | None = None, bounds: dict[str, Bound] | None = None,
-              caps: RejectLimits | None = None, fetched: Fetched | None = None) -> dict[str, Any]:
-        return build_on_spark(spark, reader, opts, paths, hasher, name, build, say, dropped, bounds,
+    def __init__(self, engine: SparkEngine) -> None:
+        self.spark = engine.spark
+
+    def __call__(self, reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher,
+                 name: str, build: Path, scratch: Path, say: Callable[[str, int, int], None],
+                 dropped: list[str] | None = None, bounds: dict[str, Bound] | None = None,
+                 caps: RejectLimits | None = None, fetched: Fetched | None = None) -> dict[str, Any]:
+        """Build the trace into ``build`` (``scratch`` is unused: each task has its own)."""
+        return build_on_spark(self.spark, reader, opts, paths, hasher, name, build, say, dropped, bounds,
                               caps, fetched)
 
-    return build
+    def hash_sources(self, hasher: SourceHasher) -> None:
+        """Hash every source file in a Spark task of its own (a re-ingest's check that the
+        sources are unchanged must not read a cluster's trace through this one machine)."""
+        if hasher.files:
+            results = _run_job(self.spark, {"phase": "hash", "units": [[str(f)] for f in hasher.files]})
+            hasher.use_digests({f: d for r in results for f, d in r["digests"].items()})
 
 
 def units_of(reader: Reader, paths: list[Path]) -> tuple[list[list[Path]], list[Path]]:
@@ -224,8 +232,10 @@ def run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
 def _run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
     from workscope.ingest import pipeline
 
-    reader = registry.get(spec["reader"])
     paths = [Path(p) for p in spec["units"][unit]]
+    if spec["phase"] == "hash":
+        return {"digests": {str(f): pipeline.file_sha256(f) for f in paths}}
+    reader = registry.get(spec["reader"])
     with tempfile.TemporaryDirectory(prefix="workscope-task-") as tmp:
         ctx = ScanContext(options=spec["options"], staging=Path(tmp), shared=spec.get("shared") or {})
         result = pipeline.scan_with(reader, paths, ctx)

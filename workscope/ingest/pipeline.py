@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -54,6 +54,9 @@ from workscope.limits import MAX_REJECT_SHARE, MAX_REJECTS, MIN_LINES_FOR_SHARE
 from workscope.schemas import SCHEMA_VERSION, TABLES, Bound, check_bounds
 from workscope.store import MANIFEST, REJECTS, Store, Trace, check_name, name_from_path
 from workscope.version import __version__
+
+if TYPE_CHECKING:
+    from workscope.ingest.cluster import SparkBuilder
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +279,7 @@ def ingest(
 def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format: str | None,
             name: str | None, options: dict[str, Any] | None, bounds: dict[str, Any] | None,
             caps: tuple[int | None, float | None], force: bool, say: ProgressFn, t0: float,
-            builder: Builder | None = None) -> IngestResult:
+            builder: SparkBuilder | None = None) -> IngestResult:
     """:func:`ingest` once every source is local (``work``: the staging directory the
     downloads are in, to build in too; None: open one)."""
     try:
@@ -291,6 +294,8 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
         store.check_unique(name)
         if (store.traces_dir / name / MANIFEST).is_file() and not force:
             say("hashing sources", 0, 1)
+            if builder is not None:
+                builder.hash_sources(hasher)
             return _unchanged(store, name, content_key(reader, opts, hasher.result(), limits), t0)
         # Otherwise the sources are hashed in a thread while the tables are written: the hashes
         # are needed only in the Parquet footers and the manifest, written last.
@@ -318,11 +323,7 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
     return IngestResult(name, status, manifest, time.perf_counter() - t0)
 
 
-Builder = Callable[..., dict[str, Any]]
-"""How a trace's tables are built: :func:`build_trace` here, or the cluster ingest's."""
-
-
-def _builder(engine: Any) -> Builder | None:
+def _builder(engine: Any) -> SparkBuilder | None:
     """The builder for ``engine`` (None: :func:`build_trace`), checked before any work."""
     from workscope.spark import spark_engine
 
@@ -331,7 +332,7 @@ def _builder(engine: Any) -> Builder | None:
         return None
     from workscope.ingest import cluster
 
-    return cluster.builder(eng)
+    return cluster.SparkBuilder(eng)
 
 
 def _unchanged(store: Store, name: str, key: str, t0: float) -> IngestResult:
