@@ -182,7 +182,6 @@ class Alibaba2018Reader(Reader):
         groups, left = self.select(paths)
         files = flat(groups)
         skipped = [str(f) for f in left]
-        used: list[Path] = []
         for f in files:
             if f.name.endswith(TARS):
                 members = tar_members(f, ctx, lambda m: kind_of(m) in SUPPORTED)
@@ -194,7 +193,6 @@ class Alibaba2018Reader(Reader):
                     staged.append((kind_of(member) or "", f"{f}!{member}", plain))
             else:
                 staged.append((kind_of(f.name) or "", str(f), plain_file(f, ctx)))
-            used.append(f)
         if not staged:
             raise SourceError(paths[0], "no Alibaba 2018 batch_task, machine_usage, container_usage "
                               "or machine_meta file found",
@@ -228,7 +226,7 @@ class Alibaba2018Reader(Reader):
         })
         if skipped:
             meta["skipped_files"] = skipped
-        return ScanResult(tables, used, meta)
+        return ScanResult(tables, files, meta)
 
 
 def _looks_like_data(kind: str, fields: list[str]) -> bool:

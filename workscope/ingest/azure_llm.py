@@ -122,14 +122,13 @@ class AzureLLMReader(Reader):
             fmt, has_zone = self._style(lf, f)
             zoned.append(has_zone)
             ts = parse_datetime(src("TIMESTAMP"), "TIMESTAMP", fmt, required=True)
-            origin = head_min_ns(lf, ts)
+            origin = None if "origin_ns" in ctx.shared else head_min_ns(lf, ts)
             if origin is not None:
                 origins.append(origin)
             parts.append((f, lf, names, ts))
 
         if "origin_ns" in ctx.shared:  # one file of many: the trace's origin, from all of them
-            given = ctx.shared["origin_ns"]
-            origins = [] if given is None else [given]
+            origins = [] if ctx.shared["origin_ns"] is None else [ctx.shared["origin_ns"]]
             zoned = [not ctx.shared["assumed_utc"]]
         origin_ns = min(origins) if origins else 0
         out = []
