@@ -40,6 +40,8 @@ def select_on(engine: Any, trace: Trace, base: Workload, spec: TransformSpec) ->
     the workload remembers the whole trace as its source, for fidelity."""
     if spec.window is None and spec.busiest_min is None:
         return base, None, "no --window or --busiest to select with"
+    if spec.busiest_min is not None and (int(spec.busiest_min) != spec.busiest_min or spec.busiest_min < 1):
+        return base, None, "--busiest is not a whole number of minutes"  # the transform refuses it
     t = base.time
     schema = base.frame.collect_schema()
     conds = []
@@ -54,9 +56,7 @@ def select_on(engine: Any, trace: Trace, base: Workload, spec: TransformSpec) ->
         counts = busiest_counts(engine, trace, base.table, t, conds)
         if counts.height == 0:
             return base, None, "nothing to select"  # the busiest transform says it is empty
-        if int(spec.busiest_min) != spec.busiest_min or spec.busiest_min < 1:
-            return base, None, "--busiest is not a whole number of minutes"  # refused below
-        start, end, _ = tf.busiest_window(counts, int(spec.busiest_min))
+        start, end, _ = tf.busiest_window(counts, int(spec.busiest_min), tf.BUSIEST_BIN_S)
     else:
         start, end = spec.window  # type: ignore[misc]
     ct = quote_ident(t)
@@ -73,7 +73,7 @@ def select_on(engine: Any, trace: Trace, base: Workload, spec: TransformSpec) ->
 def busiest_counts(engine: Any, trace: Trace, table: str, t: str, conds: list[str]) -> pl.DataFrame:
     """Events per minute after the filters (``bin``, ``count``, dense), counted by the engine
     with :func:`~workscope.replay.transforms.bin_index`'s exact edges."""
-    ct, bin_s = quote_ident(t), 60.0
+    ct, bin_s = quote_ident(t), tf.BUSIEST_BIN_S
     where = " AND ".join([f"{ct} IS NOT NULL", *conds])
     sparse = engine.sql_polars(f"""
         WITH k AS (SELECT {ct} AS t, floor({ct} / {bin_s!r}) AS k FROM {trace.name}.{table}

@@ -77,6 +77,10 @@ _MASK64 = (1 << 64) - 1
 _UNIT_TAG = np.uint64(1 << 63)  # keys of units are tagged so they never equal a row index
 
 
+BUSIEST_BIN_S = 60.0
+"""The bins that ``busiest`` counts events in (its windows are whole minutes)."""
+
+
 def _columns(wl: Workload) -> list[str]:
     return wl.frame.collect_schema().names()
 
@@ -192,7 +196,7 @@ def bin_index(t: pl.Expr, bin_s: float) -> pl.Expr:
     return k.cast(pl.Int64)
 
 
-def counts_per_bin(wl: Workload, bin_s: float = 60.0) -> pl.DataFrame:
+def counts_per_bin(wl: Workload, bin_s: float = BUSIEST_BIN_S) -> pl.DataFrame:
     """Events per ``bin_s`` bin of the time axis (bins aligned to the origin): ``bin``, ``count``.
 
     Dense from the first to the last occupied bin (empty bins count 0), sorted by bin.
@@ -217,7 +221,7 @@ def dense_counts(sparse: pl.DataFrame, bin_s: float) -> pl.DataFrame:
             .sort("bin"))
 
 
-def busiest(wl: Workload, minutes: int, *, rebase: bool = True, bin_s: float = 60.0,
+def busiest(wl: Workload, minutes: int, *, rebase: bool = True, bin_s: float = BUSIEST_BIN_S,
             counts: pl.DataFrame | None = None) -> Workload:
     """The ``minutes``-minute window (whole minutes since the origin) with the most events.
 
@@ -237,7 +241,7 @@ def busiest(wl: Workload, minutes: int, *, rebase: bool = True, bin_s: float = 6
                                  "rebase": rebase})
 
 
-def busiest_window(counts: pl.DataFrame, minutes: int, bin_s: float = 60.0) -> tuple[float, float, int]:
+def busiest_window(counts: pl.DataFrame, minutes: int, bin_s: float = BUSIEST_BIN_S) -> tuple[float, float, int]:
     """[start, end) in seconds of the run of ``minutes`` bins of :func:`counts_per_bin` with the
     most events (the earliest of equals), and its events."""
     if counts.height == 0:
