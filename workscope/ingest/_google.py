@@ -9,15 +9,23 @@ events lazily (streaming), :func:`task_part` turns the groups into the ``jobs`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import polars as pl
 
 from workscope.ingest.parse import Parsed, attrs_json, parse_int
-from workscope.ingest.reader import LINE, REASON, TablePart
+from workscope.ingest.reader import LINE, REASON, TablePart, one_each
 from workscope.numeric import exact_div
 
 AFTER_TRACE = 2**63 - 1
 """The sentinel time "after the end of the trace"."""
+
+
+def shard_groups(by_kind: dict[str, list[Path]], events: str) -> list[list[Path]]:
+    """A Google reader's ``select`` groups: every ``events`` file in one (a task's events span
+    files, and the jobs aggregate joins them), each other file alone, in ``by_kind``'s order."""
+    rest = [f for kind, files in by_kind.items() if kind != events for f in files]
+    return ([by_kind[events]] if by_kind[events] else []) + one_each(rest)
 
 
 def us_time(raw: pl.Expr, label: str, *, required: bool = False) -> Parsed:

@@ -62,7 +62,7 @@ from pathlib import Path
 import polars as pl
 
 from workscope.errors import SourceError
-from workscope.ingest._google import in_codes, seq, task_part, task_rows, us_time
+from workscope.ingest._google import in_codes, seq, shard_groups, task_part, task_rows, us_time
 from workscope.ingest._jsonl import decode_lines
 from workscope.ingest._usage import Metric, long_usage
 from workscope.ingest.files import head_text, iter_files, plain_file
@@ -77,7 +77,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart, one_each
+from workscope.ingest.reader import REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.ingest.timefmt import origin_meta
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,7 @@ class Google2019Reader(Reader):
         # The jobs are aggregated over all instance_events shards (a task's events span
         # shards): those are one group; each usage and machine_events shard is its own.
         by_kind, skipped = self._classify(paths)
-        events = by_kind["instance_events"]
-        return ([events] if events else []) + one_each(by_kind["instance_usage"] + by_kind["machine_events"]), skipped
+        return shard_groups(by_kind, "instance_events"), skipped
 
     @staticmethod
     def _classify(paths: Sequence[Path]) -> tuple[dict[str, list[Path]], list[Path]]:
@@ -220,7 +219,7 @@ class Google2019Reader(Reader):
         staged: dict[str, list[tuple[str, pl.LazyFrame]]] = {k: [] for k in SUPPORTED}
         by_kind, left = self._classify(paths)
         skipped = [str(f) for f in left]
-        pairs = [(k, f) for k in SUPPORTED for f in by_kind[k]]  # the order of select's groups
+        pairs = [(k, f) for k, files in by_kind.items() for f in files]  # the order of select's groups
         used = [f for _, f in pairs]
         for kind, f in pairs:
             plain = plain_file(f, ctx)
