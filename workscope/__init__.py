@@ -29,10 +29,13 @@ class Store(_store.Store):
     ingest = _pipeline.ingest
 
 
-def open(home: str | Path | None = None) -> Store:  # noqa: A001 - workscope.open(home) reads as intended
+def open(home: str | Path | None = None, *, layout: str | None = None,
+         storage_options: dict[str, Any] | None = None) -> Store:
     """Open (or create on first write) the store at ``home`` (default: $WORKSCOPE_HOME, else
-    ./workscope-data)."""
-    return Store(home)
+    ./workscope-data): a path, a ``file://`` URI, or a URL (``s3://bucket/store``,
+    ``hdfs://namenode/store``) read through fsspec with ``storage_options``; see
+    :class:`~workscope.store.Store` for ``layout``."""
+    return Store(home, layout=layout, storage_options=storage_options)
 
 
 def scan(paths: Sources, format: str | None = None, *, bounds: dict[str, Any] | None = None,

@@ -14,7 +14,6 @@ takes away DuckDB's access to any other file (``COPY``, ``ATTACH``, ``read_csv``
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -121,6 +120,7 @@ class DuckDBEngine:
         self.views: list[str] = []
         self.is_read_only = False
         self._files: set[str] = set()
+        self._filesystems: list[Any] = []
         self._traces: list[Trace] = []
 
     def register(self, view: str, parquet_glob: str, schema: str | None = None) -> None:
@@ -148,8 +148,12 @@ class DuckDBEngine:
         ``trace`` open as long as it lives. StoreError if the trace is damaged.
         """
         try:
+            fs = trace.filesystem
+            if fs is not None and fs not in self._filesystems:
+                self.con.register_filesystem(fs)  # a store at a URL: DuckDB reads through fsspec
+                self._filesystems.append(fs)
             for table in [*trace.tables, "rejects"]:
-                files = [os.path.abspath(f) for f in trace.files(table)]
+                files = trace.uris(table)
                 # a path with glob characters would be expanded by DuckDB: escape it
                 source = ("[" + ", ".join(quote_literal(glob_escape(f)) for f in files) + "]"
                           if files else quote_literal(trace.glob(table)))

@@ -59,6 +59,17 @@ BASE_CONF: dict[str, str] = {
 }
 
 
+def spark_uri(path: str) -> str:
+    """A store file's address as Spark reads it: a path as a ``file://`` URI (a bare path
+    would be read from the cluster's default file system, HDFS on many clusters, not from the
+    mounted store); ``s3://`` as ``s3a://`` (Hadoop's S3 connector); other URLs as they are."""
+    if "://" not in path:
+        return Path(path).resolve().as_uri()
+    if path.startswith("s3://"):
+        return "s3a://" + path[len("s3://"):]
+    return path
+
+
 def spark_engine(engine: Any) -> SparkEngine | None:
     """The engine an ``engine=`` argument names: None for None or ``"duckdb"`` (this machine;
     pyspark is not imported), a SparkEngine on ``local[*]`` for ``"spark"``, a SparkEngine
@@ -302,9 +313,7 @@ class SparkEngine:
         canonical schema that the files lack read as NULL."""
         from workscope.schemas import TABLES
 
-        # file:// URIs: a bare path would be read from the cluster's default file system
-        # (HDFS on many clusters), not from the mounted store
-        files = [Path(f).resolve().as_uri() for f in trace.files(table)]
+        files = [spark_uri(f) for f in trace.uris(table)]
         if not files:
             return None
         df = self._frame(files)

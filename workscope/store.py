@@ -40,6 +40,7 @@ import fcntl
 import json
 import logging
 import os
+import posixpath
 import re
 import shutil
 import uuid
@@ -60,6 +61,17 @@ from workscope.errors import (
     UnknownTableError,
     UsageError,
     WorkscopeError,
+)
+from workscope.objectstore import (
+    CURRENT,
+    LAYOUT_FILE,
+    LAYOUTS,
+    REMOTE_PARTS,
+    RETAIN_S,
+    ObjectStore,
+    is_remote,
+    open_fs,
+    read_layout,
 )
 from workscope.pathglob import glob_escape
 from workscope.schemas import REJECTS_SCHEMA, TABLES
@@ -87,10 +99,9 @@ def default_home() -> Path:
 
 
 def home_path(home: str | Path) -> Path:
-    """A store's directory from a path or a ``file://`` URI (the form Spark and fsspec take:
-    ``file:///data/store``). Other schemes are refused with what to do: the store writes
-    through the file system, so remote storage must be mounted (s3fs, a cluster's shared
-    file system) and given by its path."""
+    """A local store's directory from a path or a ``file://`` URI (the form Spark and fsspec
+    take: ``file:///data/store``). Stores at other URLs (``s3://``, ``hdfs://``) are not
+    directories: :class:`Store` opens them through fsspec."""
     text = str(home)
     if "://" not in text:
         return Path(home)
@@ -98,9 +109,8 @@ def home_path(home: str | Path) -> Path:
 
     url = urlsplit(text)
     if url.scheme != "file" or url.netloc not in ("", "localhost"):
-        raise UsageError(f"store {text!r}: a store is a local or mounted directory (a path or a file:// URI); "
-                         f"mount {url.scheme}:// storage (e.g. with s3fs or the cluster's shared file system) "
-                         "and give its path")
+        raise UsageError(f"store {text!r}: file:// URIs name a path of this machine "
+                         "(file:///data/store); give the path, or the store's own URL (s3://, hdfs://)")
     return Path(unquote(url.path))
 
 
@@ -310,7 +320,7 @@ class Trace:
     def manifest(self) -> dict[str, Any]:
         """The trace's manifest (provenance, options, row counts)."""
         if self._manifest is None:
-            m, problem = _read_manifest(self.path, self._manifest_text)
+            m, problem = self._read_manifest()
             if m is None:
                 raise StoreError(f"{self.path / MANIFEST}: trace {self.name!r} is damaged: {problem}; "
                                  f"remove it with `workscope rm {self.name}` and ingest again")
@@ -397,14 +407,13 @@ class Trace:
         without it only the first and last bytes of each file are read (what ``ls`` does).
         """
         problems: list[str] = []
-        if not self.path.is_dir():
-            gone = f"{MANIFEST} points to {self.generation}/, which is missing" if self.generation else \
-                "the trace's directory is gone (removed meanwhile?)"
+        gone = self._gone()
+        if gone:
             return TraceCheck(self.name, str(self.path), [gone])
-        m, bad_manifest = _read_manifest(self.path, self._manifest_text)
+        m, bad_manifest = self._read_manifest()
         if bad_manifest:
             problems.append(bad_manifest)
-        have = _data_files(self.path)
+        have = self._have()
         if self.generation is None:
             # no generations here: any g-* directory is a replace that did not finish
             have = {k: v for k, v in have.items() if not k.startswith(GEN_PREFIX)}
@@ -432,13 +441,11 @@ class Trace:
             if not f.endswith(".parquet"):
                 continue
             if not full:
-                if not _parquet_looks_whole(self.path / f):
+                if not self._looks_whole(f):
                     problems.append(f"{f} is truncated or not a Parquet file")
                 continue
             try:
-                import pyarrow.parquet as pq
-
-                rows[f] = pq.read_metadata(self.path / f).num_rows
+                rows[f] = self._footer_rows(f)
             except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
                 rows[f] = None
                 problems.append(f"{f} is not a readable Parquet file ({' '.join(str(exc).split())[:160]})")
@@ -446,11 +453,168 @@ class Trace:
             problems += _row_problems(m, rows, expected)
         return TraceCheck(self.name, str(self.path), problems)
 
+    # What check reads, overridden by ObjectTrace: paths are relative to the generation.
+    def _gone(self) -> str | None:
+        if self.path.is_dir():
+            return None
+        return f"{MANIFEST} points to {self.generation}/, which is missing" if self.generation else \
+            "the trace's directory is gone (removed meanwhile?)"
+
+    def _read_manifest(self) -> tuple[dict[str, Any] | None, str | None]:
+        return _read_manifest(self.path, self._manifest_text)
+
+    def _have(self) -> dict[str, int]:
+        return _data_files(self.path)
+
+    def _looks_whole(self, rel: str) -> bool:
+        return _parquet_looks_whole(self.path / rel)
+
+    def _footer_rows(self, rel: str) -> int:
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self.path / rel).num_rows
+
+    def bytes(self) -> int:
+        """The size of the trace's Parquet files."""
+        return sum(f.stat().st_size for f in self.path.rglob("*.parquet")) if self.path.is_dir() else 0
+
+    @property
+    def filesystem(self) -> Any:
+        """The fsspec file system that :meth:`uris` are read through; None for paths of
+        this machine."""
+        return None
+
+    def uris(self, table: str) -> list[str]:
+        """The table's files as engines read them: absolute paths here, or URLs on a store at
+        a URL (read them through :attr:`filesystem`)."""
+        return [os.path.abspath(f) for f in self.files(table)]
+
     def __repr__(self) -> str:
         try:
             return f"Trace({self.name!r}, tables={self.tables})"
         except StoreError:
             return f"Trace({self.name!r}, damaged)"
+
+
+class ObjectTrace(Trace):
+    """A trace of a store in the object layout (:mod:`workscope.objectstore`): the same
+    snapshot, resolved through ``CURRENT.json``; its files are read through the store's
+    fsspec file system. ``path`` is the generation's URL (a path on the local file system)."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        obj = store.object
+        if obj is None:
+            raise StoreError(f"{store.home}: not a store in the object layout")
+        self.store = store
+        self.name = name
+        self._obj = obj
+        self.dir = obj.trace_dir(name)  # type: ignore[assignment]
+        cur = obj.current(name)
+        if cur is None:
+            raise TraceNotFoundError(name, store.names())
+        self.generation = cur["generation"]
+        self._root = posixpath.join(self.dir, self.generation)
+        self.path = obj.uri(self._root)  # type: ignore[assignment]
+        self._manifest_text = None
+        self._manifest = None
+        self._release = None
+        self._files: dict[str, int] | None = None
+
+    def _listed(self) -> dict[str, int]:
+        # a generation never changes: one listing serves every call
+        if self._files is None:
+            self._files = self._obj.listing(self._root)
+        return self._files
+
+    def _read_manifest(self) -> tuple[dict[str, Any] | None, str | None]:
+        if self._manifest_text is None:
+            try:
+                self._manifest_text = self._obj.read_text(posixpath.join(self._root, MANIFEST))
+            except FileNotFoundError:
+                return None, f"{MANIFEST} is missing"
+            except (OSError, UnicodeDecodeError) as exc:
+                return None, f"{MANIFEST} cannot be read ({exc})"
+        return _read_manifest(Path(), self._manifest_text)
+
+    def _inventory(self) -> dict[str, int] | None:
+        try:
+            inv = json.loads(self._obj.read_text(posixpath.join(self._root, INVENTORY)))
+            return {str(k): int(v) for k, v in inv["files"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def files(self, table: str) -> list[str]:  # type: ignore[override]
+        """The URLs (paths, on the local file system) of ``table``'s Parquet files."""
+        if table != REJECTS and table not in self.tables:
+            raise UnknownTableError(table, [*self.tables, REJECTS])
+        inv = self._inventory()
+        found = [rel for rel in self._listed() if posixpath.dirname(rel) == table and rel.endswith(".parquet")]
+        return [self._obj.uri(posixpath.join(self._root, rel)) for rel in found if inv is None or rel in inv]
+
+    def uris(self, table: str) -> list[str]:
+        """The table's files as engines read them (through :attr:`filesystem`)."""
+        return self.files(table)
+
+    @property
+    def filesystem(self) -> Any:
+        """The store's fsspec file system; None when it is this machine's."""
+        return None if self._obj.local else self._obj.fs
+
+    def glob(self, table: str) -> str:
+        """A glob of the table's Parquet files (read it through :attr:`filesystem`)."""
+        self.files(table)
+        return glob_escape(self._obj.uri(posixpath.join(self._root, table))) + "/*.parquet"
+
+    def _lazy(self, table: str) -> pl.LazyFrame:
+        files = self.files(table)
+        if self._obj.local:
+            return pl.scan_parquet(files, glob=False)
+        import pyarrow.dataset as ds
+
+        paths = [self._obj.fs._strip_protocol(f) for f in files]
+        return pl.scan_pyarrow_dataset(ds.dataset(paths, filesystem=self._obj.fs, format="parquet"))
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """The table as a polars LazyFrame, read through the store's file system."""
+        lf = self._lazy(table)
+        if table not in TABLES:
+            return lf
+        have = lf.collect_schema()
+        missing = [pl.lit(None, c.dtype).alias(c.name) for c in TABLES[table].columns if c.name not in have]
+        return lf.with_columns(missing).select(TABLES[table].names) if missing else lf
+
+    def rejects(self) -> pl.LazyFrame:
+        """The rejected rows: table, file, line, raw text, reason."""
+        return self._lazy(REJECTS)
+
+    def _gone(self) -> str | None:
+        if self._listed():
+            return None
+        return f"{CURRENT} points to {self.generation}/, which is missing"
+
+    def _have(self) -> dict[str, int]:
+        return {k: v for k, v in self._listed().items() if k not in _OWN_FILES}
+
+    def _looks_whole(self, rel: str) -> bool:
+        try:
+            with self._obj.fs.open(posixpath.join(self._root, rel), "rb") as fh:
+                head = fh.read(4)
+                size = fh.seek(0, os.SEEK_END)
+                if size < 12:
+                    return False
+                fh.seek(-4, os.SEEK_END)
+                return head == b"PAR1" and fh.read(4) == b"PAR1"
+        except OSError:
+            return False
+
+    def _footer_rows(self, rel: str) -> int:
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(posixpath.join(self._root, rel), filesystem=self._obj.fs).num_rows
+
+    def bytes(self) -> int:
+        """The size of the trace's Parquet files."""
+        return sum(v for k, v in self._listed().items() if k.endswith(".parquet"))
 
 
 def _row_problems(m: dict[str, Any], rows: dict[str, int | None], expected: set[str]) -> list[str]:
@@ -470,18 +634,96 @@ def _row_problems(m: dict[str, Any], rows: dict[str, int | None], expected: set[
 
 
 class Store:
-    """A directory of ingested traces."""
+    """A directory of ingested traces, on this machine or at a URL.
 
-    def __init__(self, home: str | Path | None = None) -> None:
-        self.home = home_path(home) if home is not None else default_home()
+    ``home`` is a path, a ``file://`` URI, or the URL of a store on other storage
+    (``s3://bucket/store``, ``hdfs://nn/store``, any scheme fsspec has a package for), which
+    is kept in the object layout (:mod:`workscope.objectstore`): no symlinks, renames or locks.
+    ``layout="object"`` keeps a local (or FUSE-mounted object storage) store in that layout
+    too; a store records its layout when the first trace is written, and is always read in it.
+    ``storage_options`` go to fsspec (credentials, ``endpoint_url``); ``retain_s`` is how
+    long a replaced generation stays readable in the object layout.
+    """
+
+    def __init__(self, home: str | Path | None = None, *, layout: str | None = None,
+                 storage_options: dict[str, Any] | None = None, retain_s: float = RETAIN_S) -> None:
+        if layout is not None and layout not in LAYOUTS:
+            raise UsageError(f"unknown store layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+        self.object: ObjectStore | None = None
+        if home is not None and is_remote(home):
+            if layout == "local":
+                raise UsageError(f"store {home}: a store at a URL is kept in the object layout, not the local one")
+            fs, root = open_fs(str(home), storage_options)
+            found = read_layout(fs, root)
+            if found == "local":
+                raise StoreError(f"{home}: this store is marked as a local one; open it by its path")
+            self.home: Path = Path(root)  # fsspec's path; see `location` for the URL
+            self.object = ObjectStore(fs, root, str(home), retain_s, storage_options)
+        else:
+            self.home = home_path(home) if home is not None else default_home()
+            import fsspec.implementations.local as fsl
+
+            local = fsl.LocalFileSystem()
+            found = read_layout(local, str(self.home.absolute()))
+            if layout is not None and found is not None and layout != found:
+                raise UsageError(f"store {self.home} is in the {found} layout; open it without layout={layout!r}")
+            if layout == "object" and found is None and self._holds_traces():
+                raise UsageError(f"store {self.home} is in the local layout (it holds traces and no "
+                                 f"{LAYOUT_FILE}); open it without layout='object'")
+            if (found or layout) == "object":
+                self.object = ObjectStore(local, str(self.home.absolute()), str(self.home.absolute()), retain_s)
         self.traces_dir = self.home / "traces"
         self.staging_dir = self.home / ".staging"
-        self._recover()
+        if self.object is None:
+            self._recover()
+
+    def _holds_traces(self) -> bool:
+        traces = self.home / "traces"
+        return traces.is_dir() and any(traces.iterdir())
+
+    @property
+    def layout(self) -> str:
+        """``local`` (symlinks and locks) or ``object`` (see :mod:`workscope.objectstore`)."""
+        return "object" if self.object is not None else "local"
+
+    @property
+    def location(self) -> str:
+        """Where the store is: its directory, or its URL."""
+        return self.object.url if self.object is not None else str(self.home.absolute())
+
+    def exists(self) -> bool:
+        """True if the store's directory (or its root at the URL) is there."""
+        if self.object is not None:
+            try:
+                return bool(self.object.fs.exists(self.object.root))
+            except Exception:  # noqa: BLE001 - asked for a message; the listing said what it could
+                return False
+        return self.home.is_dir()
+
+    def trace_location(self, name: str) -> str:
+        """Where trace ``name``'s files are (its folder or URL)."""
+        if self.object is not None:
+            return self.object.uri(self.object.trace_dir(name))
+        return str(self.traces_dir.absolute() / name)
+
+    def task_target(self, work: Path) -> dict[str, Any] | None:
+        """Where a Spark ingest's tasks put their parts for the build in ``work``: None when
+        they write into ``work`` itself (a local store, which every executor must mount), else
+        the store's URL and a scratch folder in it (see ``ObjectStore.task_target``)."""
+        return self.object.task_target(work) if self.object is not None else None
+
+    def has_trace(self, name: str) -> bool:
+        """True if trace ``name`` is in the store with its manifest (cheaper than ``names``)."""
+        if self.object is not None:
+            return self.object.current(name) is not None
+        return (self.traces_dir / name / MANIFEST).is_file()
 
     # ------------------------------------------------------------------ catalog
     def names(self) -> list[str]:
         """Names of the traces in the store (damaged ones included: ``ls`` and ``check`` show
         what is wrong with them, ``rm`` removes them)."""
+        if self.object is not None:
+            return self.object.names()
         if not self.traces_dir.is_dir():
             return []
         return sorted(p.name for p in self.traces_dir.iterdir() if NAME_RE.fullmatch(p.name) and p.is_dir())
@@ -491,7 +733,10 @@ class Store:
         close names if absent."""
         if name not in self.names():
             raise TraceNotFoundError(name, self.names())
-        return Trace(self, name)
+        return self._open(name)
+
+    def _open(self, name: str) -> Trace:
+        return ObjectTrace(self, name) if self.object is not None else Trace(self, name)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.names()
@@ -502,10 +747,10 @@ class Store:
         tells (nulls where it tells nothing)."""
         rows = []
         for n in self.names():
-            with Trace(self, n) as t:
+            with self._open(n) as t:
                 status = t.check(full=False).status
-                m, _ = _read_manifest(t.path)
-                size = sum(f.stat().st_size for f in t.path.rglob("*.parquet")) if t.path.is_dir() else 0
+                m, _ = t._read_manifest()
+                size = t.bytes()
             tables = m["tables"] if m else {}
             rows.append({
                 "name": n,
@@ -529,7 +774,7 @@ class Store:
                 raise TraceNotFoundError(n, self.names())
         results = []
         for n in chosen:
-            with Trace(self, n) as t:
+            with self._open(n) as t:
                 results.append(t.check(full=True))
         return CheckReport(results)
 
@@ -539,6 +784,9 @@ class Store:
         A reader still holding the trace loses its files: unlike a replace, removal does not
         wait for readers.
         """
+        if self.object is not None:
+            self.object.remove(name)
+            return
         if name not in self.names():
             raise TraceNotFoundError(name, self.names())
         self.staging_dir.mkdir(parents=True, exist_ok=True)
@@ -566,6 +814,10 @@ class Store:
         and the next :meth:`_recover` removes what it left.
         """
         check_name(name)
+        if self.object is not None:
+            with self.object.staging(name) as work:
+                yield work
+            return
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         self.traces_dir.mkdir(parents=True, exist_ok=True)
         work = self.staging_dir / f"{name}.new-{uuid.uuid4().hex[:12]}"
@@ -595,6 +847,10 @@ class Store:
         generation keep it until they close it).
         """
         target = self.traces_dir / check_name(name)
+        if self.object is not None:
+            self.check_unique(name)
+            _seal(build, lock=False)
+            return self.object.commit(name, build, replace=replace)
         gen = f"{GEN_PREFIX}{uuid.uuid4().hex[:12]}"
         _seal(build)
         trash: list[Path] = []
@@ -757,12 +1013,17 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _seal(build: Path) -> None:
-    """Give a finished build what a generation needs: its lock file, and the inventory of the
-    files the ingest wrote (``check`` compares against it)."""
+def _seal(build: Path, lock: bool = True) -> None:
+    """Give a finished build what a generation needs: the inventory of the files the ingest
+    wrote (``check`` compares against it) and, in the local layout, its lock file."""
     files = _data_files(build)
+    if (build / REMOTE_PARTS).exists():  # parts a cluster ingest's tasks left in the store
+        moved = json.loads((build / REMOTE_PARTS).read_text(encoding="utf-8"))
+        files.pop(REMOTE_PARTS, None)
+        files = dict(sorted({**files, **{rel: int(size) for rel, (_src, size) in moved.items()}}.items()))
     write_atomic(build / INVENTORY, json.dumps({"files": files}, indent=1, sort_keys=True))
-    os.close(os.open(build / LOCK, os.O_RDWR | os.O_CREAT, 0o666))
+    if lock:
+        os.close(os.open(build / LOCK, os.O_RDWR | os.O_CREAT, 0o666))
 
 
 def _empty(paths: list[Path]) -> None:
@@ -792,6 +1053,7 @@ __all__ = [
     "REJECTS",
     "REJECTS_SCHEMA",
     "CheckReport",
+    "ObjectTrace",
     "Store",
     "Trace",
     "TraceCheck",

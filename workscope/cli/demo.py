@@ -9,6 +9,7 @@ import typer
 from workscope.cli.params import Home, JsonFlag, open_store
 from workscope.cli.render import emit, err, handle_errors, out, progress, rows_table
 from workscope.cli.replay import print_fidelity
+from workscope.errors import UsageError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,6 +29,9 @@ def demo(
     from workscope.samples import ingest_samples, replay_samples, report_samples
 
     store = open_store(home)
+    if store.object is not None and not store.object.local:
+        raise UsageError(f"demo writes its reports and replay files beside the store, in folders: give a "
+                         f"local --home, not {store.location}")
     with progress(not as_json and err.is_terminal) as say:
         results = ingest_samples(store, progress=say)
     written = report_samples(store, store.home / "reports") if reports else {}

@@ -104,10 +104,10 @@ def ingest(
         result = store.ingest(paths, format=format, name=name, options=parse_options(option),
                               bounds=bounds, max_rejects=max_rejects or None,
                               max_reject_share=max_reject_share, force=force, progress=say, engine=eng)
-    emit(as_json, result.to_dict, lambda: _print_ingest(result, store.traces_dir / result.name))
+    emit(as_json, result.to_dict, lambda: _print_ingest(result, store.trace_location(result.name)))
 
 
-def _print_ingest(result: IngestResult, at: Path) -> None:
+def _print_ingest(result: IngestResult, at: str) -> None:
     m = result.manifest
     out.print(f"{result.status} trace [bold]{result.name}[/] ({m['reader']['name']}) in "
               f"{result.seconds:.2f} s at {at}")
@@ -138,14 +138,14 @@ def ls_(home: Home = None, as_json: JsonFlag = False) -> None:
 def _no_traces(store: Store, home: str | None) -> str:
     """What an empty listing says: the store directory looked in, and how it was chosen (an
     empty list from the wrong directory is the usual surprise)."""
-    where = store.home.absolute()
+    where = store.location
     if home is not None:
         chosen = "from --home"
     elif os.environ.get("WORKSCOPE_HOME"):
         chosen = "from WORKSCOPE_HOME"
     else:
         chosen = "the default: set --home or WORKSCOPE_HOME for another"
-    missing = "" if store.home.is_dir() else ", which does not exist"
+    missing = "" if store.exists() else ", which does not exist"
     return f"no traces in {where}{missing} ({chosen}); add one with `workscope ingest PATH`"
 
 
@@ -205,7 +205,7 @@ def rm(
     store = open_store(home)
     store.trace(name).close()  # an unknown name fails before anything is asked
     if not yes:
-        where = store.traces_dir.absolute() / name
+        where = store.trace_location(name)
         if not _stdin_is_terminal():
             # A script must say so: it can neither hang on a question nor delete by accident.
             raise UsageError(f"not removing trace {name!r} ({where}) without confirmation: stdin is "

@@ -50,7 +50,7 @@ from workscope.schemas import Bound
 from workscope.store import REJECTS
 
 if TYPE_CHECKING:
-    from workscope.ingest.pipeline import RejectLimits, SourceHasher
+    from workscope.ingest.pipeline import Figures, RejectLimits, SourceHasher
     from workscope.ingest.remote import Fetched
     from workscope.spark import SparkEngine
 
@@ -71,10 +71,13 @@ class SparkBuilder:
     def __call__(self, reader: Reader, opts: dict[str, Any], paths: list[Path], hasher: SourceHasher,
                  name: str, build: Path, scratch: Path, say: Callable[[str, int, int], None],
                  dropped: list[str] | None = None, bounds: dict[str, Bound] | None = None,
-                 caps: RejectLimits | None = None, fetched: Fetched | None = None) -> dict[str, Any]:
-        """Build the trace into ``build`` (``scratch`` is unused: each task has its own)."""
+                 caps: RejectLimits | None = None, fetched: Fetched | None = None,
+                 upload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Build the trace into ``build`` (``scratch`` is unused: each task has its own);
+        ``upload``: where the tasks put their parts for a store in the object layout
+        (:meth:`workscope.store.Store.task_target`), None to write them into ``build``."""
         return build_on_spark(self.spark, reader, opts, paths, hasher, name, build, say, dropped, bounds,
-                              caps, fetched)
+                              caps, fetched, upload)
 
     def hash_sources(self, hasher: SourceHasher) -> None:
         """Hash every source file in a Spark task of its own (a re-ingest's check that the
@@ -99,7 +102,7 @@ def units_of(reader: Reader, paths: list[Path]) -> tuple[list[list[Path]], list[
 def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list[Path],
                    hasher: SourceHasher, name: str, build: Path, say: Callable[[str, int, int], None],
                    dropped: list[str] | None, bounds: dict[str, Bound] | None, caps: RejectLimits | None,
-                   fetched: Fetched | None) -> dict[str, Any]:
+                   fetched: Fetched | None, upload: dict[str, Any] | None = None) -> dict[str, Any]:
     """:func:`~workscope.ingest.pipeline.build_trace` with the scans and writes in Spark tasks."""
     from workscope.ingest import pipeline, remote
 
@@ -119,7 +122,7 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
         metas = [r["meta"] for r in _run_job(spark, {**spec, "phase": "facts"})]
         shared = reader.shared_facts(metas)
     say(f"reading {len(units)} unit(s) in Spark tasks", 0, 1)
-    spec.update(phase="write", shared=shared, build=str(build), trace=name)
+    spec.update(phase="write", shared=shared, build=str(build), trace=name, upload=upload)
     results = _run_job(spark, spec)
     meta = merge_meta(reader, [r["meta"] for r in results])
     if skipped:
@@ -132,13 +135,13 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
                         f"(first reason at line {first['line']}: {first['reason']}); this is not a file "
                         f"of the format read, or it is damaged; check the files and --format, or raise "
                         f"--max-rejects (now {caps.count:,}); nothing was written")
-    tables = _place_parts(build, results)
-    if not tables:
+    figures = _place_parts(build, results, remote=upload is not None)
+    if not figures.parts:
         raise DataError(f"{paths[0]}: the {reader.name} reader found nothing to ingest")
     hasher.use_digests({f: d for r in results for f, d in r["digests"].items()})
-    result = ScanResult({t: [] for t in tables}, [Path(f) for r in results for f in r["files"]], meta)
+    result = ScanResult({t: [] for t in figures.parts}, [Path(f) for r in results for f in r["files"]], meta)
     return pipeline.finish_trace(build, reader, opts, provenance, result, hasher, paths[0], dropped,
-                                 bounds, fetched, say)
+                                 bounds, fetched, say, figures)
 
 
 def merge_meta(reader: Reader, metas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -255,14 +258,31 @@ def _run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
         caps = pipeline.RejectLimits(*spec["caps"])
         rejected = pipeline.write_parts(parts, out, lambda _ctx: {"workscope": text}, caps, spec["labels"],
                                         lambda *_: None)
+        reasons = pipeline.reason_counts(out / REJECTS)
         first = None
         if rejected:
-            first = pipeline.top_reasons(out / REJECTS, 1)[0]
+            first = pipeline.top_of(reasons, 1)[0]
             first["file"] = spec["labels"].get(str(paths[0]), str(paths[0]))  # a download: its URL
             first["line"] = first.pop("first_line")
+        # the manifest's figures, counted here: the driver reads no part
+        stats = [pipeline.part_stats(t, out / t / f"part-{i:05d}.parquet", out / REJECTS / f"{t}-{i:05d}.parquet")
+                 for t, i, _, _ in parts]
+        where, sizes = str(out), {}
+        if spec.get("upload"):
+            where, sizes = _upload(spec["upload"], out, f"{unit:05d}-{_attempt()}")
         return {"meta": result.meta, "files": [str(f) for f in result.files],
-                "parts": [[t, i] for t, i, _, _ in parts], "dir": str(out), "rejected": rejected,
-                "first_reject": first, "digests": digests}
+                "parts": [[t, i] for t, i, _, _ in parts], "stats": stats, "reasons": reasons,
+                "dir": where, "sizes": sizes, "rejected": rejected, "first_reject": first, "digests": digests}
+
+
+def _upload(target: dict[str, Any], out: Path, folder: str) -> tuple[str, dict[str, int]]:
+    """Put a task's parts under the store's scratch folder (a store in the object layout, which
+    executors do not mount); returns that folder and the files' sizes."""
+    from workscope.objectstore import ObjectStore
+
+    store = ObjectStore.connect(target["url"], target.get("storage_options"))
+    dest = f"{target['scratch']}/{folder}"
+    return dest, store.upload_tree(out, dest)
 
 
 def _attempt() -> int:
@@ -275,22 +295,36 @@ def _attempt() -> int:
     return ctx.taskAttemptId() if ctx is not None else 0
 
 
-def _place_parts(build: Path, results: list[dict[str, Any]]) -> list[str]:
-    """Move each task's parts to ``<table>/part-NNNNN.parquet`` and its rejects to
-    ``_rejects/<table>-NNNNN.parquet``, numbered per table in file order (the order a local
-    ingest writes them in); returns the tables, in the order first met."""
-    count: dict[str, int] = {}
+def _place_parts(build: Path, results: list[dict[str, Any]], remote: bool = False) -> Figures:
+    """Number each task's parts per table in file order (the order a local ingest writes them
+    in), as ``<table>/part-NNNNN.parquet`` and ``rejects/<table>-NNNNN.parquet``: move them
+    into ``build``, or, for parts a task uploaded (``remote``), list where they are for the
+    store's commit to move (:data:`~workscope.objectstore.REMOTE_PARTS`). Returns the tasks'
+    figures of the parts in that order, the tables in the order first met."""
+    from workscope.ingest.pipeline import Figures
+    from workscope.objectstore import REMOTE_PARTS
+
+    figures = Figures({}, [])
+    moves: dict[str, list[Any]] = {}
     (build / REJECTS).mkdir(parents=True, exist_ok=True)
     for res in results:
-        src = Path(res["dir"])
-        for table, i in res["parts"]:
-            n = count.get(table, 0)
-            count[table] = n + 1
-            (build / table).mkdir(exist_ok=True)
-            (src / table / f"part-{i:05d}.parquet").rename(build / table / f"part-{n:05d}.parquet")
-            (src / REJECTS / f"{table}-{i:05d}.parquet").rename(build / REJECTS / f"{table}-{n:05d}.parquet")
+        figures.reasons += res["reasons"]
+        for (table, i), stats in zip(res["parts"], res["stats"], strict=True):
+            done = figures.parts.setdefault(table, [])
+            n = len(done)
+            done.append(stats)
+            pairs = [(f"{table}/part-{i:05d}.parquet", f"{table}/part-{n:05d}.parquet"),
+                     (f"{REJECTS}/{table}-{i:05d}.parquet", f"{REJECTS}/{table}-{n:05d}.parquet")]
+            for src, dst in pairs:
+                if remote:
+                    moves[dst] = [f"{res['dir']}/{src}", res["sizes"][src]]
+                else:
+                    (build / dst).parent.mkdir(exist_ok=True)
+                    (Path(res["dir"]) / src).rename(build / dst)
+    if remote:
+        (build / REMOTE_PARTS).write_text(json.dumps(moves, indent=1), encoding="utf-8")
     shutil.rmtree(build / UNITS, ignore_errors=True)
-    return list(count)
+    return figures
 
 
 def _raise(err: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import atexit
 import contextlib
 import datetime as _dt
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,7 @@ from workscope.ingest.parse import checked
 from workscope.ingest.reader import FILE, LINE, RAW_PREFIX, REASON, Reader, ScanContext, ScanResult, TablePart
 from workscope.limits import MAX_REJECT_SHARE, MAX_REJECTS, MIN_LINES_FOR_SHARE
 from workscope.schemas import SCHEMA_VERSION, TABLES, Bound, check_bounds
-from workscope.store import MANIFEST, REJECTS, Store, Trace, check_name, name_from_path
+from workscope.store import MANIFEST, REJECTS, Store, check_name, name_from_path
 from workscope.version import __version__
 
 if TYPE_CHECKING:
@@ -292,7 +293,7 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
 
         hasher = SourceHasher(plist, fetched.urls)  # lists the files now, so a bad path fails before any write
         store.check_unique(name)
-        if (store.traces_dir / name / MANIFEST).is_file() and not force:
+        if store.has_trace(name) and not force:
             say("hashing sources", 0, 1)
             if builder is not None:
                 builder.hash_sources(hasher)
@@ -305,8 +306,12 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
             with contextlib.nullcontext(work) if work is not None else store.staging(name) as w:
                 build, scratch = w / "trace", w / "scratch"
                 scratch.mkdir(parents=True)
-                manifest = (builder or build_trace)(reader, opts, plist, hasher, name, build, scratch, say,
-                                                    dropped, limits, caps_, fetched)
+                if builder is None:
+                    manifest = build_trace(reader, opts, plist, hasher, name, build, scratch, say, dropped,
+                                           limits, caps_, fetched)
+                else:
+                    manifest = builder(reader, opts, plist, hasher, name, build, scratch, say, dropped, limits,
+                                       caps_, fetched, upload=store.task_target(w))
                 for copies in (scratch, w / DOWNLOADS):  # decompressed and downloaded: free the disk first
                     shutil.rmtree(copies, ignore_errors=True)
                 try:
@@ -338,7 +343,8 @@ def _builder(engine: Any) -> SparkBuilder | None:
 def _unchanged(store: Store, name: str, key: str, t0: float) -> IngestResult:
     """The existing trace ``name`` if it holds these sources (same content key); else
     TraceExistsError, since replacing it was not asked for."""
-    old = Trace(store, name).manifest
+    with store.trace(name) as trace:
+        old = trace.manifest
     if old.get("content_key") != key:
         raise TraceExistsError(name)
     return IngestResult(name, "unchanged", old, time.perf_counter() - t0)
@@ -423,12 +429,25 @@ def write_parts(parts: list[tuple[str, int, TablePart, pl.LazyFrame]], build: Pa
     return rejected
 
 
+@dataclass
+class Figures:
+    """What :func:`finish_trace` counts, computed where the parts were written: each table's
+    :func:`part_stats`, in part order, and the rejects' :func:`reason_counts`."""
+
+    parts: dict[str, list[dict[str, Any]]]
+    reasons: list[dict[str, Any]]
+
+
 def finish_trace(build: Path, reader: Reader, opts: dict[str, Any], provenance: dict[str, Any],
                  result: ScanResult, hasher: SourceHasher, first: Path, dropped: list[str] | None,
-                 bounds: dict[str, Bound] | None, fetched: remote.Fetched, say: ProgressFn) -> dict[str, Any]:
+                 bounds: dict[str, Bound] | None, fetched: remote.Fetched, say: ProgressFn,
+                 figures: Figures | None = None) -> dict[str, Any]:
     """Count the tables written into ``build`` and write its manifest; returns the manifest.
 
-    ``result``: the scan's tables (only their names are used here), files and meta."""
+    ``result``: the scan's tables (only their names are used here), files and meta;
+    ``figures``: each table's :func:`part_stats` in part order and the :func:`reason_counts`,
+    where they were computed elsewhere (a cluster ingest's tasks); else they are read from
+    ``build``."""
     if dropped:
         result.meta["duplicate_sources"] = dropped
     unread = fetched.relabel(unread_files(hasher.files, result.files))
@@ -438,10 +457,14 @@ def finish_trace(build: Path, reader: Reader, opts: dict[str, Any], provenance: 
         log.warning("the %s reader read %d file(s) and skipped %d (listed in the manifest's "
                     "meta.skipped_files): %s", reader.name, len(result.files), len(unread),
                     ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else ""))
-    rejects_dir = build / REJECTS
     say("counting", 1, 1)
-    tables_meta = {t: table_stats(build, t) for t in result.tables}
-    _require_good_rows(first, tables_meta, rejects_dir)
+    if figures is None:
+        tables_meta = {t: table_stats(build, t) for t in result.tables}
+        reasons = reason_counts(build / REJECTS)
+    else:
+        tables_meta = {t: merge_stats(t, figures.parts.get(t, [])) for t in result.tables}
+        reasons = figures.reasons
+    _require_good_rows(first, tables_meta, reasons)
     sources = hasher.result()
     hasher.check_unchanged()
     manifest = {
@@ -453,7 +476,7 @@ def finish_trace(build: Path, reader: Reader, opts: dict[str, Any], provenance: 
         "files_used": [str(fetched.relabel(Path(f))) for f in result.files],
         "tables": tables_meta,
         "rejects": {"rows": sum(m["rows_rejected"] for m in tables_meta.values()),
-                    "top_reasons": top_reasons(rejects_dir, 10)},
+                    "top_reasons": top_of(reasons, 10)},
     }
     write_atomic(build / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False, default=str))
     return manifest
@@ -605,10 +628,10 @@ def _check_rejects(part: TablePart, ok_path: Path, rej_path: Path, caps: RejectL
                     f"check the file and --format, or raise {lift}; nothing was written")
 
 
-def _require_good_rows(first: Path, tables_meta: dict[str, dict[str, Any]], rejects_dir: Path) -> None:
+def _require_good_rows(first: Path, tables_meta: dict[str, dict[str, Any]], reasons: list[dict[str, Any]]) -> None:
     if sum(m["rows_ok"] for m in tables_meta.values()) > 0:
         return
-    top = top_reasons(rejects_dir, 1)
+    top = top_of(reasons, 1)
     reason = f" (first reason: {top[0]['reason']})" if top else ""
     raise DataError(
         f"{first}: no valid rows; all {sum(m['rows_in'] for m in tables_meta.values())} "
@@ -625,35 +648,82 @@ def count_rows(files: list[Path]) -> int:
     return int(pl.scan_parquet(files, glob=False).select(pl.len()).collect().item())
 
 
-def table_stats(build: Path, table: str) -> dict[str, Any]:
-    """rows_in = rows_ok + rows_rejected, file count, and the time column's range and order."""
-    ok_files = sorted((build / table).glob("*.parquet"))
-    rej_files = sorted((build / REJECTS).glob(f"{table}-*.parquet"))
-    rows_ok = count_rows(ok_files)
-    rows_rej = count_rows(rej_files)
+def part_stats(table: str, ok_path: Path, rej_path: Path) -> dict[str, Any]:
+    """One part's figures for the manifest: its rows, rejected rows and, for a table with a
+    time column, that column's min, max, inversions (a value below the one before), first and
+    last value. :func:`merge_stats` makes a table's figures of its parts' (a cluster ingest's
+    tasks compute them where the parts are written, so the driver reads no data)."""
+    out: dict[str, Any] = {"rows": count_rows([ok_path]),
+                           "rejected": count_rows([rej_path]) if rej_path.exists() else 0}
+    tcol = TABLES[table].time_column
+    if tcol and out["rows"]:
+        c = pl.col(tcol)
+        out.update(pl.scan_parquet(ok_path).select(
+            c.min().alias("min"), c.max().alias("max"), (c.diff() < 0).sum().alias("inversions"),
+            c.first().alias("first"), c.last().alias("last"),
+        ).collect(engine="streaming").row(0, named=True))
+    return out
+
+
+def merge_stats(table: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A table's manifest figures from its parts' :func:`part_stats`, in part order:
+    rows_in = rows_ok + rows_rejected, file count, and the time column's range and order (as
+    one pass over the parts in a row would count them: an inversion may span two parts)."""
+    rows_ok = sum(p["rows"] for p in parts)
+    rows_rej = sum(p["rejected"] for p in parts)
     stats: dict[str, Any] = {"rows_in": rows_ok + rows_rej, "rows_ok": rows_ok,
-                             "rows_rejected": rows_rej, "files": len(ok_files)}
+                             "rows_rejected": rows_rej, "files": len(parts)}
     tcol = TABLES[table].time_column
     if tcol and rows_ok:
-        lf = pl.scan_parquet(ok_files, glob=False).select(pl.col(tcol))
-        s = lf.select(
-            pl.col(tcol).min().alias("min"), pl.col(tcol).max().alias("max"),
-            (pl.col(tcol).diff() < 0).sum().alias("inversions"),
-        ).collect(engine="streaming").row(0, named=True)
-        stats["time"] = {"column": tcol, "min_s": s["min"], "max_s": s["max"],
-                         "sorted": s["inversions"] == 0, "inversions": s["inversions"]}
+        timed = [p for p in parts if p["rows"]]
+        lows = [p["min"] for p in timed if p["min"] is not None]
+        highs = [p["max"] for p in timed if p["max"] is not None]
+        inversions = sum(p["inversions"] for p in timed) + sum(
+            1 for a, b in itertools.pairwise(timed)
+            if a["last"] is not None and b["first"] is not None and b["first"] < a["last"])
+        stats["time"] = {"column": tcol, "min_s": min(lows) if lows else None,
+                         "max_s": max(highs) if highs else None,
+                         "sorted": inversions == 0, "inversions": inversions}
     return stats
+
+
+def table_stats(build: Path, table: str) -> dict[str, Any]:
+    """A table's manifest figures from the parts written into ``build``."""
+    ok_files = sorted((build / table).glob("*.parquet"))
+    return merge_stats(table, [part_stats(table, f, build / REJECTS / f"{table}-{f.stem[len('part-'):]}.parquet")
+                               for f in ok_files])
+
+
+def reason_counts(rejects_dir: Path) -> list[dict[str, Any]]:
+    """Every (table, reason) pair of the rejects in ``rejects_dir``, with its rows and first
+    line (:func:`top_of` merges the counts of several folders)."""
+    files = sorted(rejects_dir.glob("*.parquet"))
+    if count_rows(files) == 0:
+        return []
+    return (pl.scan_parquet(files, glob=False)
+            .group_by("table", "reason").agg(pl.len().alias("rows"), pl.col("line").min().alias("first_line"))
+            .collect().to_dicts())
+
+
+def top_of(counts: Iterable[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The ``n`` commonest (table, reason) pairs of :func:`reason_counts` (of one folder or
+    several), with rows and first line."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in counts:
+        key = (c["table"], c["reason"])
+        if key in merged:
+            m = merged[key]
+            m["rows"] += c["rows"]
+            if c["first_line"] is not None and (m["first_line"] is None or c["first_line"] < m["first_line"]):
+                m["first_line"] = c["first_line"]
+        else:
+            merged[key] = dict(c)
+    return sorted(merged.values(), key=lambda c: (-c["rows"], c["table"], c["reason"]))[:n]
 
 
 def top_reasons(rejects_dir: Path, n: int) -> list[dict[str, Any]]:
     """The ``n`` commonest (table, reason) pairs of the rejects, with rows and first line."""
-    files = sorted(rejects_dir.glob("*.parquet"))
-    if count_rows(files) == 0:
-        return []
-    df = (pl.scan_parquet(files, glob=False)
-          .group_by("table", "reason").agg(pl.len().alias("rows"), pl.col("line").min().alias("first_line"))
-          .sort("rows", "table", "reason", descending=[True, False, False]).head(n).collect())
-    return df.to_dicts()
+    return top_of(reason_counts(rejects_dir), n)
 
 
 class SourceHasher:
