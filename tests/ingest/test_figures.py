@@ -3,6 +3,7 @@ write) equal the figures counted over the whole table in one pass."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import polars as pl
@@ -26,7 +27,7 @@ def _whole(values: list[float | None]) -> dict:
 def test_merged_parts_count_as_the_whole(tmp_path: Path, values: list[float | None], cuts: list[int]) -> None:
     edges = sorted({0, len(values), *(c for c in cuts if c <= len(values))})
     parts = []
-    for k, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
+    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
         ok = tmp_path / f"part-{k}.parquet"
         pl.DataFrame({"arrival_s": values[lo:hi]}, schema={"arrival_s": pl.Float64}).write_parquet(ok)
         parts.append(part_stats("requests", ok, tmp_path / "no-rejects.parquet"))
