@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 Home = Annotated[
     str | None,  # not Path: a file:// URI must reach the store as written
-    typer.Option("--home", help="Store directory or file:// URI (default: $WORKSCOPE_HOME, else ./workscope-data).",
+    typer.Option("--home", help="Store directory, file:// URI, or URL (s3://bucket/store, hdfs://...) (default: $WORKSCOPE_HOME, else ./workscope-data).",
                  show_default=False),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]

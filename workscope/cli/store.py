@@ -94,7 +94,7 @@ def ingest(
     """Ingest trace files (local, or downloaded from a URL) into the store as canonical Parquet tables.
 
     With --engine spark the files are read in Spark tasks (one per file where the format
-    allows); the store and the files must be at paths every executor mounts."""
+    allows); the files, and a store that is not at a URL, must be at paths every executor mounts."""
     store = open_store(home)
     from workscope.schemas import parse_bound
 

@@ -24,10 +24,14 @@ does; any error of a task (a SourceError naming the file and line, too many reje
 raised on the driver as the same exception, and nothing is written.
 
 Spark's own DataFrame writer is not used for the tables: it names files its own way,
-cannot carry workscope's Parquet footer, and has no unsigned integer types. The build
-directory is therefore written by the tasks through the file system, so on a cluster the
-store (and the sources) must be at a path that every executor mounts (NFS, a cluster file
-system's FUSE mount such as ``/dbfs``); in ``local[*]`` mode that is any path.
+cannot carry workscope's Parquet footer, and has no unsigned integer types. The tasks write
+the parts themselves: into the build directory, for a local store, which every executor must
+then mount at the same path (NFS, a cluster file system's FUSE mount such as ``/dbfs``; in
+``local[*]`` mode any path does); or, for a store at a URL (``s3://``, ``hdfs://``), into a
+scratch folder of the store, uploaded through fsspec, for the commit to move into the new
+generation. Either way each task also counts its parts (rows, rejects, the time column's
+range and order: ``pipeline.part_stats``) and its rejects' reasons, so the driver writes the
+manifest without reading a part. The sources must be at paths every executor mounts.
 """
 
 from __future__ import annotations
@@ -191,7 +195,7 @@ def _run_job(spark: Any, spec: dict[str, Any]) -> list[dict[str, Any]]:
     except spark_errors() as exc:  # an executor lost, a worker that cannot import workscope
         raise DataError(f"the Spark job reading {spec['units'][0][0]} (and {n - 1} more) failed: "
                         f"{spark_message(exc)}; check that every executor has workscope installed "
-                        "and mounts the sources and the store at the same paths; nothing was written"
+                        "and mounts the sources (and a local store) at the same paths; nothing was written"
                         ) from None
     results = sorted(((r["unit"], json.loads(r["result"])) for r in rows), key=lambda x: x[0])
     for _, res in results:
