@@ -101,19 +101,22 @@ def test_a_reader_keeps_its_generation_through_a_replace(mem_home: str) -> None:
     assert quick.object.current("t")["superseded"] == []
 
 
-def test_an_orphan_generation_is_deleted_once_old(tmp_path: Path) -> None:
+def test_orphans_are_deleted_once_old(tmp_path: Path) -> None:
     home = tmp_path / "st"
     store = workscope.open(home, layout="object")
     _ingest(store, name="t")
     tdir = home / "traces" / "t"
-    for gen, age in (("g-killedupload", 7200), ("g-stilluploading", 0)):
-        (tdir / gen / "requests").mkdir(parents=True)
-        part = tdir / gen / "requests" / "part-00000.parquet"
+    scratch = home / ".staging"
+    for folder, age in ((tdir / "g-killedupload", 7200), (tdir / "g-stilluploading", 0),
+                        (scratch / "workscope-t-killeddriver", 7200), (scratch / "workscope-t-running", 0)):
+        (folder / "requests").mkdir(parents=True)
+        part = folder / "requests" / "part-00000.parquet"
         part.write_bytes(b"PAR1")
         os.utime(part, (time.time() - age, time.time() - age))
     _ingest(store, name="t", force=True)
     left = sorted(p.name for p in tdir.iterdir() if p.name.startswith("g-"))
     assert "g-killedupload" not in left and "g-stilluploading" in left
+    assert [p.name for p in scratch.iterdir()] == ["workscope-t-running"]
     assert len(left) == 3  # the current generation, the one it replaced (retained), the fresh upload
     assert store.check().ok
 
@@ -189,8 +192,9 @@ def s3() -> Iterator[dict[str, Any]]:
     server.stop()
 
 
-def test_an_s3_store(here: workscope.Store, s3: dict[str, Any]) -> None:
-    url = f"s3://ws-bucket/{uuid.uuid4().hex[:8]}"
+@pytest.mark.parametrize("scheme", ["s3", "s3a"])
+def test_an_s3_store(here: workscope.Store, s3: dict[str, Any], scheme: str) -> None:
+    url = f"{scheme}://ws-bucket/{uuid.uuid4().hex[:8]}"
     store = workscope.open(url, storage_options=s3)
     _ingest(store)
     t = store.trace("conv")

@@ -161,8 +161,11 @@ class DuckDBEngine:
                 self._view(table, source, trace.name, extra)
                 if default:
                     self._view(table, source, None, extra)
-                # DuckDB checks access against the path as written in the view: allow both forms
+                # DuckDB checks access against the path as written in the view: allow both forms,
+                # and, at a URL, fsspec's own spelling of it (s3a:// is opened as s3://)
                 self._files.update(files + [glob_escape(f) for f in files])
+                if fs is not None:
+                    self._files.update(fs.unstrip_protocol(fs._strip_protocol(f)) for f in files)
         except duckdb.Error as exc:
             raise StoreError(f"{trace.path}: trace {trace.name!r} is damaged: {' '.join(str(exc).split())}; "
                              f"see `workscope check {trace.name}`") from None

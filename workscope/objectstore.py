@@ -157,6 +157,9 @@ class ObjectStore:
         plain path for the local file system, else ``<protocol>://...``."""
         if self.local:
             return path
+        if path == self.root or path.startswith(self.root + "/"):
+            # the URL as given: its scheme (s3a://) and host (hdfs://namenode:8020) kept
+            return self.url + path[len(self.root):]
         return self.fs.unstrip_protocol(path)
 
     def trace_dir(self, name: str) -> str:
@@ -258,7 +261,23 @@ class ObjectStore:
                "superseded": superseded}
         self._put(posixpath.join(self.trace_dir(name), CURRENT), json.dumps(doc, indent=1))
         self.sweep(name)
+        self.sweep_scratch()
         return "replaced" if before is not None else "created"
+
+    def sweep_scratch(self) -> list[str]:
+        """Delete the scratch folders of cluster ingests whose driver was killed (nothing
+        written in them for ``retain_s``); returns them."""
+        scratch = posixpath.join(self.root, STAGING)
+        try:
+            entries = self.fs.ls(scratch, detail=False)
+        except FileNotFoundError:
+            return []
+        gone = []
+        for entry in entries:
+            if self._older_than(entry, _now() - self.retain_s):
+                self.fs.rm(entry.rstrip("/"), recursive=True)
+                gone.append(entry)
+        return gone
 
     def _mark(self) -> None:
         marker = posixpath.join(self.root, LAYOUT_FILE)
