@@ -122,7 +122,8 @@ def test_orphans_are_deleted_once_old(tmp_path: Path) -> None:
 
 
 def test_the_layout_is_recorded_and_kept(tmp_path: Path) -> None:
-    home = tmp_path / "st"
+    home = tmp_path / "st [v1]"  # glob characters: the listing of traces must not read "st v"
+    _ingest(workscope.open(tmp_path / "st v", layout="object"), name="decoy")
     _ingest(workscope.open(home, layout="object"))
     assert json.loads((home / LAYOUT_FILE).read_text())["layout"] == "object"
     again = workscope.open(home)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from workscope.errors import StoreError, TraceExistsError, TraceNotFoundError, UsageError
+from workscope.pathglob import glob_escape
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,6 @@ REMOTE_PARTS = ".remote-parts.json"
 """A build's list of parts that Spark tasks uploaded to the store's scratch folder (final
 path in the generation -> [scratch path, bytes]), for :meth:`ObjectStore.commit` to move."""
 STAGING = ".staging"
-
-
-def is_remote(home: str | Path) -> bool:
-    """True if ``home`` names storage other than the local file system (``s3://``, ``hdfs://``...)."""
-    text = str(home)
-    return "://" in text and not text.startswith("file://")
 
 
 def open_fs(url: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
@@ -89,22 +84,29 @@ def read_layout(fs: Any, root: str) -> str | None:
     none yet)."""
     try:
         with fs.open(posixpath.join(root, LAYOUT_FILE), "rb") as fh:
-            doc = json.loads(fh.read().decode("utf-8"))
+            raw = fh.read()
     except FileNotFoundError:
         return None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StoreError(f"{root}/{LAYOUT_FILE}: the store's marker cannot be read ({exc}); "
-                         "it says how the store is laid out: restore it") from None
     except Exception as exc:  # noqa: BLE001 - each fsspec backend raises its own (botocore's NoCredentialsError)
         where = fs.unstrip_protocol(root) if not _is_local(fs) else root
         raise StoreError(f"{where}: the store cannot be read ({' '.join(str(exc).split())[:200]}); check "
                          "the URL, the credentials and the endpoint (storage_options, or the environment: "
                          "AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL... for s3://)") from None
+    return parse_layout(raw, f"{root}/{LAYOUT_FILE}")
+
+
+def parse_layout(raw: bytes, where: str) -> str:
+    """The layout named by a store's marker file (its bytes; ``where``: its path, for errors)."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{where}: the store's marker cannot be read ({exc}); it says how the store "
+                         "is laid out: restore it") from None
     layout = doc.get("layout") if isinstance(doc, dict) else None
     if layout not in LAYOUTS:
-        raise StoreError(f"{root}/{LAYOUT_FILE}: unknown layout {layout!r}; this store was written by a "
-                         "newer workscope, or the file was edited: restore it")
-    return layout
+        raise StoreError(f"{where}: unknown layout {layout!r}; this store was written by a newer "
+                         "workscope, or the file was edited: restore it")
+    return str(layout)
 
 
 def _now() -> float:
@@ -172,7 +174,7 @@ class ObjectStore:
         from workscope.store import NAME_RE
 
         try:
-            found = self.fs.glob(posixpath.join(self.traces, "*", CURRENT))
+            found = self.fs.glob(glob_escape(self.traces) + f"/*/{CURRENT}")  # one listing on S3
         except FileNotFoundError:
             return []
         names = {posixpath.basename(posixpath.dirname(p.rstrip("/"))) for p in found}
@@ -356,5 +358,5 @@ def _is_local(fs: Any) -> bool:
     return protocol in ("file", "local")
 
 
-__all__ = ["CURRENT", "LAYOUTS", "LAYOUT_FILE", "REMOTE_PARTS", "RETAIN_S", "ObjectStore", "is_remote", "open_fs",
+__all__ = ["CURRENT", "LAYOUTS", "LAYOUT_FILE", "REMOTE_PARTS", "RETAIN_S", "ObjectStore", "open_fs", "parse_layout",
            "read_layout"]

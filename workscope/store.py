@@ -69,12 +69,13 @@ from workscope.objectstore import (
     REMOTE_PARTS,
     RETAIN_S,
     ObjectStore,
-    is_remote,
     open_fs,
+    parse_layout,
     read_layout,
 )
 from workscope.pathglob import glob_escape
 from workscope.schemas import REJECTS_SCHEMA, TABLES
+from workscope.urls import is_remote
 
 log = logging.getLogger(__name__)
 
@@ -661,17 +662,21 @@ class Store:
             self.object = ObjectStore(fs, root, str(home), retain_s, storage_options)
         else:
             self.home = home_path(home) if home is not None else default_home()
-            import fsspec.implementations.local as fsl
-
-            local = fsl.LocalFileSystem()
-            found = read_layout(local, str(self.home.absolute()))
+            marker = self.home / LAYOUT_FILE
+            try:
+                found = parse_layout(marker.read_bytes(), str(marker)) if marker.is_file() else None
+            except OSError as exc:
+                raise StoreError(f"{marker}: the store's marker cannot be read ({exc})") from None
             if layout is not None and found is not None and layout != found:
                 raise UsageError(f"store {self.home} is in the {found} layout; open it without layout={layout!r}")
             if layout == "object" and found is None and self._holds_traces():
                 raise UsageError(f"store {self.home} is in the local layout (it holds traces and no "
                                  f"{LAYOUT_FILE}); open it without layout='object'")
             if (found or layout) == "object":
-                self.object = ObjectStore(local, str(self.home.absolute()), str(self.home.absolute()), retain_s)
+                import fsspec.implementations.local as fsl  # only here: a local store needs no fsspec
+
+                where = str(self.home.absolute())
+                self.object = ObjectStore(fsl.LocalFileSystem(), where, where, retain_s)
         self.traces_dir = self.home / "traces"
         self.staging_dir = self.home / ".staging"
         if self.object is None:

@@ -658,7 +658,7 @@ def part_stats(table: str, ok_path: Path, rej_path: Path) -> dict[str, Any]:
     tcol = TABLES[table].time_column
     if tcol and out["rows"]:
         c = pl.col(tcol)
-        out.update(pl.scan_parquet(ok_path).select(
+        out.update(pl.scan_parquet(ok_path, glob=False).select(
             c.min().alias("min"), c.max().alias("max"), (c.diff() < 0).sum().alias("inversions"),
             c.first().alias("first"), c.last().alias("last"),
         ).collect(engine="streaming").row(0, named=True))

@@ -33,12 +33,11 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from workscope.errors import InvalidNameError, SourceError, UsageError, WorkscopeError, write_error
+from workscope.urls import url_scheme
 from workscope.version import __version__
 
 ProgressFn = Callable[[str, int, int], None]
 
-# A chain of fsspec protocols (``simplecache::s3://``) ends in the scheme that names the file.
-_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*::)*(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+)://")
 # What ``Path("https://host/x")`` makes of a URL: one slash after the colon.
 _MANGLED = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/(?!/)")
 
@@ -72,28 +71,6 @@ class TruncatedDownloadError(RemoteSourceError):
 
 
 # ---------------------------------------------------------------- telling URLs from paths
-
-def url_scheme(source: object) -> str | None:
-    """The scheme of ``source`` in lower case when it is a URL string, else None.
-
-    Only a ``str`` can be a URL: a ``Path`` has already lost the second slash of ``://``.
-    """
-    if not isinstance(source, str):
-        return None
-    m = _URL.match(source)
-    return m["scheme"].lower() if m else None
-
-
-def is_url(source: object) -> bool:
-    """True if ``source`` is a URL string (``file://`` included)."""
-    return url_scheme(source) is not None
-
-
-def is_remote(source: object) -> bool:
-    """True if ``source`` is a URL that must be fetched (any scheme but ``file``)."""
-    scheme = url_scheme(source)
-    return scheme is not None and scheme != "file"
-
 
 def file_uri_path(url: str) -> Path:
     """The local path a ``file://`` URI names (percent-escapes decoded)."""
