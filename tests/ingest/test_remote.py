@@ -396,3 +396,21 @@ def test_a_url_ingests_on_spark_as_here(served: tuple[str, Path], tmp_path: Path
     assert rej[0].equals(rej[1]) and rej[1]["file"].to_list() == [url]
     assert here.trace("u").scan("requests").collect().equals(there.trace("u").scan("requests").collect())
     assert _left_in(tmp_path / "b") == ["u"]
+
+
+def test_a_spark_task_fetches_a_download_its_machine_lacks(served: tuple[str, Path], tmp_path: Path) -> None:
+    """On a cluster, executors do not see the driver's staging folder: a task whose download
+    is missing fetches it again from its URL, into the same path, reads it, and deletes it."""
+    from workscope.ingest import cluster, registry
+
+    base, _ = served
+    missing = tmp_path / "driver-staging" / "downloads" / "0000" / NAME  # never made on this "executor"
+    downloads = {str(missing): f"{base}/{NAME}"}
+    res = cluster.run_unit({"phase": "hash", "units": [[str(missing)]], "downloads": downloads}, 0)
+    assert res == {"digests": {str(missing): hashlib.sha256(CODE.read_bytes()).hexdigest()}}
+    assert not missing.exists()
+    opts = registry.get("azure_llm").resolve_options(None)
+    res = cluster.run_unit({"phase": "facts", "reader": "azure_llm", "options": opts, "units": [[str(missing)]],
+                            "downloads": downloads}, 0)
+    assert res["meta"]["origin_epoch_ns"] == 1700158623979960000  # the code slice's first request
+    assert not missing.exists()

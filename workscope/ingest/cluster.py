@@ -83,11 +83,12 @@ class SparkBuilder:
         return build_on_spark(self.spark, reader, opts, paths, hasher, name, build, say, dropped, bounds,
                               caps, fetched, upload)
 
-    def hash_sources(self, hasher: SourceHasher) -> None:
+    def hash_sources(self, hasher: SourceHasher, fetched: Fetched | None = None) -> None:
         """Hash every source file in a Spark task of its own (a re-ingest's check that the
         sources are unchanged must not read a cluster's trace through this one machine)."""
         if hasher.files:
-            results = _run_job(self.spark, {"phase": "hash", "units": [[str(f)] for f in hasher.files]})
+            results = _run_job(self.spark, {"phase": "hash", "units": [[str(f)] for f in hasher.files],
+                                            "downloads": _downloads(fetched)})
             hasher.use_digests({f: d for r in results for f, d in r["digests"].items()})
 
 
@@ -119,6 +120,7 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
         "caps": [caps.count, caps.share], "labels": fetched.by_text,
         "names": {str(f): hasher.label(f) for f in hasher.files},
         "units": [[str(p) for p in u] for u in units],
+        "downloads": _downloads(fetched),
     }
     shared = None
     if len(units) > 1 and (reader.shares_origin or type(reader).shared_facts is not Reader.shared_facts):
@@ -236,10 +238,41 @@ def run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
                                      f"{type(exc).__name__}: {exc} ({where[-400:]})", "attrs": {}}}
 
 
+def _downloads(fetched: Fetched | None) -> dict[str, str]:
+    """The sources the driver downloaded (its staging copy -> the URL), for a task that lacks
+    the copy to fetch the file again (:func:`_materialize`)."""
+    return {str(p): url for p, url in fetched.origins.items()} if fetched is not None else {}
+
+
+def _materialize(spec: dict[str, Any], paths: list[Path]) -> list[Path]:
+    """Fetch again, from its URL and into the same path, each download of the unit that this
+    machine lacks: the driver downloaded the sources given by URL into its own staging folder,
+    which executors on other machines do not see. Returns the files fetched, for the task to
+    delete when done."""
+    from workscope.ingest import remote
+
+    fetched = []
+    for p in paths:
+        url = spec.get("downloads", {}).get(str(p))
+        if url is not None and not p.exists():
+            remote.download(url, p.parent)
+            fetched.append(p)
+    return fetched
+
+
 def _run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
+    paths = [Path(p) for p in spec["units"][unit]]
+    fetched = _materialize(spec, paths)
+    try:
+        return _read_unit(spec, unit, paths)
+    finally:
+        for p in fetched:
+            p.unlink(missing_ok=True)
+
+
+def _read_unit(spec: dict[str, Any], unit: int, paths: list[Path]) -> dict[str, Any]:
     from workscope.ingest import pipeline
 
-    paths = [Path(p) for p in spec["units"][unit]]
     if spec["phase"] == "hash":
         return {"digests": {str(f): pipeline.file_sha256(f) for f in paths}}
     reader = registry.get(spec["reader"])
@@ -250,7 +283,8 @@ def _run_unit(spec: dict[str, Any], unit: int) -> dict[str, Any]:
             return {"meta": result.meta}
         bounds = {c: (float(lo), float(hi)) for c, (lo, hi) in spec["bounds"].items()}
         parts = pipeline.checked_parts(result, bounds={**result.bounds, **bounds})
-        out = Path(spec["build"]) / UNITS / f"{unit:05d}-{_attempt()}"
+        # a store at a URL gets the parts uploaded: they are written in the task's own folder
+        out = (Path(tmp) / UNITS if spec.get("upload") else Path(spec["build"]) / UNITS) / f"{unit:05d}-{_attempt()}"
         (out / REJECTS).mkdir(parents=True)
         files = list(iter_files(paths))
         digests = {str(f): pipeline.file_sha256(f) for f in files}

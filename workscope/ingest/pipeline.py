@@ -296,7 +296,7 @@ def _ingest(store: Store, fetched: remote.Fetched, work: Path | None, *, format:
         if store.has_trace(name) and not force:
             say("hashing sources", 0, 1)
             if builder is not None:
-                builder.hash_sources(hasher)
+                builder.hash_sources(hasher, fetched)
             return _unchanged(store, name, content_key(reader, opts, hasher.result(), limits), t0)
         # Otherwise the sources are hashed in a thread while the tables are written: the hashes
         # are needed only in the Parquet footers and the manifest, written last.

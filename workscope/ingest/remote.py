@@ -159,6 +159,9 @@ class Fetched:
     """URLs given more than once, and why they were read once."""
     notes: dict[str, str] = field(default_factory=dict)
     """URL -> something the server said that explains a failure to read it (an HTML page)."""
+    origins: dict[Path, str] = field(default_factory=dict)
+    """Each download -> the URL as given (a password kept): what a Spark task on another
+    machine fetches it from again."""
 
     @property
     def by_text(self) -> dict[str, str]:
@@ -215,6 +218,7 @@ def fetch(items: Sequence[str | Path], staging: Path, progress: ProgressFn | Non
         local, note = download(item, staging / f"{len(out.urls):04d}", progress=progress, timeout=timeout)
         out.paths.append(local)
         out.urls[local] = label
+        out.origins[local] = item
         if note:
             out.notes[label] = note
     return out
