@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/predictors.py
 	$(BIN)/python bench/results.py
 	$(BIN)/python bench/spark.py
+	$(BIN)/python bench/objectstore.py
 
 notebooks: $(STAMP)
 	$(BIN)/python examples/execute.py
