@@ -42,7 +42,7 @@ def child(layout: str, home: str, src: str) -> None:
     t1 = time.perf_counter()
     row = store.trace("bench").sql(QUERY).row(0, named=True)
     t2 = time.perf_counter()
-    print(json.dumps({"ingest_s": t1 - t0, "query_s": t2 - t1, "row": row}))
+    print(json.dumps({"ingest_s": t1 - t0, "query_s": t2 - t1, "row": row}, default=str))
 
 
 def leg(layout: str, home: Path, src: Path) -> dict:
