@@ -81,13 +81,22 @@ def test_aiperf_mooncake_trace_loader(store: workscope.Store, out_dir: Path, aip
         assert [t.hash_ids for t in traces] == src["hash_ids"].to_list()
     else:
         assert all(t.hash_ids is None for t in traces)
-    # AIPerf's prompt synthesis on the first rows: exactly input_length tokens, max_tokens = output
+    # AIPerf's prompt synthesis on the first rows: max_tokens = output; a prompt of exactly
+    # input_length tokens, which AIPerf guarantees by re-encoding and correcting the text
+    # (PromptGenerator.generate_prompt). A prompt with hash ids is one decode of exactly
+    # input_length token ids, block after block, with no correction
+    # (PromptGenerator._generate_cached_prompt), so byte-level BPE may merge across a block
+    # seam when the text is encoded again: that count may differ by a token per seam.
     head = dict(itertools.islice(data.items(), 12))
     convs = loader.convert_to_conversations(head)
     for conv, sess in zip(convs, head.values(), strict=True):
         turn, want = conv.turns[0], sess[0]
         assert turn.max_tokens == want.output_length
-        assert len(tok.encode(turn.texts[0].contents[0])) == want.input_length
+        got = len(tok.encode(turn.texts[0].contents[0]))
+        if want.hash_ids:
+            assert abs(got - want.input_length) <= len(want.hash_ids), (got, want.input_length)
+        else:
+            assert got == want.input_length
 
 
 def test_aiperf_burst_gpt_trace_loader(store: workscope.Store, out_dir: Path, aiperf_prompts: Any) -> None:

@@ -77,6 +77,10 @@ def test_a_store_at_a_url_reads_as_a_local_one(here: workscope.Store, mem_home: 
     assert (row["status"], row["rows"], row["rejected"]) == ("ok", 19366, 0)
     assert row["bytes"] == sum(v for k, v in store.object.listing(t._root).items() if k.endswith(".parquet"))
     assert store.check().ok
+    runner = CliRunner()
+    profiles = [json.loads(runner.invoke(app, ["characterize", "conv", "--json", "--home", h]).stdout)
+                for h in (mem_home, here.location)]
+    assert profiles[0] == profiles[1] and profiles[0]["results"]
     assert _ingest(store).status == "unchanged"
     with pytest.raises(TraceExistsError):
         store.ingest(DATA / "burstgpt", format="burstgpt", name="conv")
