@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,7 +53,9 @@ def mem_home() -> Iterator[str]:
     """A fresh store URL on fsspec's in-memory file system (shared within this process)."""
     root = f"ws-{uuid.uuid4().hex[:8]}"
     yield f"memory://{root}"
-    fsspec.filesystem("memory").rm(f"/{root}", recursive=True)
+    mem = fsspec.filesystem("memory")
+    if mem.exists(f"/{root}"):
+        mem.rm(f"/{root}", recursive=True)
 
 
 @pytest.fixture
@@ -280,3 +283,36 @@ def test_spark_reads_a_store_in_the_object_layout(here: workscope.Store, tmp_pat
     spark_engine.register_trace(store.trace("conv"), default=True)
     got = pl.from_arrow(spark_engine.query(q))
     assert got.to_dicts() == here.trace("conv").sql(q).to_dicts()
+
+
+def _raced_commit(store: workscope.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commit a second build of the new name "conv" as a writer that looked before the first
+    writer's commit (it saw no trace): the exclusive first CURRENT.json must refuse it."""
+    other = workscope.open(tmp_path / "other")
+    _ingest(other, name="conv")
+    build = tmp_path / "build"
+    shutil.copytree(other.trace("conv").path, build, ignore=shutil.ignore_patterns(".lock", ".inventory.json"))
+    monkeypatch.setattr(type(store.object), "current", lambda self, name: None)
+    with pytest.raises(TraceExistsError):
+        store.commit("conv", build)
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("where", ["memory", "local", "s3"])
+def test_of_two_writers_of_a_new_name_one_creates_it(where: str, tmp_path: Path, mem_home: str,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       request: pytest.FixtureRequest) -> None:
+    if where == "memory":
+        store = workscope.open(mem_home)
+    elif where == "local":
+        store = workscope.open(tmp_path / "st", layout="object")
+    else:
+        s3 = request.getfixturevalue("s3")
+        store = workscope.open(f"s3://ws-bucket/{uuid.uuid4().hex[:8]}", storage_options=s3)
+    _ingest(store)
+    first = store.trace("conv").generation
+    _raced_commit(store, tmp_path, monkeypatch)
+    assert store.trace("conv").generation == first  # the first writer's trace stands
+    gens = {k.split("/")[0] for k in store.object.listing(store.object.trace_dir("conv")) if k.startswith("g-")}
+    assert gens == {first}  # the loser's upload is gone
+    assert store.check().ok

@@ -20,9 +20,11 @@ as table formats on object stores do (Delta Lake's log, Iceberg's metadata point
   generation, which never change. A replaced generation is kept for ``retain_s`` seconds
   (default one hour) after the replace, so a reader that opened it before finishes reading
   it; the next commit of the trace deletes the expired ones (Delta's ``VACUUM`` retention).
-- **Writers.** Two writers of one name are not excluded: the last ``CURRENT.json`` wins,
-  and the other's generation is deleted as an orphan after ``retain_s``. Run one ingest per
-  trace name at a time (a scheduler's job does).
+- **Writers.** The first ``CURRENT.json`` of a trace is written only if there is none
+  (S3's ``If-None-Match``; a hard link on local disk): of two writers of one new name, the
+  second gets TraceExistsError and its generation is deleted, as in the local layout. Two
+  replaces of one trace are not excluded: the last ``CURRENT.json`` wins, and the other's
+  generation is deleted as an orphan after ``retain_s``.
 
 The build itself happens in a local directory (:meth:`ObjectStore.staging`), as for a local
 store, and is uploaded at commit; the Spark ingest's tasks upload their parts themselves.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import posixpath
 import shutil
 import tempfile
@@ -261,7 +264,13 @@ class ObjectStore:
                           *[s for s in before.get("superseded", []) if isinstance(s, dict)]]
         doc = {"generation": gen, "committed_utc": datetime.fromtimestamp(now, UTC).isoformat(),
                "superseded": superseded}
-        self._put(posixpath.join(self.trace_dir(name), CURRENT), json.dumps(doc, indent=1))
+        try:
+            # a new trace: created only if no other writer created it meanwhile
+            self._put(posixpath.join(self.trace_dir(name), CURRENT), json.dumps(doc, indent=1),
+                      create=before is None)
+        except FileExistsError:
+            self.fs.rm(target, recursive=True)  # never named: nobody reads it
+            raise TraceExistsError(name) from None
         self.sweep(name)
         self.sweep_scratch()
         return "replaced" if before is not None else "created"
@@ -286,15 +295,29 @@ class ObjectStore:
         if not self.fs.exists(marker):
             self._put(marker, json.dumps({"layout": "object", "version": 1}))
 
-    def _put(self, path: str, text: str) -> None:
-        """Write a small file whole: one PUT on an object store, an atomic rename here."""
+    def _put(self, path: str, text: str, *, create: bool = False) -> None:
+        """Write a small file whole: one PUT on an object store, an atomic rename here.
+
+        ``create``: only if there is no such file, else FileExistsError. S3 (``If-None-Match``,
+        through s3fs), fsspec's memory file system and this machine's (a hard link) decide
+        that atomically; a file system without conditional writes checks first, which leaves
+        a short window for a second writer."""
         if self.local:
             from workscope.atomic import write_atomic
 
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(Path(path), text)
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not create:
+                write_atomic(target, text)
+                return
+            draft = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}")
+            write_atomic(draft, text)
+            try:
+                os.link(draft, target)  # fails if the file exists, whoever made it
+            finally:
+                draft.unlink(missing_ok=True)
         else:
-            self.fs.pipe_file(path, text.encode("utf-8"))
+            self.fs.pipe_file(path, text.encode("utf-8"), mode="create" if create else "overwrite")
 
     def sweep(self, name: str) -> list[str]:
         """Delete the generations of ``name`` that no reader may still read: replaced ones
