@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workscope.ingest.pipeline import merge_stats, part_stats, reason_counts, top_of, top_reasons
+from workscope.ingest.pipeline import merge_stats, part_paths, part_stats, reason_counts, top_of, top_reasons
 from workscope.schemas import REJECTS_SCHEMA
 
 TIMES = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), max_size=40)
@@ -26,15 +26,14 @@ def _whole(values: list[float | None]) -> dict:
 @given(values=TIMES, cuts=st.lists(st.integers(0, 40), max_size=5))
 def test_merged_parts_count_as_the_whole(tmp_path: Path, values: list[float | None], cuts: list[int]) -> None:
     edges = sorted({0, len(values), *(c for c in cuts if c <= len(values))})
+    build = tmp_path / f"b{len(list(tmp_path.iterdir()))}"  # hypothesis reuses tmp_path
+    (build / "requests").mkdir(parents=True)
+    cuts_ = list(itertools.pairwise(edges)) or [(0, 0)]  # no rows at all: one empty part
     parts = []
-    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
-        ok = tmp_path / f"part-{k}.parquet"
+    for k, (lo, hi) in enumerate(cuts_):
+        ok = build / part_paths("requests", k)[0]
         pl.DataFrame({"arrival_s": values[lo:hi]}, schema={"arrival_s": pl.Float64}).write_parquet(ok)
-        parts.append(part_stats("requests", ok, tmp_path / "no-rejects.parquet"))
-    if not parts:  # no rows at all: one empty part
-        ok = tmp_path / "part-empty.parquet"
-        pl.DataFrame(schema={"arrival_s": pl.Float64}).write_parquet(ok)
-        parts.append(part_stats("requests", ok, tmp_path / "no-rejects.parquet"))
+        parts.append(part_stats("requests", build, k))  # no rejects file: none rejected
     merged = merge_stats("requests", parts)
     assert merged["rows_ok"] == merged["rows_in"] == len(values) and merged["files"] == len(parts)
     if not values:
@@ -67,6 +66,6 @@ def test_reason_counts_merge_into_the_top_reasons(tmp_path: Path) -> None:
 
 
 def test_a_part_without_rows_has_no_time_figures(tmp_path: Path) -> None:
-    ok = tmp_path / "p.parquet"
-    pl.DataFrame(schema={"arrival_s": pl.Float64}).write_parquet(ok)
-    assert part_stats("requests", ok, tmp_path / "none.parquet") == {"rows": 0, "rejected": 0}
+    (tmp_path / "requests").mkdir()
+    pl.DataFrame(schema={"arrival_s": pl.Float64}).write_parquet(tmp_path / part_paths("requests", 0)[0])
+    assert part_stats("requests", tmp_path, 0) == {"rows": 0, "rejected": 0}

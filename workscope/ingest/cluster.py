@@ -284,7 +284,8 @@ def _read_unit(spec: dict[str, Any], unit: int, paths: list[Path]) -> dict[str, 
         bounds = {c: (float(lo), float(hi)) for c, (lo, hi) in spec["bounds"].items()}
         parts = pipeline.checked_parts(result, bounds={**result.bounds, **bounds})
         # a store at a URL gets the parts uploaded: they are written in the task's own folder
-        out = (Path(tmp) / UNITS if spec.get("upload") else Path(spec["build"]) / UNITS) / f"{unit:05d}-{_attempt()}"
+        folder = f"{unit:05d}-{_attempt()}"
+        out = (Path(tmp) if spec.get("upload") else Path(spec["build"])) / UNITS / folder
         (out / REJECTS).mkdir(parents=True)
         files = list(iter_files(paths))
         digests = {str(f): pipeline.file_sha256(f) for f in files}
@@ -303,11 +304,10 @@ def _read_unit(spec: dict[str, Any], unit: int, paths: list[Path]) -> dict[str, 
             first["file"] = spec["labels"].get(str(paths[0]), str(paths[0]))  # a download: its URL
             first["line"] = first.pop("first_line")
         # the manifest's figures, counted here: the driver reads no part
-        stats = [pipeline.part_stats(t, out / t / f"part-{i:05d}.parquet", out / REJECTS / f"{t}-{i:05d}.parquet")
-                 for t, i, _, _ in parts]
+        stats = [pipeline.part_stats(t, out, i) for t, i, _, _ in parts]
         where, sizes = str(out), {}
         if spec.get("upload"):
-            where, sizes = _upload(spec["upload"], out, f"{unit:05d}-{_attempt()}")
+            where, sizes = _upload(spec["upload"], out, folder)
         return {"meta": result.meta, "files": [str(f) for f in result.files],
                 "parts": [[t, i] for t, i, _, _ in parts], "stats": stats, "reasons": reasons,
                 "dir": where, "sizes": sizes, "rejected": rejected, "first_reject": first, "digests": digests}
@@ -339,7 +339,7 @@ def _place_parts(build: Path, results: list[dict[str, Any]], remote: bool = Fals
     into ``build``, or, for parts a task uploaded (``remote``), list where they are for the
     store's commit to move (:data:`~workscope.objectstore.REMOTE_PARTS`). Returns the tasks'
     figures of the parts in that order, the tables in the order first met."""
-    from workscope.ingest.pipeline import Figures
+    from workscope.ingest.pipeline import Figures, part_paths
     from workscope.objectstore import REMOTE_PARTS
 
     figures = Figures({}, [])
@@ -351,9 +351,7 @@ def _place_parts(build: Path, results: list[dict[str, Any]], remote: bool = Fals
             done = figures.parts.setdefault(table, [])
             n = len(done)
             done.append(stats)
-            pairs = [(f"{table}/part-{i:05d}.parquet", f"{table}/part-{n:05d}.parquet"),
-                     (f"{REJECTS}/{table}-{i:05d}.parquet", f"{REJECTS}/{table}-{n:05d}.parquet")]
-            for src, dst in pairs:
+            for src, dst in zip(part_paths(table, i), part_paths(table, n), strict=True):
                 if remote:
                     moves[dst] = [f"{res['dir']}/{src}", res["sizes"][src]]
                 else:

@@ -407,19 +407,23 @@ def trace_provenance(name: str, reader: Reader, opts: dict[str, Any], meta: dict
     return provenance
 
 
+def part_paths(table: str, i: int) -> tuple[str, str]:
+    """Where part ``i`` of ``table`` lies in a generation (relative paths): its good rows
+    (``<table>/part-NNNNN.parquet``) and its rejects (``rejects/<table>-NNNNN.parquet``)."""
+    return f"{table}/part-{i:05d}.parquet", f"{REJECTS}/{table}-{i:05d}.parquet"
+
+
 def write_parts(parts: list[tuple[str, int, TablePart, pl.LazyFrame]], build: Path,
                 kv: Callable[[Any], dict[str, str]], caps: RejectLimits, labels: Mapping[str, str],
-                say: ProgressFn, stem: Callable[[str, int], str] = lambda table, i: f"{i:05d}") -> int:
-    """Sink checked parts into ``build`` (good rows to ``<table>/part-<stem>.parquet``, rejects
-    to ``_rejects/<table>-<stem>.parquet``), each reject's text exact from its file; returns
-    the rows rejected. DataError as soon as the rejects pass ``caps``."""
+                say: ProgressFn) -> int:
+    """Sink checked parts into ``build`` (at :func:`part_paths`), each reject's text exact
+    from its file; returns the rows rejected. DataError as soon as the rejects pass ``caps``."""
     rejected = 0
     for n, (table, i, part, frame) in enumerate(parts):
         say(f"{table} ← {labels.get(part.file, part.file)}", n, len(parts))
         (build / table).mkdir(parents=True, exist_ok=True)
         left = None if caps.count is None else caps.count - rejected
-        ok_path = build / table / f"part-{stem(table, i)}.parquet"
-        rej_path = build / REJECTS / f"{table}-{stem(table, i)}.parquet"
+        ok_path, rej_path = (build / p for p in part_paths(table, i))
         sink_part(table, part, frame, ok_path, rej_path, kv, max_rejects=left, labels=labels)
         bad = _check_rejects(part, ok_path, rej_path, caps, rejected)
         rejected += bad
@@ -648,11 +652,13 @@ def count_rows(files: list[Path]) -> int:
     return int(pl.scan_parquet(files, glob=False).select(pl.len()).collect().item())
 
 
-def part_stats(table: str, ok_path: Path, rej_path: Path) -> dict[str, Any]:
-    """One part's figures for the manifest: its rows, rejected rows and, for a table with a
-    time column, that column's min, max, inversions (a value below the one before), first and
-    last value. :func:`merge_stats` makes a table's figures of its parts' (a cluster ingest's
-    tasks compute them where the parts are written, so the driver reads no data)."""
+def part_stats(table: str, build: Path, i: int) -> dict[str, Any]:
+    """Part ``i`` of ``table`` in ``build``: its figures for the manifest: its rows, rejected
+    rows and, for a table with a time column, that column's min, max, inversions (a value
+    below the one before), first and last value. :func:`merge_stats` makes a table's figures
+    of its parts' (a cluster ingest's tasks compute them where the parts are written, so the
+    driver reads no data)."""
+    ok_path, rej_path = (build / p for p in part_paths(table, i))
     out: dict[str, Any] = {"rows": count_rows([ok_path]),
                            "rejected": count_rows([rej_path]) if rej_path.exists() else 0}
     tcol = TABLES[table].time_column
@@ -689,9 +695,8 @@ def merge_stats(table: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table_stats(build: Path, table: str) -> dict[str, Any]:
     """A table's manifest figures from the parts written into ``build``."""
-    ok_files = sorted((build / table).glob("*.parquet"))
-    return merge_stats(table, [part_stats(table, f, build / REJECTS / f"{table}-{f.stem[len('part-'):]}.parquet")
-                               for f in ok_files])
+    ok_files = sorted((build / table).glob("part-*.parquet"))
+    return merge_stats(table, [part_stats(table, build, int(f.stem.removeprefix("part-"))) for f in ok_files])
 
 
 def reason_counts(rejects_dir: Path) -> list[dict[str, Any]]:
