@@ -112,10 +112,6 @@ def parse_layout(raw: bytes, where: str) -> str:
     return str(layout)
 
 
-def _now() -> float:
-    return time.time()
-
-
 class ObjectStore:
     """The object layout's operations on one store (``workscope.store.Store`` calls them)."""
 
@@ -173,38 +169,33 @@ class ObjectStore:
 
     # ------------------------------------------------------------------ catalog
     def names(self) -> list[str]:
-        """Traces with a ``CURRENT.json`` (a first build that is still uploading has none)."""
-        from workscope.store import NAME_RE
-
+        """The folders of ``traces/`` with a ``CURRENT.json`` (a first build that is still
+        uploading has none)."""
         try:
             found = self.fs.glob(glob_escape(self.traces) + f"/*/{CURRENT}")  # one listing on S3
         except FileNotFoundError:
             return []
-        names = {posixpath.basename(posixpath.dirname(p.rstrip("/"))) for p in found}
-        return sorted(n for n in names if NAME_RE.fullmatch(n))
+        return sorted({posixpath.basename(posixpath.dirname(p.rstrip("/"))) for p in found})
 
     def current(self, name: str) -> dict[str, Any] | None:
         """``CURRENT.json`` of trace ``name``, or None if the trace is absent."""
         path = posixpath.join(self.trace_dir(name), CURRENT)
-        for attempt in range(3):
+        problem = ""
+        for _ in range(3):  # HDFS shows a file while it is written: a second look reads it whole
             try:
-                with self.fs.open(path, "rb") as fh:
-                    doc = json.loads(fh.read().decode("utf-8"))
+                doc = json.loads(self.read_text(path))
             except FileNotFoundError:
                 return None
             except (ValueError, UnicodeDecodeError) as exc:
-                # HDFS shows a file while it is written: a second look reads it whole
-                if attempt == 2:
-                    raise StoreError(f"{self.uri(path)}: trace {name!r} is damaged: {CURRENT} is not valid "
-                                     f"JSON ({exc}); remove it with `workscope rm {name}` and ingest again"
-                                     ) from None
+                problem = f"{CURRENT} is not valid JSON ({exc})"
                 time.sleep(0.2)
                 continue
-            if not isinstance(doc, dict) or not isinstance(doc.get("generation"), str):
-                raise StoreError(f"{self.uri(path)}: trace {name!r} is damaged: {CURRENT} names no generation; "
-                                 f"remove it with `workscope rm {name}` and ingest again")
-            return doc
-        return None  # pragma: no cover - the loop returns or raises
+            if isinstance(doc, dict) and isinstance(doc.get("generation"), str):
+                return doc
+            problem = f"{CURRENT} names no generation"
+            break
+        raise StoreError(f"{self.uri(path)}: trace {name!r} is damaged: {problem}; "
+                         f"remove it with `workscope rm {name}` and ingest again")
 
     def read_text(self, path: str) -> str:
         """A file's text (FileNotFoundError when absent)."""
@@ -257,7 +248,7 @@ class ObjectStore:
             moves.unlink()
         # the manifest last: a generation with a manifest was uploaded whole
         self.upload_tree(build, target, last="manifest.json")
-        now = _now()
+        now = time.time()
         superseded = []
         if before is not None:
             superseded = [{"generation": before["generation"], "at": now},
@@ -271,7 +262,7 @@ class ObjectStore:
         except FileExistsError:
             self.fs.rm(target, recursive=True)  # never named: nobody reads it
             raise TraceExistsError(name) from None
-        self.sweep(name)
+        self.sweep(name, doc)
         self.sweep_scratch()
         return "replaced" if before is not None else "created"
 
@@ -285,7 +276,7 @@ class ObjectStore:
             return []
         gone = []
         for entry in entries:
-            if self._older_than(entry, _now() - self.retain_s):
+            if self._older_than(entry, time.time() - self.retain_s):
                 self.fs.rm(entry.rstrip("/"), recursive=True)
                 gone.append(entry)
         return gone
@@ -319,14 +310,15 @@ class ObjectStore:
         else:
             self.fs.pipe_file(path, text.encode("utf-8"), mode="create" if create else "overwrite")
 
-    def sweep(self, name: str) -> list[str]:
+    def sweep(self, name: str, cur: dict[str, Any] | None = None) -> list[str]:
         """Delete the generations of ``name`` that no reader may still read: replaced ones
         older than ``retain_s``, and orphans (an upload that was killed, or lost a race)
-        whose files are all older than that. Returns the generations deleted."""
-        cur = self.current(name)
+        whose files are all older than that. ``cur``: the ``CURRENT.json`` just written, if
+        the caller has it. Returns the generations deleted."""
+        cur = cur if cur is not None else self.current(name)
         if cur is None:
             return []
-        now = _now()
+        now = time.time()
         keep = {cur["generation"]}
         kept_superseded = []
         for s in cur.get("superseded", []):
@@ -338,11 +330,11 @@ class ObjectStore:
             entries = self.fs.ls(self.trace_dir(name), detail=False)
         except FileNotFoundError:
             return []
+        listed = {s.get("generation") for s in cur.get("superseded", []) if isinstance(s, dict)}
         for entry in entries:
             gen = posixpath.basename(entry.rstrip("/"))
             if not gen.startswith("g-") or gen in keep:
                 continue
-            listed = {s.get("generation") for s in cur.get("superseded", []) if isinstance(s, dict)}
             if gen not in listed and not self._older_than(entry, now - self.retain_s):
                 continue  # perhaps another writer's upload, still under way
             self.fs.rm(entry.rstrip("/"), recursive=True)
@@ -357,9 +349,11 @@ class ObjectStore:
         """True if every file under ``folder`` was last written before ``limit`` (epoch s);
         False when the file system does not tell."""
         try:
-            paths = self.fs.find(folder)
-            for p in paths:
-                if self.fs.modified(p).timestamp() >= limit:
+            for path, info in self.fs.find(folder, detail=True).items():
+                stamp = _mtime(info)
+                if stamp is None:  # this file system lists no time: ask for it
+                    stamp = self.fs.modified(path).timestamp()
+                if stamp >= limit:
                     return False
         except (NotImplementedError, OSError, AttributeError):
             return False
@@ -374,6 +368,18 @@ class ObjectStore:
         self.fs.rm(posixpath.join(d, CURRENT))
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(d, recursive=True)
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """When a file was last written (epoch s), from its listing entry: ``mtime`` here,
+    ``LastModified`` on S3, ``created`` in memory; None where the entry does not say."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, datetime):
+            return value.timestamp()
+    return None
 
 
 def _is_local(fs: Any) -> bool:

@@ -215,14 +215,14 @@ def _read_manifest(root: Path, text: str | None = None) -> tuple[dict[str, Any] 
     return m, None
 
 
-def _parquet_looks_whole(path: Path) -> bool:
-    """True if the file starts and ends with Parquet's magic bytes (a truncated file does not
+def _parquet_looks_whole(opener: Any, path: str | Path) -> bool:
+    """True if the file that ``opener(path, "rb")`` opens (``open``, or an fsspec file
+    system's ``open``) starts and ends with Parquet's magic bytes (a truncated file does not
     end with them); reads 8 bytes, so listing a big store stays cheap."""
     try:
-        with builtins.open(path, "rb") as fh:
+        with opener(path, "rb") as fh:
             head = fh.read(4)
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() < 12:
+            if fh.seek(0, os.SEEK_END) < 12:
                 return False
             fh.seek(-4, os.SEEK_END)
             return head == b"PAR1" and fh.read(4) == b"PAR1"
@@ -241,6 +241,14 @@ def _data_files(root: Path) -> dict[str, int]:
             continue  # a temporary of write_atomic
         out[rel] = p.stat().st_size
     return out
+
+
+def _parse_inventory(text: str | None) -> dict[str, int] | None:
+    """An inventory's files (relative path -> bytes), or None when absent or unreadable."""
+    try:
+        return {str(k): int(v) for k, v in json.loads(text)["files"].items()} if text is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -337,10 +345,8 @@ class Trace:
         """The files the ingest wrote (relative path -> bytes), or None for a trace written
         before inventories or with an unreadable one."""
         try:
-            inv = json.loads((self.path / INVENTORY).read_text(encoding="utf-8"))
-            files = inv["files"]
-            return {str(k): int(v) for k, v in files.items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return _parse_inventory((self.path / INVENTORY).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
             return None
 
     def files(self, table: str) -> list[Path]:
@@ -372,7 +378,7 @@ class Trace:
         A canonical column that the trace's files lack (a trace ingested before the column
         existed, e.g. jobs ``run_s`` of schema 2) is there, all null.
         """
-        lf = pl.scan_parquet(self.files(table), glob=False)
+        lf = self._lazy(table)
         if table not in TABLES:
             return lf
         have = lf.collect_schema()
@@ -385,7 +391,10 @@ class Trace:
 
     def rejects(self) -> pl.LazyFrame:
         """The rejected rows: table, file, line, raw text, reason."""
-        return pl.scan_parquet(self.files(REJECTS), glob=False)
+        return self._lazy(REJECTS)
+
+    def _lazy(self, table: str) -> pl.LazyFrame:
+        return pl.scan_parquet(self.files(table), glob=False)
 
     def engine(self) -> Any:
         """A DuckDB engine with this trace's tables registered as views."""
@@ -468,7 +477,7 @@ class Trace:
         return _data_files(self.path)
 
     def _looks_whole(self, rel: str) -> bool:
-        return _parquet_looks_whole(self.path / rel)
+        return _parquet_looks_whole(builtins.open, self.path / rel)
 
     def _footer_rows(self, rel: str) -> int:
         import pyarrow.parquet as pq
@@ -519,13 +528,14 @@ class ObjectTrace(Trace):
         self._manifest_text = None
         self._manifest = None
         self._release = None
-        self._files: dict[str, int] | None = None
+        # a generation never changes: one listing and one read of the inventory serve every call
+        self._listing: dict[str, int] | None = None
+        self._inv: tuple[dict[str, int] | None] | None = None
 
     def _listed(self) -> dict[str, int]:
-        # a generation never changes: one listing serves every call
-        if self._files is None:
-            self._files = self._obj.listing(self._root)
-        return self._files
+        if self._listing is None:
+            self._listing = self._obj.listing(self._root)
+        return self._listing
 
     def _read_manifest(self) -> tuple[dict[str, Any] | None, str | None]:
         if self._manifest_text is None:
@@ -538,11 +548,13 @@ class ObjectTrace(Trace):
         return _read_manifest(Path(), self._manifest_text)
 
     def _inventory(self) -> dict[str, int] | None:
-        try:
-            inv = json.loads(self._obj.read_text(posixpath.join(self._root, INVENTORY)))
-            return {str(k): int(v) for k, v in inv["files"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+        if self._inv is None:
+            try:
+                text = self._obj.read_text(posixpath.join(self._root, INVENTORY))
+            except (OSError, UnicodeDecodeError):
+                text = None
+            self._inv = (_parse_inventory(text),)
+        return self._inv[0]
 
     def files(self, table: str) -> list[str]:  # type: ignore[override]
         """The URLs (paths, on the local file system) of ``table``'s Parquet files."""
@@ -567,26 +579,13 @@ class ObjectTrace(Trace):
         return glob_escape(self._obj.uri(posixpath.join(self._root, table))) + "/*.parquet"
 
     def _lazy(self, table: str) -> pl.LazyFrame:
-        files = self.files(table)
         if self._obj.local:
-            return pl.scan_parquet(files, glob=False)
+            return super()._lazy(table)
         import pyarrow.dataset as ds
 
-        paths = [self._obj.fs._strip_protocol(f) for f in files]
+        paths = [self._obj.fs._strip_protocol(f) for f in self.files(table)]
         return pl.scan_pyarrow_dataset(ds.dataset(paths, filesystem=self._obj.fs, format="parquet"))
 
-    def scan(self, table: str) -> pl.LazyFrame:
-        """The table as a polars LazyFrame, read through the store's file system."""
-        lf = self._lazy(table)
-        if table not in TABLES:
-            return lf
-        have = lf.collect_schema()
-        missing = [pl.lit(None, c.dtype).alias(c.name) for c in TABLES[table].columns if c.name not in have]
-        return lf.with_columns(missing).select(TABLES[table].names) if missing else lf
-
-    def rejects(self) -> pl.LazyFrame:
-        """The rejected rows: table, file, line, raw text, reason."""
-        return self._lazy(REJECTS)
 
     def _gone(self) -> str | None:
         if self._listed():
@@ -597,16 +596,7 @@ class ObjectTrace(Trace):
         return {k: v for k, v in self._listed().items() if k not in _OWN_FILES}
 
     def _looks_whole(self, rel: str) -> bool:
-        try:
-            with self._obj.fs.open(posixpath.join(self._root, rel), "rb") as fh:
-                head = fh.read(4)
-                size = fh.seek(0, os.SEEK_END)
-                if size < 12:
-                    return False
-                fh.seek(-4, os.SEEK_END)
-                return head == b"PAR1" and fh.read(4) == b"PAR1"
-        except OSError:
-            return False
+        return _parquet_looks_whole(self._obj.fs.open, posixpath.join(self._root, rel))
 
     def _footer_rows(self, rel: str) -> int:
         import pyarrow.parquet as pq
@@ -728,10 +718,12 @@ class Store:
         """Names of the traces in the store (damaged ones included: ``ls`` and ``check`` show
         what is wrong with them, ``rm`` removes them)."""
         if self.object is not None:
-            return self.object.names()
-        if not self.traces_dir.is_dir():
-            return []
-        return sorted(p.name for p in self.traces_dir.iterdir() if NAME_RE.fullmatch(p.name) and p.is_dir())
+            found = self.object.names()
+        elif self.traces_dir.is_dir():
+            found = [p.name for p in self.traces_dir.iterdir() if p.is_dir()]
+        else:
+            found = []
+        return sorted(n for n in found if NAME_RE.fullmatch(n))
 
     def trace(self, name: str) -> Trace:
         """The trace called ``name`` (a snapshot: see :class:`Trace`); TraceNotFoundError with
