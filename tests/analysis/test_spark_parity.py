@@ -10,7 +10,6 @@ sample size above every trace's row count, so the sample is the whole table on b
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import polars as pl
 import pytest
 
 import workscope
+from tests.conftest import close
 from workscope.analysis import Options, analyses
 from workscope.analysis.base import Context, sql_text
 
@@ -30,7 +30,6 @@ from workscope.spark import SparkEngine, transpile
 DATA = Path(__file__).parent.parent / "data"
 # every sample is the whole table (the largest test trace has fewer rows): exact on both engines
 WHOLE = Options(max_sample=400_000, memory_mb=0)
-REL = 1e-9
 
 TRACES = ["alibaba_openb", "azure_functions_2021", "azure_llm_code", "azure_llm_conv", "nasa_ipsc",
           "mooncake", "burstgpt", "qwen", "genai", "huawei25", "huawei23", "azf2019", "planetlab", "noise",
@@ -50,29 +49,6 @@ def results_store(tmp_path_factory: pytest.TempPathFactory) -> workscope.Store:
     store.ingest(DATA / "bench_results" / "aiperf" / "request_rate", name="aiperf_run")
     store.ingest(DATA / "bench_results" / "guidellm" / "replay", name="guidellm_run")
     return store
-
-
-def close(a: Any, b: Any, where: str, out: list[str]) -> None:
-    """Append to ``out`` where ``a`` (DuckDB) and ``b`` (Spark) differ."""
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None or isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
-            out.append(f"{where}: {a!r} != {b!r}")
-        elif math.isnan(a) and math.isnan(b):
-            return
-        elif not math.isclose(a, b, rel_tol=REL, abs_tol=1e-12):
-            out.append(f"{where}: {a!r} != {b!r}")
-    elif isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            out.append(f"{where}: keys {sorted(set(a) ^ set(b))} on one side only")
-        for k in set(a) & set(b):
-            close(a[k], b[k], f"{where}.{k}", out)
-    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        if len(a) != len(b):
-            out.append(f"{where}: {len(a)} items != {len(b)}")
-        for i, (x, y) in enumerate(zip(a, b, strict=False)):
-            close(x, y, f"{where}[{i}]", out)
-    elif a != b:
-        out.append(f"{where}: {a!r} != {b!r}")
 
 
 def same_table(a: pl.DataFrame, b: pl.DataFrame, where: str, out: list[str]) -> None:
