@@ -135,21 +135,41 @@ def test_aiperf_fixed_schedule_replay(store: workscope.Store, server: str, tool_
     assert [r["metrics"]["output_sequence_length"]["value"] >= 1 for r in recs] == [True] * N
 
 
+def guidellm_run(cmd: list[str], tmp_path: Path, attempt: int) -> tuple[dict, dict]:
+    """One ``guidellm run`` writing to its own JSON; its request lists and scheduler state."""
+    out = tmp_path / f"benchmarks-{attempt}.json"
+    run([*cmd, "--output", f"kind=json,path={out}"], tmp_path, tmp_path / f"guidellm-{attempt}.log")
+    bench = json.loads(out.read_text())["benchmarks"]
+    assert len(bench) == 1
+    return bench[0]["requests"], bench[0]["scheduler_state"]
+
+
+def counts(reqs: dict, state: dict) -> str:
+    keys = ("created_requests", "successful_requests", "errored_requests", "cancelled_requests")
+    return (f"records {len(reqs['successful'])} ok / {len(reqs['errored'])} errored / "
+            f"{len(reqs['incomplete'])} incomplete; scheduler " + ", ".join(f"{k} {state.get(k)}" for k in keys))
+
+
 def test_guidellm_replay(store: workscope.Store, server: str, tool_bin: Path, tmp_path: Path,
                          tokenizer_dir: Path) -> None:
     need("guidellm")
     words, rows = planned(store, "guidellm", tmp_path / "live.guidellm.jsonl", server)
     assert words[:2] == ["guidellm", "run"] and "kind=replay" in words
-    out = tmp_path / "benchmarks.json"
     cmd = [which(tool_bin, "guidellm"), *words[1:],
            "--tokenizer", f"kind=huggingface_auto,model={tokenizer_dir}",
-           "--output", f"kind=json,path={out}",
            "--constraint", "kind=max_duration,seconds=120", "--disable-progress"]
-    run(cmd, tmp_path, tmp_path / "guidellm.log")
-    bench = json.loads(out.read_text())["benchmarks"]
-    assert len(bench) == 1
-    reqs = bench[0]["requests"]
-    assert (len(reqs["successful"]), len(reqs["errored"]), len(reqs["incomplete"])) == (N, 0, 0)
+    # GuideLLM 0.8.1 sometimes (1 run in about 12 here, once in CI) writes its benchmark while
+    # the last request is still "processing" in its own scheduler state (created 20, processed
+    # 19, end_processing_time unset), so that request has no record though it was sent: it
+    # stops reading its workers' updates before the last completion arrives. The file it read
+    # is the same on every run, so such a run (short, no error) is run once more and said in
+    # the notes; an error, or a short run twice, fails with the counts.
+    reqs, state = guidellm_run(cmd, tmp_path, 1)
+    if not reqs["errored"] and len(reqs["successful"]) < N:
+        NOTES.append(f"guidellm: first run short ({counts(reqs, state)}); ran again")
+        reqs, state = guidellm_run(cmd, tmp_path, 2)
+    assert (len(reqs["successful"]), len(reqs["errored"]), len(reqs["incomplete"])) == (N, 0, 0), \
+        counts(reqs, state)
     ok = sorted(reqs["successful"], key=lambda r: r["info"]["timings"]["targeted_start"])
     timings = [r["info"]["timings"] for r in ok]
     plan_s = [row["timestamp"] - rows[0]["timestamp"] for row in rows]
