@@ -31,7 +31,7 @@ def reference_markdown(title: str, command: str, kind: str, items: Sequence[tupl
         if i.doc_url:
             out.append(f"· reference: <{i.doc_url}>")
         if getattr(i, "split", False):
-            out.append("· `ingest --engine spark` reads each file in its own Spark task")
+            out.append(f"· `ingest --engine spark` reads {i.split_unit} in a Spark task of its own")
         out += ["", inspect.cleandoc(module.__doc__ or i.description)]
         if i.options:
             out += ["", *options_markdown(i.options)]

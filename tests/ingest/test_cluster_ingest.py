@@ -129,6 +129,13 @@ def test_split_readers_read_each_file_in_its_own_task() -> None:
                      [d / "task_usage/part-00000-of-00500.csv.gz"],
                      [d / "machine_events/part-00000-of-00001.csv.gz"]]
     assert skipped == []
+    # one task per day: a day's durations join that day's invocations and memory files
+    d = DATA / "azure_functions_2019/fixture"
+    units, _ = cluster.units_of(registry.get("azure_functions_2019"), [d])
+    assert [[p.name for p in u] for u in units] == [
+        ["app_memory_percentiles.anon.d01.csv", "function_durations_percentiles.anon.d01.csv",
+         "invocations_per_function_md.anon.d01.csv"],
+        ["invocations_per_function_md.anon.d02.csv"]]
     # a reader whose files all join each other reads them whole, in one task
     units, _ = cluster.units_of(registry.get("alibaba_pai"), [DATA / "alibaba_pai"])
     assert units == [[DATA / "alibaba_pai"]]
@@ -285,3 +292,51 @@ def test_an_unknown_engine_is_refused_the_same_everywhere(tmp_path: Path) -> Non
         characterize(store.trace("b"), engine="sparky")
     with pytest.raises(UsageError, match=msg):
         export(store.trace("b"), "vllm_timed", tmp_path / "w.jsonl", engine="sparky")
+
+
+def test_azure_functions_days_the_same_either_way(engine: SparkEngine, tmp_path: Path) -> None:
+    """One task per day, days that lack a kind of file included: day 2 has invocations and a
+    memory file whose apps have no durations that day (all its rows rejected, reasons kept),
+    day 3 durations without invocations (no triggers)."""
+    fx, src = DATA / "azure_functions_2019/fixture", tmp_path / "af"
+    src.mkdir()
+    for f in fx.iterdir():
+        shutil.copy(f, src / f.name)
+    shutil.copy(fx / "app_memory_percentiles.anon.d01.csv", src / "app_memory_percentiles.anon.d02.csv")
+    shutil.copy(fx / "function_durations_percentiles.anon.d01.csv",
+                src / "function_durations_percentiles.anon.d03.csv")
+    units, _ = cluster.units_of(registry.get("azure_functions_2019"), [src])
+    assert [len(u) for u in units] == [3, 2, 1]
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    a = ingest(here, src, format="azure_functions_2019", name="f")
+    ingest(there, src, format="azure_functions_2019", name="f", engine=engine)
+    _same_trace(here.trace("f"), there.trace("f"))
+    m = there.trace("f").manifest
+    assert m["meta"]["days"] == [1, 2, 3]
+    fn = there.trace("f").scan("functions").collect()
+    days = fn.select(pl.col("attrs").str.json_path_match("$.day").cast(pl.Int64)).to_series()
+    d1 = fn.filter(days == 1)
+    assert d1.height == fn.filter(days == 3).height > 0
+    assert fn.filter(days == 3)["trigger"].null_count() == d1.height
+    mem_rows = sum(1 for _ in (fx / "app_memory_percentiles.anon.d01.csv").open()) - 1
+    rejects = pl.read_parquet(sorted((there.trace("f").path / REJECTS).glob("*.parquet")))
+    day2 = rejects.filter(pl.col("file").str.ends_with("app_memory_percentiles.anon.d02.csv"))
+    assert day2.height == mem_rows and day2["reason"].str.contains("day-2").sum() >= 2
+    for t in a.manifest["tables"].values():
+        assert t["rows_in"] == t["rows_ok"] + t["rows_rejected"]
+
+
+@pytest.mark.parametrize("options", [None, {"resolution": "second"}, {"resolution": "all"}])
+def test_huawei_2023_the_same_either_way(engine: SparkEngine, tmp_path: Path,
+                                         options: dict[str, Any] | None) -> None:
+    """A task per file read; the files of the resolution read are chosen over all the files
+    (under "auto" a folder of per-second files alone is read, beside per-minute ones it is
+    skipped) and "all" reads both in one task."""
+    src = DATA / "huawei_2023/private_dataset"
+    units, skipped = cluster.units_of(registry.get("huawei_2023"), [src], options)
+    assert len(units) == {None: 9, "second": 4, "all": 1}[(options or {}).get("resolution")]
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    ingest(here, src, format="huawei_2023", name="h", options=options)
+    ingest(there, src, format="huawei_2023", name="h", options=options, engine=engine)
+    _same_trace(here.trace("h"), there.trace("h"))
+    assert there.trace("h").manifest["meta"].get("skipped_files", []) == sorted(map(str, skipped))

@@ -63,7 +63,7 @@ def test_2023_private_minute(store, d23: Path) -> None:
     assert m["meta"]["time_resolution_s"] == 60.0
     assert m["meta"]["resolution"] == "minute"
     assert m["meta"]["dataset"] == "private"
-    assert len(m["meta"]["files_skipped"]) == 4 and all("_second" in f for f in m["meta"]["files_skipped"])
+    assert len(m["meta"]["skipped_files"]) == 4 and all("_second" in f for f in m["meta"]["skipped_files"])
 
     t = store.trace("p23")
     counts = t.read("invocation_counts")
@@ -111,7 +111,7 @@ def test_2023_all_resolutions_and_public(store, d23: Path) -> None:
     req = [f for f in everything if f.parent.name.startswith("requests_")]
     assert m["tables"]["invocation_counts"]["rows_ok"] == _cells(req)
     assert m["tables"]["usage"]["rows_ok"] == _cells([f for f in everything if f not in req])
-    assert m["meta"]["files_skipped"] == []
+    assert "skipped_files" not in m["meta"] and m["meta"]["time_resolution_s"] == 1.0
 
     pub = d23 / "public_dataset"
     m = store.ingest(pub, format="huawei_2023", name="pub23").manifest
@@ -178,6 +178,48 @@ def test_2023_sniff(d23: Path, data_dir: Path) -> None:
 def test_2023_bad_option(store, d23: Path) -> None:
     with pytest.raises(OptionError, match="resolution"):
         store.ingest(d23, format="huawei_2023", name="o23", options={"resolution": "hourly"})
+
+
+def test_2023_selects_the_files_of_the_resolution_over_all_files(d23: Path) -> None:
+    """One group per file read (a Spark task each); which files are read is decided over all."""
+    priv = d23 / "private_dataset"
+    minute = sorted(f for f in priv.rglob("*.csv") if f.parent.name.endswith("_minute"))
+    second = sorted(f for f in priv.rglob("*.csv") if f.parent.name.endswith("_second"))
+    groups, skipped = R23.select([priv])
+    assert sorted(f for g in groups for f in g) == minute and all(len(g) == 1 for g in groups)
+    assert sorted(skipped) == second and len(second) == 4
+    groups, skipped = R23.select([priv], {"resolution": "second"})
+    assert sorted(f for g in groups for f in g) == second and sorted(skipped) == minute
+    # "auto" on per-second files alone reads them
+    groups, _ = R23.select([priv / "requests_second"])
+    assert [f for g in groups for f in g] == sorted((priv / "requests_second").glob("*.csv"))
+    # both resolutions: the trace's time resolution is told by all files, read in one group
+    groups, skipped = R23.select([priv], {"resolution": "all"})
+    assert len(groups) == 1 and sorted(groups[0]) == sorted(minute + second) and skipped == []
+    with pytest.raises(SourceError, match="no minute files among 1 file"):
+        R23.select([priv / "requests_second" / "day_234.csv"], {"resolution": "minute"})
+
+
+def test_2023_refuses_private_and_public_together(store, d23: Path) -> None:
+    """Function ids of the two datasets are separate namespaces: one trace of both would merge
+    function 0 of one with function 0 of the other."""
+    with pytest.raises(SourceError, match="both the Huawei Private and the Huawei Public") as err:
+        store.ingest(d23, format="huawei_2023", name="both23")
+    assert "public_dataset" in str(err.value) and "two traces" in str(err.value)
+    assert "both23" not in store.names()
+
+
+def test_2023_zip_of_both_resolutions_reads_the_minute_members(store, d23: Path, tmp_path: Path) -> None:
+    priv = d23 / "private_dataset"
+    z = tmp_path / "requests.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(priv.glob("requests_*/*.csv")):
+            zf.write(f, f"{f.parent.name}/{f.name}")
+    m = store.ingest(z, format="huawei_2023", name="zz23").manifest
+    assert m["meta"]["resolution"] == "minute"
+    assert m["tables"]["invocation_counts"]["rows_ok"] == _cells(sorted(priv.glob("requests_minute/*.csv")))
+    assert m["meta"]["skipped_files"] == [f"{z}[requests_second/{f.name}]"
+                                          for f in sorted(priv.glob("requests_second/*.csv"))]
 
 
 # ====================================================================== 2025

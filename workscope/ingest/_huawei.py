@@ -101,6 +101,21 @@ def _logical(path: Path) -> PurePosixPath:
     return PurePosixPath(*path.parent.parts, name) if path.parent.parts else PurePosixPath(name)
 
 
+def listing(path: Path) -> list[tuple[str, PurePosixPath]]:
+    """The CSVs behind one file of :func:`walk`, unpacking nothing: (display, path in the
+    release tree) of the file itself, or of each member of a zip, from its listing (the names
+    :func:`expand` gives them)."""
+    if not _is_zip(path):
+        return [(str(path), _logical(path))]
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [i.filename for i in zf.infolist() if not i.is_dir() and not _junk(i.filename)]
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise CorruptSourceError(path, f"zip archive is truncated or damaged ({exc})",
+                                 hint="download the archive again") from None
+    return [(f"{path}[{n}]", _logical(path) / n) for n in names]
+
+
 def expand(paths: Sequence[Path], ctx: ScanContext) -> list[Member]:
     """Every CSV behind ``paths`` as a plain file: zips unpacked member by member (streamed)."""
     out: list[Member] = []
@@ -111,9 +126,14 @@ def expand(paths: Sequence[Path], ctx: ScanContext) -> list[Member]:
         else:
             out.append(Member(str(f), plain_file(f, ctx), _logical(f), f))
     if not out:
-        raise SourceError(paths[0], "no CSV files found",
-                          hint="pass the release's CSV files, their folders or the published zip archives")
+        raise no_csv(paths[0])
     return out
+
+
+def no_csv(path: Path) -> SourceError:
+    """The error for sources that hold no CSV file."""
+    return SourceError(path, "no CSV files found",
+                       hint="pass the release's CSV files, their folders or the published zip archives")
 
 
 def _zip_members(path: Path, ctx: ScanContext) -> list[Member]:

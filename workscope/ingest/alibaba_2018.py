@@ -48,6 +48,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -162,7 +163,8 @@ class Alibaba2018Reader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         # The table is told by the name: a tar named after a table read here is never opened
         # (batch_instance.tar.gz is over 100 GB), one named otherwise is opened for its members.
         files, skipped = [], []

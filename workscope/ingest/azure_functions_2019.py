@@ -50,6 +50,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -68,7 +69,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import LINE, REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import LINE, REASON, Reader, ScanContext, ScanResult, TablePart, flat
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
 
@@ -153,9 +154,28 @@ class AzureFunctions2019Reader(Reader):
         return ({*DUR_REQUIRED, "percentile_Average_50"} <= set(cols)
                 or (set(MEM_REQUIRED) <= set(cols) and "AverageAllocatedMb_pct50" in cols))
 
+    split = True
+    split_unit = "each day's files (an archive whole)"
+    meta_merged = ("days",)
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
+        # One group per day: a day's durations take their triggers from that day's invocations
+        # file and their memory from that day's memory file, and no day needs another. An
+        # archive is one group (a .tar.xz is read from start to end; its members' days are
+        # only known inside it).
+        files = list(iter_files(paths))
+        if any(f.name.lower().endswith(_TAR_SUFFIXES) for f in files):
+            return [files], []
+        days: dict[int, list[Path]] = {}
+        for f in files:
+            day = _day(f.name)
+            days.setdefault(1 if day is None else day, []).append(f)
+        return [days[d] for d in sorted(days)], []
+
     # ------------------------------------------------------------------ scan
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = list(iter_files(paths))
+        files = flat(self.select(paths)[0])
         sources: list[_Source] = []
         undated: list[str] = []
         for f in files:

@@ -81,7 +81,8 @@ class AzureLLMReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         # Files named explicitly are read (a wrong one fails loudly); files found by walking a
         # directory are read only if their header is this format's (LICENSE, README, ...).
         files: list[Path] = []

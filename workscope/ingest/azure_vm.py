@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -149,7 +150,8 @@ class AzureVMReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         files, skipped = [], []
         for f in iter_files(paths):
             (skipped if _kind(f) == "side" else files).append(f)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -104,7 +105,8 @@ class AzureVMNoiseReader(Reader):
     shares_origin = True
     meta_merged = ("partitions",)
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         return one_each([f for f in iter_files(paths) if f.name.lower().endswith((".csv", ".csv.gz"))]), []
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -85,7 +86,8 @@ class BurstGPTReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         return one_each([f for f in iter_files(paths)
                          if not f.name.lower().endswith(_SKIP) and not f.name.upper().startswith("LICENSE")]), []
 

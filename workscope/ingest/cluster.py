@@ -92,13 +92,14 @@ class SparkBuilder:
             hasher.use_digests({f: d for r in results for f, d in r["digests"].items()})
 
 
-def units_of(reader: Reader, paths: list[Path]) -> tuple[list[list[Path]], list[Path]]:
-    """What each task reads (the groups of a split reader's ``select``: one file each, most
-    often; else all the sources at once), and the files that a scan of all of them lists as
-    skipped in its meta."""
+def units_of(reader: Reader, paths: list[Path], options: dict[str, Any] | None = None
+             ) -> tuple[list[list[Path]], list[Path]]:
+    """What each task reads (the groups of a split reader's ``select`` under ``options``: one
+    file each, most often; else all the sources at once), and the files that a scan of all of
+    them lists as skipped in its meta."""
     if not reader.split:
         return [list(paths)], []
-    groups, skipped = reader.select(paths)
+    groups, skipped = reader.select(paths, options)
     if len(groups) < 2:  # none: the reader's scan says why
         return [list(paths)], []
     return groups, skipped
@@ -113,7 +114,7 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
 
     fetched = fetched or remote.Fetched(list(paths))
     caps = caps or pipeline.RejectLimits()
-    units, skipped = units_of(reader, paths)
+    units, skipped = units_of(reader, paths, opts)
     spec: dict[str, Any] = {
         "reader": reader.name, "options": opts,
         "bounds": {c: list(b) for c, b in (bounds or {}).items()},
@@ -132,7 +133,7 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
     results = _run_job(spark, spec)
     meta = merge_meta(reader, [r["meta"] for r in results])
     if skipped:
-        meta["skipped_files"] = [str(f) for f in skipped]
+        meta["skipped_files"] = sorted({*meta.get("skipped_files", []), *map(str, skipped)})
     provenance = pipeline.trace_provenance(name, reader, opts, meta, bounds)
     rejected = sum(r["rejected"] for r in results)
     if caps.count is not None and rejected > caps.count:

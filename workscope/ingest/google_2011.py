@@ -55,6 +55,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -161,8 +162,10 @@ class Google2011Reader(Reader):
         return shape is not None and (named is None or named == shape)
 
     split = True
+    split_unit = "the task_events shards together, and each other file,"
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         # The jobs are aggregated over all task_events files (a task's events span files):
         # those are one group; each task_usage and machine_events file is its own.
         by_kind, skipped = self._classify(paths)

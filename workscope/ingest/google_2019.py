@@ -58,6 +58,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -183,8 +184,10 @@ class Google2019Reader(Reader):
         return shape is not None and (named is None or named == shape)
 
     split = True
+    split_unit = "the instance_events shards together, and each other file,"
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         # The jobs are aggregated over all instance_events shards (a task's events span
         # shards): those are one group; each usage and machine_events shard is its own.
         by_kind, skipped = self._classify(paths)

@@ -29,11 +29,13 @@ and yields no row):
 ``normalized``; the unit of ``function_delay`` / ``platform_delay`` is not stated (invitro
 treats it as ms) → unit null, values kept as published. The per-minute request counts are
 sums of the per-second ones, the delays means: by default (``resolution = "auto"``) only the
-per-minute files are read when any are given, so counts are not doubled.
+per-minute files are read when any are given, so counts are not doubled; the files not read
+are listed in the manifest's ``skipped_files``.
 
 **Origin.** There is no wall clock: the origin is the start of day 0, ``origin_utc`` is null
-in the manifest. Function ids of the private and public datasets are separate namespaces:
-ingest them as separate traces.
+in the manifest. Function ids of the private and public datasets are separate namespaces
+(function ``0`` of one is not function ``0`` of the other): files of both in one ingest are
+refused; ingest ``private_dataset/`` and ``public_dataset/`` as two traces.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import polars as pl
 
@@ -48,7 +51,7 @@ from workscope.errors import OptionError, SourceError
 from workscope.ingest import _huawei as hw
 from workscope.ingest.files import first_line, require_rows
 from workscope.ingest.parse import Parsed, build, check_header, parse_float, parse_int, scan_text_csv, src
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
 
@@ -122,18 +125,54 @@ class Huawei2023Reader(Reader):
         heads = hw.sample_headers(path)
         return bool(heads) and all(_is_2023_header(h) for h in heads)
 
+    split = True
+    split_unit = "each file (a zip archive whole)"
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
+        # One file per task, but which files are read is decided over all of them: "auto"
+        # reads per-second files only when none is per-minute (those are the sums of these).
+        resolution, given = _options(options or {})
+        listed = [(f, [(d, _metric_of(lg, given), _dataset_of(lg)) for d, lg in hw.listing(f)])
+                  for f in hw.walk(paths)]
+        grains = {mt[1] for _, names in listed for _, mt, _ in names if mt}
+        want = _grains(resolution, grains)
+        # a file whose metric cannot be told stays in, for its scan to say so
+        read = [(f, names) for f, names in listed if any(mt is None or mt[1] in want for _, mt, _ in names)]
+        n = sum(len(names) for _, names in listed)
+        if not n:
+            raise hw.no_csv(paths[0])
+        if not read:
+            raise SourceError(paths[0], f"no {resolution} files among {n} file(s)",
+                              hint="pass the option resolution=all (or minute / second)")
+        kept = {f for f, _ in read}
+        skipped = [f for f, _ in listed if f not in kept]
+        datasets: dict[str | None, str] = {}  # each dataset read -> its first file
+        for _, names in read:
+            for display, mt, ds in names:
+                if mt and mt[1] in want:
+                    datasets.setdefault(ds, display)
+        if "private" in datasets and "public" in datasets:
+            raise SourceError(datasets["public"], "files of both the Huawei Private and the Huawei Public "
+                              f"dataset (also {datasets['private']}): their function ids are separate "
+                              "namespaces, function 0 of one is not function 0 of the other",
+                              hint="ingest private_dataset/ and public_dataset/ as two traces")
+        files = [f for f, _ in read]
+        if len(want & grains) > 1 or len(datasets) > 1:
+            # the trace's time resolution, or its dataset, is told by all the files together
+            return [files], skipped
+        return one_each(files), skipped
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        resolution, given = _options(ctx)
-        classified = _classify(hw.expand(paths, ctx), given)
+        resolution, given = _options(ctx.options)
+        groups, left = self.select(paths, ctx.options)
+        classified = _classify(hw.expand(flat(groups), ctx), given)
         resolution, chosen, skipped = _choose(classified, resolution)
 
         out: dict[str, list[TablePart]] = {}
         for m, (metric, grain) in chosen:
             table, part = _part(m, metric, grain)
             out.setdefault(table, []).append(part)
-        if not out:
-            raise SourceError(paths[0], f"no {resolution} files among {len(classified)} file(s)",
-                              hint="pass the option resolution=all (or minute / second)")
 
         datasets = {ds for m, _ in chosen if (ds := _dataset_of(m.logical))}
         meta = origin_meta(
@@ -141,21 +180,22 @@ class Huawei2023Reader(Reader):
             note="time is seconds since the start of day 0; the release gives no wall-clock date",
         )
         meta.update({
-            "dataset": ",".join(sorted(datasets)) or None,
+            "dataset": next(iter(datasets), None),
             "resolution": resolution,
-            "files_skipped": skipped,
             "cpu_unit": "cpu_limit is 'normalized' (values look like cores); cpu_usage is a fraction",
             "units_note": "function_delay / platform_delay units are not stated by the release "
                           "(invitro treats them as ms); values are kept as published",
         })
+        if left or skipped:
+            meta["skipped_files"] = sorted({*map(str, left), *skipped})
         used = list(dict.fromkeys(m.origin for m, _ in chosen))
         return ScanResult(out, used, meta)
 
 
-def _options(ctx: ScanContext) -> tuple[str, str]:
+def _options(options: dict[str, Any]) -> tuple[str, str]:
     """The checked options: resolution and the metric folder name given for loose files."""
-    resolution = str(ctx.options.get("resolution", "auto")).lower()
-    given = str(ctx.options.get("metric", "") or "")
+    resolution = str(options.get("resolution", "auto")).lower()
+    given = str(options.get("metric", "") or "")
     if resolution not in RESOLUTIONS:
         raise OptionError(f"huawei_2023: option resolution must be one of {', '.join(RESOLUTIONS)}, "
                           f"not {resolution!r}")
@@ -163,6 +203,17 @@ def _options(ctx: ScanContext) -> tuple[str, str]:
         raise OptionError(f"huawei_2023: option metric {given!r} is not a metric folder name such as "
                           "requests_minute, cpu_usage_minute or function_delay_second")
     return resolution, given
+
+
+def _grains(resolution: str, found: set[str]) -> set[str]:
+    """The grains read under ``resolution`` when the sources hold ``found``: "auto" is
+    minute if any file is per-minute (per-minute counts are sums of the per-second ones, so
+    reading both would double them)."""
+    if resolution == "all":
+        return set(WINDOW_S)
+    if resolution == "auto":
+        return {"minute" if "minute" in found else "second"}
+    return {resolution}
 
 
 def _classify(members: Sequence[hw.Member], given: str) -> list[Classified]:
@@ -180,14 +231,12 @@ def _classify(members: Sequence[hw.Member], given: str) -> list[Classified]:
 
 
 def _choose(classified: list[Classified], resolution: str) -> tuple[str, list[Classified], list[str]]:
-    """The files of the chosen resolution ("auto": minute if any), and the others' names.
-
-    Per-minute counts are sums of the per-second ones, so reading both would double them.
-    """
+    """The resolution read, the files of it and the others' names."""
+    want = _grains(resolution, {g for _, (_, g) in classified})
     if resolution == "auto":
-        resolution = "minute" if any(g == "minute" for _, (_, g) in classified) else "second"
-    chosen = [(m, mt) for m, mt in classified if resolution == "all" or mt[1] == resolution]
-    skipped = [m.display for m, mt in classified if (m, mt) not in chosen]
+        resolution = next(iter(want))
+    chosen = [(m, mt) for m, mt in classified if mt[1] in want]
+    skipped = [m.display for m, mt in classified if mt[1] not in want]
     return resolution, chosen, skipped
 
 

@@ -152,7 +152,8 @@ class Huawei2025Reader(Reader):
     split = True
     meta_merged = ("file_kinds",)
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         return one_each(list(hw.walk(paths))), []
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -81,7 +82,8 @@ class MooncakeReader(Reader):
 
     split = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         return one_each(source_files(paths)), []
 
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:

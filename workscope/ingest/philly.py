@@ -54,6 +54,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -189,7 +190,8 @@ class PhillyReader(Reader):
     split = True
     shares_origin = True
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         kinds, skipped = self._classify(paths)
         return one_each([f for f, _ in kinds]), skipped
 

@@ -27,6 +27,7 @@ import datetime as _dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -91,10 +92,12 @@ class PlanetLabReader(Reader):
         return _looks_like_readings(path)
 
     split = True
+    split_unit = "each day directory"
     shares_origin = True
     meta_merged = ("vm_files", "days")
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         # One group per day directory: a day is one part, its VM files side by side.
         files = [f for f in iter_files(paths) if not SIDE_FILES.search(f.name)]
         if not files:

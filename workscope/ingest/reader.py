@@ -126,18 +126,24 @@ class Reader:
     is read whole, in one task. ``tests/ingest/test_cluster_ingest.py`` ingests every reader's
     test sources both ways and compares the traces."""
 
-    def select(self, paths: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    split_unit: ClassVar[str] = "each file"
+    """What one group of :meth:`select` is, for the reader's reference (docs/formats.md)."""
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         """The files under ``paths`` that a scan reads, in its order, as groups that can be read
         alone (one file each, but the shards that one aggregate joins), and the files the scan
         lists in its ``meta.skipped_files`` (for split readers; their scan selects through
-        this, so the two agree). Cheap: names and first bytes only."""
+        this, so the two agree). ``options``: the reader's resolved options, for a reader whose
+        choice of files depends on one (huawei_2023's ``resolution``); None means the defaults.
+        Cheap: names, first bytes and archive listings only."""
         raise NotImplementedError(f"the {self.name} reader reads its sources whole")
 
     meta_merged: ClassVar[tuple[str, ...]] = ()
     """Keys of ``meta`` that add up over the files read: a split ingest sums its groups'
     numbers (and mappings of numbers) and joins their lists (sorted, each item once). Every
-    other key must be the same in every group's ``meta``, but ``skipped_files``, which lists
-    each group's once."""
+    other key must be the same in every group's ``meta``, but ``skipped_files``: the files
+    :meth:`select` skips and those the groups' scans skip (archive members), sorted."""
 
     shares_origin: ClassVar[bool] = False
     """True when the trace's origin is the earliest of its files' own (``meta.origin_epoch_ns``
