@@ -1,6 +1,7 @@
 """Ingest and characterization on Spark (local[2]) against this machine's pipeline, same run.
 
     .venv/bin/python bench/spark.py [--rows 10000000] [--master local[2]] [--shards 8]
+                                    [--days 14] [--functions 2000]
 
 Uses the Azure-LLM-shaped trace of bench/ingest.py (built once under bench/.cache) at a
 tenth of --rows and at --rows.
@@ -8,6 +9,8 @@ tenth of --rows and at --rows.
 - Ingest: the CSV cut into --shards files (each with the header; the reader reads files one
   by one, so Spark runs one task per file) is ingested into a fresh store by the local
   pipeline and by ``ingest --engine spark``; the two traces are compared row for row.
+- Ingest of Azure Functions 2019 (bench/_data.py: --days days of --functions functions, the
+  three files of a day joined): one Spark task per day, against the local pipeline.
 - Characterize: each engine runs ``characterize`` (every analysis that applies: arrivals,
   fits, token lengths) on the same store; results are compared (the parity the tests assert).
 
@@ -75,8 +78,9 @@ def started(engine: str, master: str) -> tuple[object, float]:
     return eng, time.perf_counter() - t0
 
 
-def ingest_child(engine: str, src: str, master: str) -> None:
-    """Ingest ``src`` into a fresh store on one engine; print one JSON line: times, where."""
+def ingest_child(engine: str, src: str, master: str, fmt: str) -> None:
+    """Ingest ``src`` (format ``fmt``) into a fresh store on one engine; print one JSON line:
+    times, rows, where."""
     import tempfile
 
     import workscope
@@ -84,10 +88,10 @@ def ingest_child(engine: str, src: str, master: str) -> None:
     home = Path(tempfile.mkdtemp(prefix=f"bench-ingest-{engine}-", dir=_data.CACHE))
     eng, start_s = started(engine, master)
     t1 = time.perf_counter()
-    res = workscope.open(home).ingest(src, format="azure_llm", name="bench", engine=eng)
+    res = workscope.open(home).ingest(src, format=fmt, name="bench", engine=eng)
     wall = time.perf_counter() - t1
     print(json.dumps({"wall_s": wall, "start_s": start_s, "home": str(home),
-                      "rows": res.manifest["tables"]["requests"]["rows_ok"]}))
+                      "rows": sum(t["rows_ok"] for t in res.manifest["tables"].values())}))
 
 
 def same_trace(a: str, b: str) -> bool:
@@ -97,9 +101,10 @@ def same_trace(a: str, b: str) -> bool:
 
     import workscope
 
-    def digest(home: str) -> int:
-        lf = workscope.open(home).trace("bench").scan("requests").with_row_index("_position")
-        return lf.select(pl.struct(pl.all()).hash(seed=0).sum()).collect(engine="streaming").item()
+    def digest(home: str) -> list[int]:
+        trace = workscope.open(home).trace("bench")
+        return [trace.scan(t).with_row_index("_position").select(pl.struct(pl.all()).hash(seed=0).sum())
+                .collect(engine="streaming").item() for t in trace.tables]
 
     return digest(a) == digest(b)
 
@@ -118,9 +123,9 @@ def child(engine: str, home: str, master: str) -> None:
     print(json.dumps({"wall_s": wall, "start_s": start_s, "analyses": len(prof.results), "summaries": summaries}))
 
 
-def run(engine: str, home: Path, master: str, flag: str = "--child") -> dict:
-    p = subprocess.run([sys.executable, __file__, flag, engine, str(home), "--master", master],
-                       check=False, capture_output=True, text=True)
+def run(engine: str, home: Path, master: str, flag: str = "--child", fmt: str = "azure_llm") -> dict:
+    p = subprocess.run([sys.executable, __file__, flag, engine, str(home), "--master", master,
+                        "--format", fmt], check=False, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"{engine} failed:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -138,11 +143,33 @@ def differences(a: object, b: object, where: str = "") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
+def functions_ingest(args: argparse.Namespace) -> None:
+    """Azure Functions 2019 days, local pipeline against one Spark task per day."""
+    src = _data.azure_functions_days(args.days, args.functions)
+    got = {}
+    for engine in ("local", "spark"):
+        r = got[engine] = run(engine, src, args.master, "--ingest-child", "azure_functions_2019")
+        print(f"  ingest functions {engine:<7} {r['wall_s']:8.2f} s (+{r['start_s']:.1f} s start)",
+              file=sys.stderr)
+    lo, sp = got["local"], got["spark"]
+    same = lo["rows"] == sp["rows"] and same_trace(lo["home"], sp["home"])
+    print(f"ingest of Azure Functions 2019, {args.days} days x {args.functions:,} functions "
+          f"(3 files a day, one Spark task per day)")
+    print(f"{'rows':>12} {'local s':>9} {'spark s':>9} {'spark/local':>12} {'same trace':>11}")
+    print(f"{lo['rows']:>12,} {lo['wall_s']:9.2f} {sp['wall_s']:9.2f} {sp['wall_s'] / lo['wall_s']:11.2f}x "
+          f"{'yes' if same else 'NO':>11}\n")
+    for r in (lo, sp):
+        shutil.rmtree(r["home"], ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--days", type=int, default=14)
+    ap.add_argument("--functions", type=int, default=2000)
+    ap.add_argument("--format", default="azure_llm", help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "HOME"), help=argparse.SUPPRESS)
     ap.add_argument("--ingest-child", nargs=2, metavar=("ENGINE", "SRC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -150,7 +177,7 @@ def main() -> None:
         child(args.child[0], args.child[1], args.master)
         return
     if args.ingest_child:
-        ingest_child(args.ingest_child[0], args.ingest_child[1], args.master)
+        ingest_child(args.ingest_child[0], args.ingest_child[1], args.master, args.format)
         return
     sizes = [args.rows // 10, args.rows]
     ing: dict[tuple[str, int], dict] = {}
@@ -173,6 +200,7 @@ def main() -> None:
     print(f"Spark {args.master}: {ing[('spark', big)]['wall_s'] / ing[('spark', small)]['wall_s']:.2f}x the "
           f"time for {big // small}x the rows; local: "
           f"{ing[('local', big)]['wall_s'] / ing[('local', small)]['wall_s']:.2f}x\n")
+    functions_ingest(args)
     res: dict[tuple[str, int], dict] = {}
     for rows in sizes:
         home = store_for(rows)
