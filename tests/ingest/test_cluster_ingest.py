@@ -340,3 +340,33 @@ def test_huawei_2023_the_same_either_way(engine: SparkEngine, tmp_path: Path,
     ingest(there, src, format="huawei_2023", name="h", options=options, engine=engine)
     _same_trace(here.trace("h"), there.trace("h"))
     assert there.trace("h").manifest["meta"].get("skipped_files", []) == sorted(map(str, skipped))
+
+
+def test_mapped_files_the_same_either_way(engine: SparkEngine, tmp_path: Path) -> None:
+    """The generic reader reads a task per file; what the files share comes from a first job:
+    the origin (the earliest head time of all files: here in the second file, at a fraction of
+    a ms) and, with ``rest = true``, every file's unmapped columns (``zone`` only in the third)."""
+    src = tmp_path / "logs"
+    src.mkdir()
+    head = "ts,req,prompt_len,gen_len,latency_ms,status,blocks,region,tier"
+    (src / "a.csv").write_text(f"{head}\n2024-05-01 12:00:00.250,r1,100,20,1500,200,\"[1,2,3]\",eu,gold\n"
+                               "2024-05-01 12:00:01.000,r2,2048,128,2750.5,200,\"[1,2,4]\",us,free\n")
+    (src / "b.csv").write_text(f"{head}\n2024-05-01 12:00:00.000125,r3,7,0,12,500,[],eu,free\n"
+                               "2024-05-01 12:00:03.125,r4,abc,5,100,200,\"[9]\",us,gold\n")
+    (src / "c.csv").write_text(f"{head},zone\n2024-05-01 12:00:04.5,r5,64,8,3,200,\"[1,2]\",eu,,eu-1\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text((DATA / "mapped/requests_csv.toml").read_text()
+                       .replace('keep = ["region", "tier"]', "rest = true"))
+    options = {"mapping": str(mapping)}
+    units, _ = cluster.units_of(registry.get("mapped"), [src], registry.get("mapped").resolve_options(options))
+    assert [[p.name for p in u] for u in units] == [["a.csv"], ["b.csv"], ["c.csv"]]
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    ingest(here, src, format="mapped", name="m", options=options)
+    ingest(there, src, format="mapped", name="m", options=options, engine=engine)
+    _same_trace(here.trace("m"), there.trace("m"))
+    m = there.trace("m").manifest
+    assert m["meta"]["origin_utc"] == "2024-05-01T12:00:00.000125+00:00"
+    rows = there.trace("m").scan("requests").sort("request_id").collect()
+    assert rows["arrival_s"].to_list()[:2] == [pytest.approx(0.249875), pytest.approx(0.999875)]
+    assert rows.filter(pl.col("request_id") == "r5")["attrs"].item() == '{"region":"eu","tier":null,"zone":"eu-1"}'
+    assert json.loads(rows.filter(pl.col("request_id") == "r1")["attrs"].item())["zone"] is None

@@ -279,9 +279,9 @@ def _read_unit(spec: dict[str, Any], unit: int, paths: list[Path]) -> dict[str, 
     reader = registry.get(spec["reader"])
     with tempfile.TemporaryDirectory(prefix="workscope-task-") as tmp:
         ctx = ScanContext(options=spec["options"], staging=Path(tmp), shared=spec.get("shared") or {})
-        result = pipeline.scan_with(reader, paths, ctx)
         if spec["phase"] == "facts":
-            return {"meta": result.meta}
+            return {"meta": pipeline.facts_with(reader, paths, ctx)}
+        result = pipeline.scan_with(reader, paths, ctx)
         bounds = {c: (float(lo), float(hi)) for c, (lo, hi) in spec["bounds"].items()}
         parts = pipeline.checked_parts(result, bounds={**result.bounds, **bounds})
         # a store at a URL gets the parts uploaded: they are written in the task's own folder

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from workscope.ingest.cluster import SparkBuilder
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 ProgressFn = Callable[[str, int, int], None]
 """Progress callback: (message, done, total)."""
@@ -153,8 +155,17 @@ def open_reader(paths: list[Path], format: str | None, options: dict[str, Any] |
 def scan_with(reader: Reader, paths: list[Path], ctx: ScanContext) -> ScanResult:
     """``reader.scan``, with polars' refusals of a source (a malformed CSV met while a reader
     samples it) turned into one SourceError naming the sources."""
+    return _reading(reader, paths, lambda: reader.scan(paths, ctx))
+
+
+def facts_with(reader: Reader, paths: list[Path], ctx: ScanContext) -> dict[str, Any]:
+    """``reader.facts``, with polars' refusals turned into a SourceError as in :func:`scan_with`."""
+    return _reading(reader, paths, lambda: reader.facts(paths, ctx))
+
+
+def _reading(reader: Reader, paths: list[Path], read: Callable[[], _T]) -> _T:
     try:
-        return reader.scan(paths, ctx)
+        return read()
     except pl.exceptions.PolarsError as exc:
         msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         where = paths[0] if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} more)"

@@ -149,9 +149,15 @@ class Reader:
     """True when the trace's origin is the earliest of its files' own (``meta.origin_epoch_ns``
     of each file's scan): :meth:`shared_facts` then gives it as ``origin_ns``."""
 
+    def facts(self, paths: Sequence[Path], ctx: ScanContext) -> dict[str, Any]:
+        """What one group of :meth:`select` tells about the whole trace, read from it alone
+        (the cluster ingest's first, light job, a task per group); by default its scan's
+        ``meta``. JSON values only."""
+        return self.scan(paths, ctx).meta
+
     def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The facts a scan of one file needs about the whole trace, from the ``meta`` of each
-        file's scan alone, in :meth:`select` order (the scan finds them in ``ctx.shared``); by
+        """The facts a scan of one group needs about the whole trace, from :meth:`facts` of
+        each group, in :meth:`select` order (the scan finds them in ``ctx.shared``); by
         default the origin when :attr:`shares_origin`, else None: a file's rows need nothing
         beyond it."""
         if not self.shares_origin:

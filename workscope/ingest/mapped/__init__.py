@@ -64,6 +64,9 @@ The mapping's SHA-256 joins the options (so editing the mapping makes a re-inges
 and the parsed mapping is kept in the manifest's meta.
 
 The reader never sniffs: it needs an explicit ``--format mapped --option mapping=FILE``.
+With ``--engine spark`` each file is read in a task of its own, and the mapping file, like
+the sources, must be at a path every executor reads; a first, light job reads each file's
+head for what the files share (the origin, and the columns ``rest = true`` keeps).
 """
 
 from __future__ import annotations

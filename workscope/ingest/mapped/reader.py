@@ -33,7 +33,7 @@ from workscope.ingest.mapped.values import (
     zoned,
 )
 from workscope.ingest.parse import Parsed, build
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import calendar_bounds, origin_meta
 from workscope.options import Option
 from workscope.schemas import TABLES
@@ -68,18 +68,44 @@ class MappedReader(Reader):
         out["mapping_sha256"] = load_mapping(out["mapping"]).sha256
         return out
 
+    split = True
+    meta_merged = ("source_formats",)
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
+        return one_each(find_files(paths, _mapping(options or {}))), []
+
+    def facts(self, paths: Sequence[Path], ctx: ScanContext) -> dict[str, Any]:
+        """Per file: its unmapped columns (for ``rest = true``), and for each time point
+        whether it is absolute and its earliest value in the head (for the origin)."""
+        m = _mapping(ctx.options)
+        sources = [open_source(f, m, ctx) for f in flat(self.select(paths, ctx.options)[0])]
+        return _facts(m, sources)
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any]:
+        """The origin (the earliest head time of the primary time point over all files, an
+        exact fraction of ns, as text) and the columns ``rest = true`` keeps, in file order."""
+        files = [f for meta in metas for f in meta["files"]]
+        rest = list(dict.fromkeys(n for f in files for n in f["rest"]))
+        # the primary time: the table's time column, else the first absolute in every file
+        primary = next((c for c in metas[0]["order"] if all(f["times"][c]["absolute"] for f in files)), None)
+        heads = [f["times"][primary]["head_min_ns"] for f in files] if primary else []
+        mins = [Fraction(v) for v in heads if v is not None]
+        return {"origin_ns": str(min(mins)) if mins else None, "rest": rest}
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         """Read every file with the mapping; one part per file (per metric for wide usage)."""
-        path = ctx.options.get("mapping")
-        if not path:
-            raise OptionError("format 'mapped' needs the option mapping=PATH (see docs/mapping.md)")
-        m = load_mapping(path)
-        files = find_files(paths, m)
+        m = _mapping(ctx.options)
+        files = flat(self.select(paths, ctx.options)[0])
         sources = [open_source(f, m, ctx) for f in files]
+        # what all the files share: given to each task of a cluster ingest, else found here
+        shared = ctx.shared or self.shared_facts([_facts(m, sources)])
         if m.rest:
-            m = _keep_the_rest(m, sources)
+            m = replace(m, keep=tuple(dict.fromkeys([*m.keep, *shared["rest"]])))
         times = [_time_points(s, m) for s in sources]
-        origin = _origin(m, sources, times)
+        origin = origin_ns(m.path, m.origin, m.timezone)
+        if origin is None and shared["origin_ns"] is not None:
+            origin = Fraction(shared["origin_ns"])
         parts = [part for s, t in zip(sources, times, strict=True) for part in _parts(s, t, m, origin)]
         bounds = {}
         if origin is not None and m.origin != "auto":
@@ -90,13 +116,32 @@ class MappedReader(Reader):
         return ScanResult({m.table: parts}, files, _meta(m, origin, sources, times), bounds)
 
 
-def _keep_the_rest(m: Mapping, sources: list[Source]) -> Mapping:
-    """``rest = true``: keep every source column that the mapping does not map, after ``keep``."""
+def _mapping(options: dict[str, Any]) -> Mapping:
+    path = options.get("mapping")
+    if not path:
+        raise OptionError("format 'mapped' needs the option mapping=PATH (see docs/mapping.md)")
+    return load_mapping(path)
+
+
+def _facts(m: Mapping, sources: list[Source]) -> dict[str, Any]:
+    """:meth:`MappedReader.facts` of ``sources``; a head is read per absolute time point of
+    each file, unless the mapping fixes the origin."""
     used = set(m.sources())
     # a JSON object whose member is mapped ("res.mem") is not copied again as a whole
     parents = {u.split(".", 1)[0] for u in used if "." in u}
-    keep = list(m.keep) + [n for s in sources for n in s.names if n not in used and n not in parents]
-    return replace(m, keep=tuple(dict.fromkeys(keep)))
+    order = [c for c in dict.fromkeys([m.spec.time_column, *sorted(TIME_POINTS)])
+             if c in m.columns and not m.columns[c].constant]
+    fixed = origin_ns(m.path, m.origin, m.timezone) is not None
+    files = []
+    for s in sources:
+        times = _time_points(s, m)
+        heads = {c: None if fixed or not times[c].absolute else head_min(s, times[c]) for c in order}
+        files.append({
+            "rest": [n for n in s.names if n not in used and n not in parents] if m.rest else [],
+            "times": {c: {"absolute": times[c].absolute,
+                          "head_min_ns": None if heads[c] is None else str(heads[c])} for c in order},
+        })
+    return {"order": order, "files": files}
 
 
 def _time_points(s: Source, m: Mapping) -> dict[str, TimePoint]:
@@ -104,24 +149,6 @@ def _time_points(s: Source, m: Mapping) -> dict[str, TimePoint]:
     table = m.spec
     return {c: time_point(s, spec, c in table.required, m)
             for c, spec in m.columns.items() if c in TIME_POINTS and not spec.constant}
-
-
-def _origin(m: Mapping, sources: list[Source], times: list[dict[str, TimePoint]]) -> Fraction | None:
-    """The origin in epoch ns: the mapping's, else the earliest primary time in each file's head.
-
-    The primary time is the table's time column, else the first time point (by name) that is
-    absolute in every file; with none, times stay relative and the origin unknown.
-    """
-    origin = origin_ns(m.path, m.origin, m.timezone)
-    if origin is not None:
-        return origin
-    order = [m.spec.time_column] + sorted(TIME_POINTS)
-    primary = next((c for c in order if c in m.columns and not m.columns[c].constant
-                    and all(t[c].absolute for t in times)), None)
-    if primary is None:
-        return None
-    mins = [v for s, t in zip(sources, times, strict=True) if (v := head_min(s, t[primary])) is not None]
-    return min(mins) if mins else None
 
 
 def _parts(s: Source, times: dict[str, TimePoint], m: Mapping, origin: Fraction | None) -> list[TablePart]:
