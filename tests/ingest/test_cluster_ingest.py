@@ -370,3 +370,24 @@ def test_mapped_files_the_same_either_way(engine: SparkEngine, tmp_path: Path) -
     assert rows["arrival_s"].to_list()[:2] == [pytest.approx(0.249875), pytest.approx(0.999875)]
     assert rows.filter(pl.col("request_id") == "r5")["attrs"].item() == '{"region":"eu","tier":null,"zone":"eu-1"}'
     assert json.loads(rows.filter(pl.col("request_id") == "r1")["attrs"].item())["zone"] is None
+
+
+def test_azure_functions_archive_is_one_task(engine: SparkEngine, tmp_path: Path) -> None:
+    """The published .tar.xz is read from start to end: one task, the same trace."""
+    import tarfile
+
+    fx = DATA / "azure_functions_2019/fixture"
+    archive = tmp_path / "azurefunctions-dataset2019.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        for f in sorted(fx.iterdir()):
+            tar.add(f, arcname=f.name)
+    units, _ = cluster.units_of(registry.get("azure_functions_2019"), [archive])
+    assert units == [[archive]]
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    ingest(here, archive, format="azure_functions_2019", name="f")
+    ingest(there, archive, format="azure_functions_2019", name="f", engine=engine)
+    _same_trace(here.trace("f"), there.trace("f"))
+    # and the same rows as the days read a task each
+    ingest(there, fx, format="azure_functions_2019", name="days", engine=engine)
+    for table in ("invocation_counts", "functions"):
+        assert there.trace("f").scan(table).collect().equals(there.trace("days").scan(table).collect())
