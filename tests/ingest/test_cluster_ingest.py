@@ -136,6 +136,10 @@ def test_split_readers_read_each_file_in_its_own_task() -> None:
         ["app_memory_percentiles.anon.d01.csv", "function_durations_percentiles.anon.d01.csv",
          "invocations_per_function_md.anon.d01.csv"],
         ["invocations_per_function_md.anon.d02.csv"]]
+    # CloudPerfTrace: a task per Parquet file; the origin (the earliest timestamp of all, in
+    # tasks=4, the 7th file) comes from the first job, as the same-trace case above checks
+    units, _ = cluster.units_of(registry.get("cloudperftrace"), [DATA / "cloudperftrace"])
+    assert len(units) == 11 and units[0] == [DATA / "cloudperftrace/tasks=10/part-0.parquet"]
     # a reader whose files all join each other reads them whole, in one task
     units, _ = cluster.units_of(registry.get("alibaba_pai"), [DATA / "alibaba_pai"])
     assert units == [[DATA / "alibaba_pai"]]

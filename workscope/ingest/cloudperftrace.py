@@ -37,13 +37,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from workscope.errors import SourceError
 from workscope.ingest.files import iter_files
-from workscope.ingest.reader import FILE, LINE, REASON, Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import (
+    FILE,
+    LINE,
+    REASON,
+    Reader,
+    ScanContext,
+    ScanResult,
+    TablePart,
+    flat,
+    one_each,
+)
 from workscope.ingest.timefmt import origin_meta
 from workscope.options import Option
 
@@ -92,20 +102,49 @@ class CloudPerfTraceReader(Reader):
             return False
         return TARGET in names and any(c in names for c in COLUMNS)
 
-    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+    split = True
+    meta_merged = ("applications",)
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
         files = [f for f in iter_files(paths) if f.suffix == ".parquet"]
         if not files:
             raise SourceError(paths[0], "no .parquet files found",
                               hint="pass the dataset root holding tasks=<app>/ directories")
+        return one_each(files), []
+
+    def facts(self, paths: Sequence[Path], ctx: ScanContext) -> dict[str, Any]:
+        """The earliest timestamp of these files (None if they have none): one pass over
+        column 0 of their matrices."""
+        return {"earliest_s": _earliest(self._matrices(paths, ctx)[1])}
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any]:
+        """The origin: the earliest timestamp of all files (0.0 if none)."""
+        found = [m["earliest_s"] for m in metas if m["earliest_s"] is not None]
+        return {"origin_s": min(found) if found else 0.0}
+
+    def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
+        staged, matrices = self._matrices(paths, ctx)
         width = int(ctx.options.get("row_width", 0))
-        staged = [_stage(f, width) for f in files]
-        matrices = [(s, c, _cells(s.frame, c, _row_width(s, c, width))) for s in staged for c in s.columns]
-        origin = _origin([cells for _, _, cells in matrices])
-        parts = [TablePart(_metric_rows(cells, c, origin), _raw(), str(s.path)) for s, c, cells in matrices]
-        parts += [TablePart(_label_rows(s, width, origin), _raw(), str(s.path)) for s in staged]
+        shared = ctx.shared or self.shared_facts([{"earliest_s": _earliest(matrices)}])
+        origin = float(shared["origin_s"])
+        # file by file, its metric matrices then its labels: a split ingest's parts in order
+        parts = []
+        for s in staged:
+            parts += [TablePart(_metric_rows(cells, c, origin), _raw(), str(s.path))
+                      for f, c, cells in matrices if f is s]
+            parts.append(TablePart(_label_rows(s, width, origin), _raw(), str(s.path)))
         meta = origin_meta(round(origin * 1e9), assumed_utc=False, resolution_s=None)
         meta["applications"] = sorted({s.app for s in staged})
-        return ScanResult({"usage": parts}, files, meta)
+        return ScanResult({"usage": parts}, [s.path for s in staged], meta)
+
+    def _matrices(self, paths: Sequence[Path], ctx: ScanContext
+                  ) -> tuple[list[_Staged], list[tuple[_Staged, str, pl.LazyFrame]]]:
+        """The checked files and, per file and metric column, its cells (lazy)."""
+        width = int(ctx.options.get("row_width", 0))
+        staged = [_stage(f, width) for f in flat(self.select(paths, ctx.options)[0])]
+        cells = [(s, c, _cells(s.frame, c, _row_width(s, c, width))) for s in staged for c in s.columns]
+        return staged, cells
 
 
 @dataclass
@@ -154,11 +193,13 @@ def _row_width(s: _Staged, col: str, width: int) -> int | None:
     return None if _nested(s.schema[col]) else width
 
 
-def _origin(matrices: list[pl.LazyFrame]) -> float:
-    """The earliest timestamp of all matrices (0.0 if none): one pass over column 0 only."""
-    origin = pl.concat([p.filter(pl.col("j") == 0).select(pl.col("v").min()) for p in matrices]
-                       ).select(pl.col("v").min()).collect().item()
-    return float(origin) if origin is not None else 0.0
+def _earliest(matrices: list[tuple[_Staged, str, pl.LazyFrame]]) -> float | None:
+    """The earliest timestamp of all matrices (None if none): one pass over column 0 only."""
+    if not matrices:
+        return None
+    first = pl.concat([cells.filter(pl.col("j") == 0).select(pl.col("v").min()) for _, _, cells in matrices]
+                      ).select(pl.col("v").min()).collect().item()
+    return None if first is None else float(first)
 
 
 def _metric_rows(cells: pl.LazyFrame, col: str, origin: float) -> pl.LazyFrame:
