@@ -140,9 +140,16 @@ def test_split_readers_read_each_file_in_its_own_task() -> None:
     # tasks=4, the 7th file) comes from the first job, as the same-trace case above checks
     units, _ = cluster.units_of(registry.get("cloudperftrace"), [DATA / "cloudperftrace"])
     assert len(units) == 11 and units[0] == [DATA / "cloudperftrace/tasks=10/part-0.parquet"]
-    # a reader whose files all join each other reads them whole, in one task
-    units, _ = cluster.units_of(registry.get("alibaba_pai"), [DATA / "alibaba_pai"])
-    assert units == [[DATA / "alibaba_pai"]]
+    # PAI: a task per table file, each with the .header files (none of the tables joins)
+    d = DATA / "alibaba_pai"
+    units, _ = cluster.units_of(registry.get("alibaba_pai"), [d])
+    headers = sorted(d.glob("*.header"))
+    assert [u[0].name for u in units] == ["pai_instance_table.csv", "pai_job_table.csv", "pai_machine_metric.csv",
+                                          "pai_machine_spec.tar.gz", "pai_task_table.tar.gz"]
+    assert all(u[1:] == headers for u in units) and len(headers) == 7
+    # a reader that is not split reads its sources whole, in one task
+    units, _ = cluster.units_of(registry.get("alibaba_openb"), [DATA / "alibaba_openb"])
+    assert units == [[DATA / "alibaba_openb"]]
 
 
 def test_the_origin_is_shared_across_tasks(engine: SparkEngine, tmp_path: Path) -> None:
@@ -395,3 +402,19 @@ def test_azure_functions_archive_is_one_task(engine: SparkEngine, tmp_path: Path
     ingest(there, fx, format="azure_functions_2019", name="days", engine=engine)
     for table in ("invocation_counts", "functions"):
         assert there.trace("f").scan(table).collect().equals(there.trace("days").scan(table).collect())
+
+
+@pytest.mark.parametrize("jobs_from", ["auto", "job", "instance"])
+def test_alibaba_pai_the_same_either_way(engine: SparkEngine, tmp_path: Path, jobs_from: str) -> None:
+    """Which table fills jobs is chosen over all the files (the first job tells each task the
+    tables of all), so the machine_spec task says the same jobs_from as the jobs task."""
+    src = DATA / "alibaba_pai"
+    here, there = workscope.open(tmp_path / "a"), workscope.open(tmp_path / "b")
+    options = {"jobs_from": jobs_from}
+    ingest(here, src, format="alibaba_pai", name="p", options=options)
+    ingest(there, src, format="alibaba_pai", name="p", options=options, engine=engine)
+    _same_trace(here.trace("p"), there.trace("p"))
+    meta = there.trace("p").manifest["meta"]
+    level = {"auto": "pai_task_table"}.get(jobs_from, f"pai_{jobs_from}_table")
+    assert meta["jobs_from"] == level
+    assert meta["tables_not_used"] == sorted({"pai_task_table", "pai_job_table", "pai_instance_table"} - {level})

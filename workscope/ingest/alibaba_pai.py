@@ -24,7 +24,7 @@ Mapped tables:
 
   Job, task and instance rows describe the same work at three levels, so one of them fills
   ``jobs`` (option ``jobs_from``: ``auto`` takes the task table, else the job table, else the
-  instance table); the others are listed in the manifest as not used.
+  instance table); the others are listed in the manifest as not used, and not opened.
 - ``pai_machine_spec`` -> ``machines``: ``machine_id`` = machine, ``cpu`` = cap_cpu (cores),
   ``mem_mb`` = cap_mem x 1024, ``gpu`` = cap_gpu, ``gpu_model`` = gpu_type (null for ``CPU``
   machines; ``attrs.gpu_type`` keeps the raw value; MISC = K40m/K80/M60).
@@ -55,6 +55,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -101,6 +102,16 @@ METRICS: dict[str, str | None] = {
 JOB_LEVELS = ("pai_task_table", "pai_job_table", "pai_instance_table")
 UNMAPPED = ("pai_sensor_table", "pai_group_tag_table")
 _NAME_RE = re.compile(r"^(pai_[a-z_]+?)(\.csv)?(\.tar)?(\.gz|\.tgz)?$")
+
+
+def _tables_of(data: list[Path]) -> dict[str, Any]:
+    """The facts of data files: the tables they hold, told by their names."""
+    return {"tables": sorted({t for f in data if (t := table_of(f.name))})}
+
+
+def _data_files(groups: list[list[Path]]) -> list[Path]:
+    """The data file of each group of :meth:`AlibabaPAIReader.select` (the rest are headers)."""
+    return [g[0] for g in groups]
 
 
 def table_of(name: str) -> str | None:
@@ -151,49 +162,64 @@ class AlibabaPAIReader(Reader):
         lines = head_text(path, 4096).splitlines()
         return bool(lines) and len(lines[0].split(",")) == len(HEADERS[table].split(","))
 
+    split = True
+    split_unit = "each table file (with the .header files)"
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
+        # The tables never join: a task per data file, the .header files with each.
+        files = list(iter_files(paths))
+        headers = [f for f in files if f.name.endswith(".header") and table_of(f.name[: -len(".header")])]
+        data = [f for f in files if not f.name.endswith(".header") and table_of(f.name)]
+        if not data:
+            raise SourceError(paths[0], "no pai_<table>.csv / .tar.gz files found",
+                              hint="pass the directory holding the PAI 2020 files")
+        return [[f, *headers] for f in data], []
+
+    def facts(self, paths: Sequence[Path], ctx: ScanContext) -> dict[str, Any]:
+        """The tables these files hold, told by their names (nothing is read)."""
+        return _tables_of(_data_files(self.select(paths, ctx.options)[0]))
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any]:
+        """The tables of all the files: which one fills ``jobs`` is chosen among them."""
+        return {"tables": sorted({t for m in metas for t in m["tables"]})}
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         want = str(ctx.options.get("jobs_from") or "auto").lower()
         if want not in ("auto", "task", "job", "instance"):
             raise OptionError(f"option 'jobs_from' of format 'alibaba_pai' must be auto, task, job "
                               f"or instance, got {want!r}")
-        all_files = list(iter_files(paths))
+        groups, _ = self.select(paths, ctx.options)
         headers = dict(HEADERS)
-        for f in all_files:
-            if f.name.endswith(".header") and (t := table_of(f.name[: -len(".header")])):
-                text = first_line(f).strip()
-                if text:
-                    headers[t] = text
+        for f in dict.fromkeys(f for g in groups for f in g[1:]):
+            text = first_line(f).strip()
+            if text:
+                headers[table_of(f.name[: -len(".header")]) or ""] = text
+        data = _data_files(groups)
+        # the tables of all the files: given to each task of a cluster ingest, else these
+        present = (ctx.shared or self.shared_facts([_tables_of(data)]))["tables"]
+        level = self._level(want, present, paths[0])
+        read = {"pai_machine_spec": "machines", "pai_machine_metric": "usage"}
+        if level:
+            read[level] = "jobs"
 
-        sources: dict[str, list[tuple[Path, Path]]] = {}
-        used: list[Path] = []
-        for f in all_files:
-            if f.name.endswith(".header"):
+        tables: dict[str, list[TablePart]] = {}
+        for f in data:
+            # the other tables are not opened (pai_sensor_table.tar.gz alone is over 1 GB)
+            if table_of(f.name) not in read:
                 continue
-            table = table_of(f.name)
-            if table is None:
-                continue
-            used.append(f)
             if f.name.lower().endswith((".tar.gz", ".tgz", ".tar")):
                 members = tar_members(f, ctx, keep=lambda m: m.lower().endswith((".csv", ".csv.gz")))
                 if not members:
                     raise SourceError(f, "archive holds no .csv member", hint="check the download")
-                for member, path in members:
-                    sources.setdefault(table_of(member) or table, []).append((f, plain_file(path, ctx)))
+                staged = [(table_of(member) or table_of(f.name), plain_file(path, ctx))
+                          for member, path in members]
             else:
-                sources.setdefault(table, []).append((f, plain_file(f, ctx)))
-        if not sources:
-            raise SourceError(paths[0], "no pai_<table>.csv / .tar.gz files found",
-                              hint="pass the directory holding the PAI 2020 files")
-
-        level = self._level(want, sources, paths[0])
-        tables: dict[str, list[TablePart]] = {}
-        for table, items in sources.items():
-            target = {"pai_machine_spec": "machines", "pai_machine_metric": "usage"}.get(table)
-            if table == level:
-                target = "jobs"
-            if target is None:
-                continue
-            for f, plain in items:
+                staged = [(table_of(f.name), plain_file(f, ctx))]
+            for table, plain in staged:
+                target = read.get(table or "")
+                if target is None:
+                    continue
                 lf, names, display = self._frame(plain, f, table, headers[table])
                 for frame in self._map(table, lf, names):
                     tables.setdefault(target, []).append(TablePart(frame, raw_row(names), display))
@@ -206,22 +232,21 @@ class AlibabaPAIReader(Reader):
             "cpu_unit": "cores (plan_cpu / 100)",
             "mem_unit": "MiB (GB x 1024)",
             "jobs_from": level,
-            "tables_present": sorted(sources),
-            "tables_not_used": sorted(t for t in sources
-                                      if t != level and t not in ("pai_machine_spec", "pai_machine_metric")),
-            "headers": {t: headers[t] for t in sorted(sources)},
+            "tables_present": present,
+            "tables_not_used": [t for t in present if t not in read],
+            "headers": {t: headers[t] for t in present},
         })
-        return ScanResult(tables, used, meta)
+        return ScanResult(tables, data, meta)
 
     @staticmethod
-    def _level(want: str, sources: dict[str, list[tuple[Path, Path]]], first: Path) -> str | None:
+    def _level(want: str, present: list[str], first: Path) -> str | None:
         if want != "auto":
             table = f"pai_{want}_table"
-            if table not in sources:
+            if table not in present:
                 raise SourceError(first, f"option jobs_from={want} but no {table} file was given",
                                   hint="add the file or choose another jobs_from")
             return table
-        return next((t for t in JOB_LEVELS if t in sources), None)
+        return next((t for t in JOB_LEVELS if t in present), None)
 
     @staticmethod
     def _frame(plain: Path, f: Path, table: str, header_text: str) -> tuple[pl.LazyFrame, list[str], str]:
