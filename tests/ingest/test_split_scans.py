@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def test_mapped_split_scans_are_the_whole_scan(files: list[tuple[list[tuple[int,
         shutil.rmtree(root, ignore_errors=True)
 
 
-# every split reader on its test sources (several files each; two readers' are cut here)
+# every split reader on its test sources (several files each; three are made here)
 SPLIT_CASES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("azure_llm", "azure_llm_2023", None),
     ("mooncake", "mooncake/synthetic_trace.jsonl", None),
@@ -126,18 +127,30 @@ SPLIT_CASES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("azure_vm", "azure_vm", None),
     ("philly", "philly/trace-data", None),
     ("cloudperftrace", "cloudperftrace", None),
+    ("alibaba_genai", "alibaba_genai_2026", None),
+    ("alibaba_genai", "alibaba_genai_2026_pods", None),
+    ("alibaba_genai", "alibaba_genai_2026/lora_request_trace.csv", None),
 ]
 
 
 def _source(fmt: str, rel: str, tmp: Path) -> Path:
-    """The test source, or for a single-file one, a folder of it cut in two (mooncake: its
-    lines in two files; planetlab: its day directory twice, two days apart)."""
+    """The test source, or for a single-file one, a folder of several made from it (mooncake:
+    its lines in two files; planetlab: its day directory twice, two days apart; GenAI: the
+    request trace as .csv and .tar.gz)."""
     if fmt == "mooncake":
         lines = (DATA / rel).read_text().splitlines(keepends=True)
         out = tmp / "mooncake"
         out.mkdir()
         (out / "a.jsonl").write_text("".join(lines[: len(lines) // 2]))
         (out / "b.jsonl").write_text("".join(lines[len(lines) // 2:]))
+        return out
+    if fmt == "alibaba_genai" and rel.endswith(".csv"):
+        # the request trace as published twice, .csv and .tar.gz: the second copy is skipped
+        out = tmp / "genai"
+        out.mkdir()
+        shutil.copy(DATA / rel, out / "lora_request_trace.csv")
+        with tarfile.open(out / "lora_request_trace.tar.gz", "w:gz") as tf:
+            tf.add(DATA / rel, arcname="lora_request_trace.csv")
         return out
     if fmt == "planetlab":
         for day in ("20110303", "20110305"):

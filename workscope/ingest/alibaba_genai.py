@@ -63,6 +63,10 @@ junk member; it cannot fill ``requests`` (``arrival_s`` is required) and is skip
 in the manifest under ``skipped``. ``._`` members are skipped everywhere. If both
 ``lora_request_trace.csv`` and ``lora_request_trace.tar.gz`` are given, the second copy is
 skipped too. No licence is stated by the publisher.
+
+With ``--engine spark`` each file is read in a task of its own; a first, light job reads
+each CSV's head for what the files share (the two origins, the copies skipped, the metric
+names), so the trace is the one an ingest on one machine builds.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -89,7 +94,7 @@ from workscope.ingest.parse import (
     scan_text_csv,
     src,
 )
-from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart
+from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import head_min_ns, origin_meta, seconds_since
 from workscope.options import Option
 
@@ -211,12 +216,90 @@ class AlibabaGenAIReader(Reader):
             return len(cols) <= len(METRIC_COLUMNS) + 1
         return False
 
+    split = True
+
+    def select(self, paths: Sequence[Path], options: dict[str, Any] | None = None
+               ) -> tuple[list[list[Path]], list[Path]]:
+        # a task per file: each metric archive holds one metric, the request trace is one file
+        files = list(iter_files(paths))
+        if not files:
+            raise _nothing(str(paths[0]) if paths else "?", [])
+        return one_each(files), []
+
+    def facts(self, paths: Sequence[Path], ctx: ScanContext) -> dict[str, Any]:
+        """Per CSV member: its kind, name and the earliest time of its head (the origins)."""
+        return _facts(self._members(paths, ctx))
+
+    def shared_facts(self, metas: list[dict[str, Any]]) -> dict[str, Any]:
+        """Over all files: which members are skipped (timestamp-less, a second copy of the
+        request trace), the request origin, the usage origin and the metrics' names."""
+        members = [m for meta in metas for m in meta["members"]]
+        skipped: list[dict[str, str]] = []
+        seen: set[str] = set()
+        kept = []
+        for m in members:
+            if m["kind"] == "untimed":
+                skipped.append({"file": m["file"], "why": "request table without timestamps "
+                                "(requests need arrival_s)"})
+            elif m["kind"] == "requests" and m["base"] in seen:
+                skipped.append({"file": m["file"], "why": f"second copy of {m['base']}"})
+            else:
+                if m["kind"] == "requests":
+                    seen.add(m["base"])
+                kept.append(m)
+        if not kept:
+            raise _nothing(members[0]["file"], skipped)
+        req = [m["head"] for m in kept if m["kind"] == "requests" and m["head"] is not None]
+        usage = [m for m in kept if m["kind"] == "usage"]
+        firsts = [m["head"] for m in usage if m["head"] is not None]
+        return {
+            "skipped": skipped,
+            "requests": any(m["kind"] == "requests" for m in kept),
+            "origin_ns": min(req) if req else None,
+            # whole seconds: the published values are, and a round origin keeps t_s exact
+            "usage_origin": float(int(min(firsts))) if firsts else 0.0,
+            "usage_metrics": {m["stem"]: m["metric"] for m in usage},
+        }
+
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
         files = list(iter_files(paths))
-        sources: list[tuple[str, Path, list[str], str]] = []  # display, plain, header, kind
-        skipped: list[dict[str, str]] = []
-        seen_requests: set[str] = set()
-        for f in files:
+        members = self._members(paths, ctx)
+        # what all the files share: given to each task of a cluster ingest, else found here
+        shared = ctx.shared or self.shared_facts([_facts(members)])
+        skip = {s["file"] for s in shared["skipped"]}
+        requests = [m for m in members if m[4] == "requests" and m[0] not in skip]
+        usage = [m for m in members if m[4] == "usage"]
+        tables: dict[str, list[TablePart]] = {}
+        if requests:
+            tables["requests"] = self._requests(requests, shared["origin_ns"] or 0)
+        if usage:
+            tables["usage"] = self._usage(usage, str(ctx.options["missing_entity"]), shared["usage_origin"])
+        meta: dict[str, object] = {}
+        if shared["requests"]:
+            meta.update(origin_meta(shared["origin_ns"], assumed_utc=True, resolution_s=1.0,
+                                    note="gmt_create carries no zone and is shifted by an anonymising "
+                                         "offset; taken as UTC"))
+            meta["input_tokens_unit"] = "characters (prompt_length), not tokens"
+        if shared["usage_metrics"]:
+            meta.update({
+                "usage_origin_timestamp_anon": shared["usage_origin"],
+                "usage_time_note": "usage t_s = timestamp_anon - usage_origin_timestamp_anon; "
+                                   "timestamp_anon is an anonymised clock unrelated to gmt_create",
+                "usage_metrics": shared["usage_metrics"],
+                "usage_missing_entity": str(ctx.options["missing_entity"]) or None,
+            })
+            if not shared["requests"]:
+                meta.update(origin_meta(None, assumed_utc=False, resolution_s=1.0,
+                                        note="usage t_s counts from the earliest timestamp_anon "
+                                             "(anonymised clock; see usage_origin_timestamp_anon)"))
+        if shared["skipped"]:
+            meta["skipped"] = shared["skipped"]
+        return ScanResult(tables, files, meta)
+
+    def _members(self, paths: Sequence[Path], ctx: ScanContext) -> list[_Member]:
+        """Every CSV behind ``paths`` (archives unpacked), checked."""
+        out: list[_Member] = []
+        for f in flat(self.select(paths, ctx.options)[0]):
             if f.name.endswith(_TAR_SUFFIXES):
                 members = tar_members(f, ctx, keep=lambda m: m.lower().endswith((".csv", ".csv.gz")))
                 if not members:
@@ -234,60 +317,24 @@ class AlibabaGenAIReader(Reader):
                         f"not a GenTD26 file: header {header[:12]} has neither the request "
                         f"columns (gmt_create, predict_type, ...) nor {', '.join(METRIC_COLUMNS)}",
                         line=1, hint="pass lora_request_trace.csv or the metric *.tar.gz archives")
-                if kind == "untimed":
-                    skipped.append({"file": display, "why": "request table without timestamps "
-                                    "(requests need arrival_s)"})
-                    log.info("skipping %s: no timestamp column", display)
-                    continue
-                base = member.rsplit("/", 1)[-1]
                 if kind == "requests":
-                    if base in seen_requests:
-                        skipped.append({"file": display, "why": f"second copy of {base}"})
-                        continue
-                    seen_requests.add(base)
                     check_header(header, REQUEST_REQUIRED, display, what="GenTD26 lora_request_trace.csv")
-                require_rows(plain, display)
-                sources.append((display, plain, header, kind))
-        if not sources:
-            raise EmptySourceError(
-                str(paths[0]) if paths else "?",
-                "no ingestible GenTD26 file found"
-                + (f" (skipped: {', '.join(s['file'] for s in skipped)})" if skipped else ""),
-                hint="pass lora_request_trace.csv and/or the metric *.tar.gz archives")
-
-        requests = [s for s in sources if s[3] == "requests"]
-        usage = [s for s in sources if s[3] == "usage"]
-        tables: dict[str, list[TablePart]] = {}
-        meta: dict[str, object] = {}
-        if requests:
-            tables["requests"], req_meta = self._requests(requests)
-            meta.update(req_meta)
-        if usage:
-            tables["usage"], usage_meta = self._usage(usage, str(ctx.options["missing_entity"]))
-            meta.update(usage_meta)
-            if not requests:
-                meta.update(origin_meta(None, assumed_utc=False, resolution_s=1.0,
-                                        note="usage t_s counts from the earliest timestamp_anon "
-                                             "(anonymised clock; see usage_origin_timestamp_anon)"))
-        if skipped:
-            meta["skipped"] = skipped
-        return ScanResult(tables, files, meta)
+                if kind != "untimed":
+                    require_rows(plain, display)
+                out.append((display, member.rsplit("/", 1)[-1], plain, header, kind))
+        return out
 
     # ------------------------------------------------------------------ requests
     @staticmethod
-    def _requests(sources: list[tuple[str, Path, list[str], str]]) -> tuple[list[TablePart], dict]:
-        frames, origins = [], []
+    def _requests(sources: list[_Member], origin_ns: int) -> list[TablePart]:
         ts = parse_datetime(src("gmt_create"), "gmt_create", TIME_FMT, required=True)
-        for display, plain, _header, _kind in sources:
+        frames = []
+        for display, base, plain, _header, _kind in sources:
             lf, names = scan_text_csv(plain, display)
-            frames.append((display, lf, names))
-            first = head_min_ns(lf, ts)
-            if first is not None:
-                origins.append(first)
-        origin_ns = min(origins) if origins else 0
+            frames.append((display, base, lf, names))
 
         parts = []
-        for display, lf, names in frames:
+        for display, _base, lf, names in frames:
             have = set(names)
 
             def col(name: str) -> pl.Expr:
@@ -317,31 +364,20 @@ class AlibabaGenAIReader(Reader):
                       for p, label in ((neg, "negative_prompt_length"), (images, "num_images_per_prompt"),
                                        (steps, "num_inference_steps"), (loras, "num_lora"))]
             parts.append(TablePart(build(lf, fields, extra), raw_row(names), display))
-        meta = origin_meta(origin_ns if origins else None, assumed_utc=True, resolution_s=1.0,
-                           note="gmt_create carries no zone and is shifted by an anonymising "
-                                "offset; taken as UTC")
-        meta["input_tokens_unit"] = "characters (prompt_length), not tokens"
-        return parts, meta
+        return parts
 
     # ------------------------------------------------------------------ usage
     @staticmethod
-    def _usage(sources: list[tuple[str, Path, list[str], str]],
-               missing_entity: str) -> tuple[list[TablePart], dict]:
+    def _usage(sources: list[_Member], missing_entity: str, origin: float) -> list[TablePart]:
         ts = parse_float(src("timestamp_anon"), "timestamp_anon", required=True)
-        frames, firsts = [], []
-        for display, plain, _header, _kind in sources:
+        frames = []
+        for display, base, plain, _header, _kind in sources:
             lf, names = scan_text_csv(plain, display)
-            frames.append((display, lf, names))
-            head = lf.head(10_000).select(ts.value.filter(ts.value.is_finite()).min()).collect().item()
-            if head is not None:
-                firsts.append(float(head))
-        # Whole seconds: the published values are whole seconds, and a round origin keeps t_s exact.
-        origin = float(int(min(firsts))) if firsts else 0.0
+            frames.append((display, base, lf, names))
 
-        parts, metrics = [], {}
-        for display, lf, names in frames:
-            stem = _stem(display.rsplit("[", 1)[-1].rstrip("]") if "[" in display else display)
-            metric, unit, factor = METRICS.get(stem, (stem, None, 1.0))
+        parts = []
+        for display, base, lf, names in frames:
+            metric, unit, factor = _metric(base)
             value = parse_float(src("value"), "value", required=True)
             ip = parse_text(src("container_ip"), "container_ip", nulls=MISSING_IP)
             entity = ip.value
@@ -361,19 +397,49 @@ class AlibabaGenAIReader(Reader):
                     pl.when(slug.is_null() | (slug == "")).then(pl.lit(metric))
                     .otherwise(pl.lit(metric + "_") + slug), rtype.reason)
                 fields["attrs"] = attrs_json({"request_type": rtype.value})
-                metrics[stem] = f"{metric}_<request_type>"
             else:
                 fields["metric"] = pl.lit(metric, pl.String)
-                metrics[stem] = metric
             parts.append(TablePart(build(lf, fields), raw_row(names), display))
-        meta = {
-            "usage_origin_timestamp_anon": origin,
-            "usage_time_note": "usage t_s = timestamp_anon - usage_origin_timestamp_anon; "
-                               "timestamp_anon is an anonymised clock unrelated to gmt_create",
-            "usage_metrics": metrics,
-            "usage_missing_entity": missing_entity or None,
-        }
-        return parts, meta
+        return parts
+
+
+_Member = tuple[str, str, Path, list[str], str]
+"""A CSV behind the sources: display name, file or member name (without folders), plain
+file, header, kind (see _header_kind)."""
+
+
+def _metric(base: str) -> tuple[str, str | None, float]:
+    """The metric of a metric file or member, named from its stem: name, unit, factor."""
+    stem = _stem(base)
+    return METRICS.get(stem, (stem, None, 1.0))
+
+
+def _nothing(where: str, skipped: list[dict[str, str]]) -> EmptySourceError:
+    """The error for sources with no file to ingest."""
+    return EmptySourceError(
+        where, "no ingestible GenTD26 file found"
+        + (f" (skipped: {', '.join(s['file'] for s in skipped)})" if skipped else ""),
+        hint="pass lora_request_trace.csv and/or the metric *.tar.gz archives")
+
+
+def _facts(members: list[_Member]) -> dict[str, Any]:
+    """:meth:`AlibabaGenAIReader.facts` of checked members."""
+    ts_req = parse_datetime(src("gmt_create"), "gmt_create", TIME_FMT, required=True)
+    ts = parse_float(src("timestamp_anon"), "timestamp_anon", required=True)
+    out = []
+    for display, base, plain, _header, kind in members:
+        m: dict[str, Any] = {"file": display, "kind": kind, "head": None, "base": base}
+        if kind == "requests":
+            m["head"] = head_min_ns(scan_text_csv(plain, display)[0], ts_req)
+        elif kind == "usage":
+            lf, names = scan_text_csv(plain, display)
+            head = lf.head(10_000).select(ts.value.filter(ts.value.is_finite()).min()).collect().item()
+            m["head"] = None if head is None else float(head)
+            metric = _metric(base)[0]
+            m["stem"] = _stem(base)
+            m["metric"] = f"{metric}_<request_type>" if "request_type" in names else metric
+        out.append(m)
+    return {"members": out}
 
 
 READER = AlibabaGenAIReader()
