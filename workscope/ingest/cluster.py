@@ -5,13 +5,14 @@ same trace as an ingest on this machine (same rows in the same order, same rejec
 manifest but for its creation time and the number of Parquet files): only
 :func:`~workscope.ingest.pipeline.build_trace` is replaced, by :class:`SparkBuilder`.
 
-- A reader that reads files one by one (``Reader.split``) gets one task per source file,
-  given by ``mapInArrow`` over the list of files. If the reader derives a fact from all the
-  files (the origin: the earliest of the files' own), a first, light job scans each file
-  for its ``meta`` and the driver derives the facts (``Reader.shared_facts``) that every
-  task of the second job then uses.
-- Any other reader (one that joins files: a job's events across shards) is read whole, in
-  one task.
+- A reader that reads files one by one (``Reader.split``) gets one task per group of its
+  ``select`` (a file, or files that join: a day's files, a job's event shards), given by
+  ``mapInArrow`` over the list of groups. ``select`` sees the reader's options, so which
+  files are read is decided over all of them on the driver. If the reader derives a fact
+  from all the files (the origin: the earliest of the files' own), a first, light job reads
+  each group's ``Reader.facts`` (by default its scan's ``meta``) and the driver derives the
+  facts (``Reader.shared_facts``) that every task of the second job then uses.
+- Any other reader (single-file formats, mostly) is read whole, in one task.
 
 Each task scans its files with the reader, checks every row (the same
 :func:`~workscope.ingest.pipeline.checked_parts`), sinks good rows and rejects as Parquet
