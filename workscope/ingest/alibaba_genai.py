@@ -327,7 +327,7 @@ class AlibabaGenAIReader(Reader):
     # ------------------------------------------------------------------ requests
     @staticmethod
     def _requests(sources: list[_Member], origin_ns: int) -> list[TablePart]:
-        ts = parse_datetime(src("gmt_create"), "gmt_create", TIME_FMT, required=True)
+        ts = _request_time()
         frames = []
         for display, base, plain, _header, _kind in sources:
             lf, names = scan_text_csv(plain, display)
@@ -369,7 +369,7 @@ class AlibabaGenAIReader(Reader):
     # ------------------------------------------------------------------ usage
     @staticmethod
     def _usage(sources: list[_Member], missing_entity: str, origin: float) -> list[TablePart]:
-        ts = parse_float(src("timestamp_anon"), "timestamp_anon", required=True)
+        ts = _anon_time()
         frames = []
         for display, base, plain, _header, _kind in sources:
             lf, names = scan_text_csv(plain, display)
@@ -408,6 +408,16 @@ _Member = tuple[str, str, Path, list[str], str]
 file, header, kind (see _header_kind)."""
 
 
+def _request_time() -> Parsed:
+    """A request's ``gmt_create``, parsed."""
+    return parse_datetime(src("gmt_create"), "gmt_create", TIME_FMT, required=True)
+
+
+def _anon_time() -> Parsed:
+    """A metric sample's ``timestamp_anon``, parsed."""
+    return parse_float(src("timestamp_anon"), "timestamp_anon", required=True)
+
+
 def _metric(base: str) -> tuple[str, str | None, float]:
     """The metric of a metric file or member, named from its stem: name, unit, factor."""
     stem = _stem(base)
@@ -424,8 +434,7 @@ def _nothing(where: str, skipped: list[dict[str, str]]) -> EmptySourceError:
 
 def _facts(members: list[_Member]) -> dict[str, Any]:
     """:meth:`AlibabaGenAIReader.facts` of checked members."""
-    ts_req = parse_datetime(src("gmt_create"), "gmt_create", TIME_FMT, required=True)
-    ts = parse_float(src("timestamp_anon"), "timestamp_anon", required=True)
+    ts_req, ts = _request_time(), _anon_time()
     out = []
     for display, base, plain, _header, kind in members:
         m: dict[str, Any] = {"file": display, "kind": kind, "head": None, "base": base}
