@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workscope.ingest.pipeline import merge_stats, part_paths, part_stats, reason_counts, top_of, top_reasons
+from workscope.ingest.pipeline import merge_stats, part_paths, part_stats, reason_counts, top_of
 from workscope.schemas import REJECTS_SCHEMA
 
 TIMES = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), max_size=40)
@@ -55,7 +55,7 @@ def test_reason_counts_merge_into_the_top_reasons(tmp_path: Path) -> None:
     df.write_parquet(whole / "r-0.parquet")
     df.head(2).write_parquet(one / "r-0.parquet")
     df.tail(3).write_parquet(two / "r-0.parquet")
-    expected = top_reasons(whole, 10)
+    expected = top_of(reason_counts(whole), 10)
     assert expected == [
         {"table": "requests", "reason": "a is bad", "rows": 2, "first_line": 2},
         {"table": "requests", "reason": "b is bad", "rows": 2, "first_line": 3},

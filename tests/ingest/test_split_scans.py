@@ -47,7 +47,7 @@ def _whole_and_split(reader: Reader, paths: list[Path], options: dict[str, Any],
     whole = reader.scan(paths, ctx("whole"))
     groups, skipped = cluster.units_of(reader, paths, opts)
     shared = None
-    if reader.shares_origin or type(reader).shared_facts is not Reader.shared_facts:
+    if reader.shares_facts:
         shared = reader.shared_facts([reader.facts(g, ctx(f"facts{i}")) for i, g in enumerate(groups)])
     scans = [reader.scan(g, ctx(f"scan{i}", shared)) for i, g in enumerate(groups)]
     merged = cluster.merge_meta(reader, [s.meta for s in scans])

@@ -109,11 +109,16 @@ def listing(path: Path) -> list[tuple[str, PurePosixPath]]:
         return [(str(path), _logical(path))]
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir() and not _junk(i.filename)]
+            names = [i.filename for i in _csv_members(zf)]
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise CorruptSourceError(path, f"zip archive is truncated or damaged ({exc})",
                                  hint="download the archive again") from None
     return [(f"{path}[{n}]", _logical(path) / n) for n in names]
+
+
+def _csv_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members of a zip that hold data: CSV files, no folders, no macOS junk."""
+    return [i for i in zf.infolist() if not i.is_dir() and not _junk(i.filename)]
 
 
 def expand(paths: Sequence[Path], ctx: ScanContext) -> list[Member]:
@@ -141,9 +146,7 @@ def _zip_members(path: Path, ctx: ScanContext) -> list[Member]:
     out = []
     try:
         with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.is_dir() or _junk(info.filename):
-                    continue
+            for info in _csv_members(zf):
                 dest = ctx.temp_path(info.filename)
                 size = 0
                 try:

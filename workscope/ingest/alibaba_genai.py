@@ -71,11 +71,10 @@ names), so the trace is the one an ingest on one machine builds.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -97,8 +96,6 @@ from workscope.ingest.parse import (
 from workscope.ingest.reader import Reader, ScanContext, ScanResult, TablePart, flat, one_each
 from workscope.ingest.timefmt import head_min_ns, origin_meta, seconds_since
 from workscope.options import Option
-
-log = logging.getLogger(__name__)
 
 REQUEST_COLUMNS = (
     "gmt_create", "predict_type", "predict_status", "exec_time_seconds", "groupId",
@@ -267,8 +264,8 @@ class AlibabaGenAIReader(Reader):
         # what all the files share: given to each task of a cluster ingest, else found here
         shared = ctx.shared or self.shared_facts([_facts(members)])
         skip = {s["file"] for s in shared["skipped"]}
-        requests = [m for m in members if m[4] == "requests" and m[0] not in skip]
-        usage = [m for m in members if m[4] == "usage"]
+        requests = [m for m in members if m.kind == "requests" and m.display not in skip]
+        usage = [m for m in members if m.kind == "usage"]
         tables: dict[str, list[TablePart]] = {}
         if requests:
             tables["requests"] = self._requests(requests, shared["origin_ns"] or 0)
@@ -321,20 +318,16 @@ class AlibabaGenAIReader(Reader):
                     check_header(header, REQUEST_REQUIRED, display, what="GenTD26 lora_request_trace.csv")
                 if kind != "untimed":
                     require_rows(plain, display)
-                out.append((display, member.rsplit("/", 1)[-1], plain, header, kind))
+                out.append(_Member(display, member.rsplit("/", 1)[-1], plain, kind))
         return out
 
     # ------------------------------------------------------------------ requests
     @staticmethod
     def _requests(sources: list[_Member], origin_ns: int) -> list[TablePart]:
         ts = _request_time()
-        frames = []
-        for display, base, plain, _header, _kind in sources:
-            lf, names = scan_text_csv(plain, display)
-            frames.append((display, base, lf, names))
-
         parts = []
-        for display, _base, lf, names in frames:
+        for m in sources:
+            lf, names = scan_text_csv(m.plain, m.display)
             have = set(names)
 
             def col(name: str) -> pl.Expr:
@@ -363,21 +356,17 @@ class AlibabaGenAIReader(Reader):
             extra += [pl.when(p.value < 0).then(pl.lit(f"{label} is negative"))
                       for p, label in ((neg, "negative_prompt_length"), (images, "num_images_per_prompt"),
                                        (steps, "num_inference_steps"), (loras, "num_lora"))]
-            parts.append(TablePart(build(lf, fields, extra), raw_row(names), display))
+            parts.append(TablePart(build(lf, fields, extra), raw_row(names), m.display))
         return parts
 
     # ------------------------------------------------------------------ usage
     @staticmethod
     def _usage(sources: list[_Member], missing_entity: str, origin: float) -> list[TablePart]:
         ts = _anon_time()
-        frames = []
-        for display, base, plain, _header, _kind in sources:
-            lf, names = scan_text_csv(plain, display)
-            frames.append((display, base, lf, names))
-
         parts = []
-        for display, base, lf, names in frames:
-            metric, unit, factor = _metric(base)
+        for m in sources:
+            lf, names = scan_text_csv(m.plain, m.display)
+            metric, unit, factor = _metric(m.base)
             value = parse_float(src("value"), "value", required=True)
             ip = parse_text(src("container_ip"), "container_ip", nulls=MISSING_IP)
             entity = ip.value
@@ -399,13 +388,19 @@ class AlibabaGenAIReader(Reader):
                 fields["attrs"] = attrs_json({"request_type": rtype.value})
             else:
                 fields["metric"] = pl.lit(metric, pl.String)
-            parts.append(TablePart(build(lf, fields), raw_row(names), display))
+            parts.append(TablePart(build(lf, fields), raw_row(names), m.display))
         return parts
 
 
-_Member = tuple[str, str, Path, list[str], str]
-"""A CSV behind the sources: display name, file or member name (without folders), plain
-file, header, kind (see _header_kind)."""
+class _Member(NamedTuple):
+    """A CSV behind the sources."""
+
+    display: str
+    base: str
+    """its file or member name, without folders"""
+    plain: Path
+    kind: str
+    """requests, usage or untimed (:func:`_header_kind`)"""
 
 
 def _request_time() -> Parsed:
@@ -436,16 +431,16 @@ def _facts(members: list[_Member]) -> dict[str, Any]:
     """:meth:`AlibabaGenAIReader.facts` of checked members."""
     ts_req, ts = _request_time(), _anon_time()
     out = []
-    for display, base, plain, _header, kind in members:
-        m: dict[str, Any] = {"file": display, "kind": kind, "head": None, "base": base}
-        if kind == "requests":
-            m["head"] = head_min_ns(scan_text_csv(plain, display)[0], ts_req)
-        elif kind == "usage":
-            lf, names = scan_text_csv(plain, display)
+    for member in members:
+        m: dict[str, Any] = {"file": member.display, "kind": member.kind, "head": None, "base": member.base}
+        if member.kind == "requests":
+            m["head"] = head_min_ns(scan_text_csv(member.plain, member.display)[0], ts_req)
+        elif member.kind == "usage":
+            lf, names = scan_text_csv(member.plain, member.display)
             head = lf.head(10_000).select(ts.value.filter(ts.value.is_finite()).min()).collect().item()
             m["head"] = None if head is None else float(head)
-            metric = _metric(base)[0]
-            m["stem"] = _stem(base)
+            metric = _metric(member.base)[0]
+            m["stem"] = _stem(member.base)
             m["metric"] = f"{metric}_<request_type>" if "request_type" in names else metric
         out.append(m)
     return {"members": out}

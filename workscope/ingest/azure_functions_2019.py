@@ -175,7 +175,7 @@ class AzureFunctions2019Reader(Reader):
 
     # ------------------------------------------------------------------ scan
     def scan(self, paths: Sequence[Path], ctx: ScanContext) -> ScanResult:
-        files = flat(self.select(paths)[0])
+        files = flat(self.select(paths, ctx.options)[0])
         sources: list[_Source] = []
         undated: list[str] = []
         for f in files:

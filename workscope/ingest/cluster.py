@@ -125,7 +125,7 @@ def build_on_spark(spark: Any, reader: Reader, opts: dict[str, Any], paths: list
         "downloads": _downloads(fetched),
     }
     shared = None
-    if len(units) > 1 and (reader.shares_origin or type(reader).shared_facts is not Reader.shared_facts):
+    if len(units) > 1 and reader.shares_facts:
         say(f"reading what the {len(units)} files share", 0, 1)
         metas = [r["meta"] for r in _run_job(spark, {**spec, "phase": "facts"})]
         shared = reader.shared_facts(metas)

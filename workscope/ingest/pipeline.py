@@ -737,10 +737,6 @@ def top_of(counts: Iterable[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return sorted(merged.values(), key=lambda c: (-c["rows"], c["table"], c["reason"]))[:n]
 
 
-def top_reasons(rejects_dir: Path, n: int) -> list[dict[str, Any]]:
-    """The ``n`` commonest (table, reason) pairs of the rejects, with rows and first line."""
-    return top_of(reason_counts(rejects_dir), n)
-
 
 class SourceHasher:
     """sha256 and size of every source file, computed now or in a background thread, and a

@@ -165,6 +165,12 @@ class Reader:
         origins = [m["origin_epoch_ns"] for m in metas if m.get("origin_epoch_ns") is not None]
         return {"origin_ns": min(origins) if origins else None}
 
+    @property
+    def shares_facts(self) -> bool:
+        """Whether a scan of one group needs :meth:`shared_facts` (the cluster ingest then
+        runs its first job for them)."""
+        return self.shares_origin or type(self).shared_facts is not Reader.shared_facts
+
     def resolve_options(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Check ``given`` against the declared options, convert types, add defaults."""
         return resolve_options(f"format {self.name!r}", self.options, given)
